@@ -1,0 +1,1 @@
+"""Crypto recipes over well-kept primitives (spec/crypto.md is normative)."""
