@@ -2,7 +2,8 @@
 
 Every SDK's build emits one (as canonical JSON inside the artifact).  The deployer resolves the
 names used in a descriptor through it, never through symbol parsing.  Ids are a function of the
-declared names only: within each kind, names sorted by code point get 1, 2, 3, ...
+declared names only and unique across kinds: id = KIND_CODE << 12 | n, where n = 1, 2, 3, ...
+numbers the names of that kind sorted by code point (so adding an input never renumbers an output).
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ class IoKind(StrEnum):
     ENTRY = "entry"
     REQUEST = "request"
     HANDLER = "handler"
+
+
+KIND_CODE = {
+    IoKind.INPUT: 1,
+    IoKind.OUTPUT: 2,
+    IoKind.ENTRY: 3,
+    IoKind.REQUEST: 4,
+    IoKind.HANDLER: 5,
+}
+MAX_PER_KIND = 0xFFF
 
 
 @dataclass(frozen=True)
@@ -54,9 +65,9 @@ class Manifest:
     def of_kind(self, kind: IoKind) -> list[Endpoint]:
         return [e for e in self.endpoints if e.kind is kind]
 
-    def by_id(self, kind: IoKind, ident: int) -> Endpoint | None:
+    def by_id(self, ident: int) -> Endpoint | None:
         for endpoint in self.endpoints:
-            if endpoint.kind is kind and endpoint.id == ident:
+            if endpoint.id == ident:
                 return endpoint
         return None
 
@@ -108,10 +119,10 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"malformed manifest field: {exc}", where=where) from exc
-        seen: set[tuple[IoKind, int]] = set()
+        seen: set[int] = set()
         for endpoint in endpoints:
-            key = (endpoint.kind, endpoint.id)
-            if key in seen or not 0 < endpoint.id < 0x10000:
+            key = endpoint.id
+            if key in seen or endpoint.id >> 12 != KIND_CODE[endpoint.kind] or not key & 0xFFF:
                 raise ManifestError(
                     f"{endpoint.kind.value} {endpoint.name!r} has a duplicate or invalid id "
                     f"{endpoint.id}",
@@ -122,10 +133,13 @@ class Manifest:
 
 
 def assign_ids(declared: dict[IoKind, dict[str, bool]]) -> tuple[Endpoint, ...]:
-    """Give every declared endpoint its stable id (sorted names per kind, from 1)."""
+    """Give every declared endpoint its stable id; ``declared[kind][name]`` = is-public."""
     endpoints: list[Endpoint] = []
     for kind in IoKind:
         names = sorted(declared.get(kind, {}))
+        if len(names) > MAX_PER_KIND:
+            raise ManifestError(f"more than {MAX_PER_KIND} {kind.value}s declared")
         for index, name in enumerate(names, start=1):
-            endpoints.append(Endpoint(kind, name, index, declared[kind][name]))
+            ident = KIND_CODE[kind] << 12 | index
+            endpoints.append(Endpoint(kind, name, ident, declared[kind][name]))
     return tuple(endpoints)
