@@ -106,6 +106,13 @@ class Manifest:
                 where=where,
             )
         try:
+            for e in raw["endpoints"]:
+                if not isinstance(e["public"], bool) or type(e["id"]) is not int:
+                    raise ManifestError(
+                        f"endpoint {e.get('name')!r}: 'public' must be a boolean and 'id' an "
+                        "integer",
+                        where=where,
+                    )
             endpoints = tuple(
                 Endpoint(IoKind(e["kind"]), str(e["name"]), int(e["id"]), bool(e["public"]))
                 for e in raw["endpoints"]

@@ -81,7 +81,9 @@ class ChannelEnd:
     send: SendCounter = field(default_factory=SendCounter)
     receive: ReceiveWindow = field(default_factory=ReceiveWindow)
 
-    def seal(self, direction: int, plaintext: bytes, counter: int | None = None) -> tuple[int, bytes]:
+    def seal(
+        self, direction: int, plaintext: bytes, counter: int | None = None
+    ) -> tuple[int, bytes]:
         """Seal the next message; a response passes the request's counter explicitly."""
         ctr = self.send.next() if counter is None else counter
         return ctr, seal_event(self.suite, self.key, self.conn_id, direction, ctr, plaintext)

@@ -60,7 +60,9 @@ class DeployerExchange:
     challenge: bytes
 
     @staticmethod
-    def start(name: str, operator: Ed25519PrivateKey, nonce: bytes | None = None) -> DeployerExchange:
+    def start(
+        name: str, operator: Ed25519PrivateKey, nonce: bytes | None = None
+    ) -> DeployerExchange:
         nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
         private = X25519PrivateKey.generate()
         public = private.public_key().public_bytes_raw()
@@ -74,7 +76,12 @@ class DeployerExchange:
                 where=f"module {self.name}",
             )
         module_pub, tag = evidence[:32], evidence[32:]
-        shared = self.private.exchange(X25519PublicKey.from_public_bytes(module_pub))
+        try:
+            shared = self.private.exchange(X25519PublicKey.from_public_bytes(module_pub))
+        except ValueError as exc:
+            raise AttestationError(
+                "module's X25519 public key is invalid", where=f"module {self.name}"
+            ) from exc
         deployer_pub = self.private.public_key().public_bytes_raw()
         key = _derive(shared, self.nonce, deployer_pub, module_pub)
         if not hmac.compare_digest(_confirm(key, self.nonce), tag):
@@ -96,10 +103,13 @@ def module_respond(name: str, operator_public: bytes, challenge: bytes) -> tuple
         Ed25519PublicKey.from_public_bytes(operator_public).verify(
             signature, _signed_part(name, nonce, deployer_pub)
         )
-    except InvalidSignature as exc:
+    except (InvalidSignature, ValueError) as exc:
         raise AttestationError("challenge is not signed by this module's operator") from exc
     private = X25519PrivateKey.generate()
     module_pub = private.public_key().public_bytes_raw()
-    shared = private.exchange(X25519PublicKey.from_public_bytes(deployer_pub))
+    try:
+        shared = private.exchange(X25519PublicKey.from_public_bytes(deployer_pub))
+    except ValueError as exc:
+        raise AttestationError("deployer's X25519 public key is invalid") from exc
     key = _derive(shared, nonce, deployer_pub, module_pub)
     return module_pub + _confirm(key, nonce), key

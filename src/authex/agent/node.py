@@ -1,0 +1,426 @@
+"""The agent's node logic: loaded modules, routes, timers, watchers, and every control command.
+
+The agent is untrusted by design: it sees only ciphertext, connection ids and counters.  It
+loads artifacts through the node's TEE backend launcher, forwards sealed messages by routing
+table, and answers status.  Socket handling lives in agent/server.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import secrets
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from authex.agent.config import NodeConfig
+from authex.agent.peers import PeerLink
+from authex.agent.process import ModuleProcess, runner_argv
+from authex.agent.router import LocalModule, Operator, RemoteNode, RouteTable, UnknownRoute
+from authex.agent.stats import ConnectionStats, reason_name
+from authex.agent.timers import PeriodicTimer
+from authex.errors import AuthexError, RemoteError
+from authex.wire.codec import Message, encode
+from authex.wire.messages import (
+    AddRoute,
+    Attest,
+    Attested,
+    Call,
+    CallResult,
+    Direction,
+    ErrorCode,
+    Event,
+    HostAttest,
+    HostAttested,
+    HostCall,
+    HostCallResult,
+    HostDeliver,
+    HostEmit,
+    HostRejected,
+    HostSetKey,
+    Load,
+    Loaded,
+    Ok,
+    Remove,
+    Request,
+    Reset,
+    Response,
+    Send,
+    SetKey,
+    Status,
+    StatusResult,
+    Timer,
+    WatchEvent,
+)
+
+log = logging.getLogger("authex.agent")
+RETAINED_PER_CONNECTION = 1000
+OPERATOR_REQUEST_TIMEOUT = 30.0
+MIN_TIMER_MS = 10
+
+
+class CommandError(AuthexError):
+    """A control command that cannot be carried out; answered with an Error frame."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class LoadedModule:
+    name: str
+    tee: str
+    instance: int
+    process: ModuleProcess
+    loaded_at: float
+
+
+class NodeAgent:
+    def __init__(self, config: NodeConfig, directory: Path) -> None:
+        self.config = config
+        self.directory = directory
+        self.modules: dict[str, LoadedModule] = {}
+        self.routes = RouteTable(config.name)
+        self.peers: dict[str, PeerLink] = {}
+        self.timers: dict[tuple[str, int], PeriodicTimer] = {}
+        self.stats: defaultdict[int, ConnectionStats] = defaultdict(ConnectionStats)
+        self.watchers: defaultdict[int, set[asyncio.Queue[WatchEvent]]] = defaultdict(set)
+        self.retained: defaultdict[int, deque[WatchEvent]] = defaultdict(
+            lambda: deque(maxlen=RETAINED_PER_CONNECTION)
+        )
+        self.operator_requests: dict[tuple[int, int], asyncio.Future[HostEmit]] = {}
+        self.started_at = time.time()
+        self.stopping = asyncio.Event()
+
+    # --- control commands -----------------------------------------------------------------
+
+    async def command(self, message: Message) -> Message:
+        match message:
+            case Load():
+                return await self._load(message)
+            case Attest():
+                return await self._attest(message)
+            case SetKey():
+                return await self._set_key(message)
+            case AddRoute():
+                return await self._add_route(message)
+            case Call():
+                return await self._call(message)
+            case Timer():
+                return await self._timer(message)
+            case Status():
+                return StatusResult(json.dumps(self.status(), sort_keys=True).encode())
+            case Remove():
+                return await self._remove(message)
+            case Reset():
+                return await self._reset(message)
+            case Send():
+                return await self._send(message)
+            case Request():
+                return await self._request(message)
+        raise CommandError(ErrorCode.BAD_REQUEST, f"{type(message).__name__} is not a command")
+
+    def _module(self, name: str) -> LoadedModule:
+        module = self.modules.get(name)
+        if module is None:
+            raise CommandError(
+                ErrorCode.UNKNOWN_MODULE, f"no module {name!r} on node {self.config.name}"
+            )
+        if not module.process.running:
+            raise CommandError(
+                ErrorCode.MODULE_FAILED,
+                f"module {name!r} is not running ({module.process.exit_reason})",
+            )
+        return module
+
+    async def _load(self, msg: Load) -> Message:
+        if msg.tee != self.config.tee:
+            raise CommandError(
+                ErrorCode.BACKEND,
+                f"node {self.config.name} runs {self.config.tee} modules, not {msg.tee}",
+            )
+        if not msg.module.replace("-", "").replace("_", "").isalnum():
+            raise CommandError(ErrorCode.BAD_REQUEST, f"invalid module name {msg.module!r}")
+        old = self.modules.pop(msg.module, None)
+        if old is not None:
+            await self._stop_module(old)
+        folder = self.directory / "modules" / msg.module
+        folder.mkdir(parents=True, exist_ok=True)
+        artifact = folder / "artifact.zip"
+        tmp = folder / "artifact.zip.tmp"
+        tmp.write_bytes(msg.artifact)
+        os.replace(tmp, artifact)
+        process = ModuleProcess(
+            msg.module, runner_argv(artifact, msg.module), folder / "module.log", self._on_module
+        )
+        try:
+            ready = await process.start()
+        except AuthexError as exc:
+            raise CommandError(ErrorCode.MODULE_FAILED, str(exc)) from exc
+        if ready.measurement != hashlib.sha256(msg.artifact).digest():
+            await process.stop()
+            raise CommandError(ErrorCode.BACKEND, "module reported a different measurement")
+        instance = secrets.randbits(63)
+        self.modules[msg.module] = LoadedModule(msg.module, msg.tee, instance, process, time.time())
+        log.info("loaded module %s (instance %x, pid %s)", msg.module, instance, process.pid)
+        return Loaded(instance, ready.measurement)
+
+    async def _attest(self, msg: Attest) -> Message:
+        module = self._module(msg.module)
+        reply = await self._module_request(module, HostAttest(msg.challenge))
+        if not isinstance(reply, HostAttested):
+            raise CommandError(ErrorCode.MODULE_FAILED, "module answered attest with no evidence")
+        return Attested(reply.evidence)
+
+    async def _set_key(self, msg: SetKey) -> Message:
+        module = self._module(msg.module)
+        host = HostSetKey(msg.conn_id, msg.io_id, msg.role, msg.suite, msg.counter, msg.wrapped)
+        await self._module_request(module, host)
+        return Ok()
+
+    async def _add_route(self, msg: AddRoute) -> Message:
+        self.routes.add(msg)
+        return Ok()
+
+    async def _call(self, msg: Call) -> Message:
+        module = self._module(msg.module)
+        host = HostCall(msg.entry_id, msg.authenticated, msg.counter, msg.payload)
+        reply = await self._module_request(module, host)
+        if not isinstance(reply, HostCallResult):
+            raise CommandError(ErrorCode.MODULE_FAILED, "module answered call with no result")
+        return CallResult(reply.status, reply.payload)
+
+    async def _timer(self, msg: Timer) -> Message:
+        module = self._module(msg.module)
+        if msg.period_ms < MIN_TIMER_MS:
+            raise CommandError(ErrorCode.BAD_REQUEST, f"timer period below {MIN_TIMER_MS} ms")
+        key = (msg.module, msg.entry_id)
+        old = self.timers.pop(key, None)
+        if old is not None:
+            await old.stop()
+
+        async def fire() -> None:
+            reply = await module.process.request(HostCall(msg.entry_id, 0, 0, b""))
+            if isinstance(reply, HostCallResult) and reply.status != 0:
+                raise RemoteError(reply.payload.decode(errors="replace"))
+
+        timer = PeriodicTimer(msg.module, msg.entry_id, msg.period_ms, fire)
+        self.timers[key] = timer
+        timer.start()
+        return Ok()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "node": self.config.name,
+            "tee": self.config.tee,
+            "address": self.config.address,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "modules": [
+                {
+                    "name": m.name,
+                    "tee": m.tee,
+                    "instance": m.instance,
+                    "measurement": m.process.measurement.hex(),
+                    "pid": m.process.pid,
+                    "running": m.process.running,
+                    "state": m.process.exit_reason or "running",
+                }
+                for m in self.modules.values()
+            ],
+            "routes": sorted(self.routes.routes),
+            "connections": {str(c): s.to_dict() for c, s in sorted(self.stats.items())},
+            "timers": [
+                {
+                    "module": t.module,
+                    "entry_id": t.entry_id,
+                    "period_ms": t.period_ms,
+                    "fired": t.fired,
+                    "failed": t.failed,
+                }
+                for t in self.timers.values()
+            ],
+            "peers": {
+                a: {"sent": p.sent, "queued": len(p.queue), "dropped": p.dropped}
+                for a, p in self.peers.items()
+            },
+        }
+
+    async def _remove(self, msg: Remove) -> Message:
+        module = self.modules.pop(msg.module, None)
+        if module is None:
+            raise CommandError(ErrorCode.UNKNOWN_MODULE, f"no module {msg.module!r}")
+        await self._stop_module(module)
+        return Ok()
+
+    async def _reset(self, msg: Reset) -> Message:
+        for module in list(self.modules.values()):
+            await self._stop_module(module)
+        self.modules.clear()
+        self.routes.clear()
+        self.stats.clear()
+        self.retained.clear()
+        return Ok()
+
+    async def _send(self, msg: Send) -> Message:
+        target = self._target(msg.conn_id, Direction.FORWARD)
+        if not isinstance(target, LocalModule):
+            raise CommandError(ErrorCode.UNKNOWN_CONNECTION, "operator events enter at the target")
+        self._deliver(target.module, HostDeliver(msg.conn_id, 0, msg.counter, msg.ciphertext))
+        return Ok()
+
+    async def _request(self, msg: Request) -> Message:
+        target = self._target(msg.conn_id, Direction.FORWARD)
+        if not isinstance(target, LocalModule):
+            raise CommandError(
+                ErrorCode.UNKNOWN_CONNECTION, "operator requests enter at the target"
+            )
+        key = (msg.conn_id, msg.counter)
+        future: asyncio.Future[HostEmit] = asyncio.get_running_loop().create_future()
+        self.operator_requests[key] = future
+        try:
+            self._deliver(target.module, HostDeliver(msg.conn_id, 0, msg.counter, msg.ciphertext))
+            reply = await asyncio.wait_for(future, OPERATOR_REQUEST_TIMEOUT)
+        except TimeoutError as exc:
+            raise CommandError(ErrorCode.TIMEOUT, "handler did not respond in time") from exc
+        finally:
+            self.operator_requests.pop(key, None)
+        return Response(reply.conn_id, reply.counter, reply.ciphertext)
+
+    def _target(self, conn_id: int, direction: int) -> LocalModule | RemoteNode | Operator:
+        try:
+            return self.routes.target(conn_id, direction)
+        except UnknownRoute as exc:
+            raise CommandError(ErrorCode.UNKNOWN_CONNECTION, str(exc)) from exc
+
+    async def _module_request(self, module: LoadedModule, message: Message) -> Message:
+        try:
+            return await module.process.request(message)
+        except RemoteError as exc:
+            raise CommandError(ErrorCode.REJECTED, str(exc)) from exc
+        except AuthexError as exc:
+            raise CommandError(ErrorCode.MODULE_FAILED, str(exc)) from exc
+
+    async def _stop_module(self, module: LoadedModule) -> None:
+        for key in [k for k in self.timers if k[0] == module.name]:
+            await self.timers.pop(key).stop()
+        await module.process.stop()
+        log.info("stopped module %s", module.name)
+
+    # --- event routing ----------------------------------------------------------------------
+
+    def _on_module(self, process: ModuleProcess, message: Message) -> None:
+        if isinstance(message, HostEmit):
+            if self.routes.source_module(message.conn_id, message.direction) != process.name:
+                self.stats[message.conn_id].dropped += 1
+                log.warning(
+                    "module %s emitted on connection %d it is not the source of",
+                    process.name,
+                    message.conn_id,
+                )
+                return
+            self.route(
+                Event(message.conn_id, message.direction, message.counter, message.ciphertext)
+            )
+        elif isinstance(message, HostRejected):
+            self.stats[message.conn_id].rejected[reason_name(message.reason)] += 1
+            log.warning(
+                "module %s rejected a message on connection %d (counter %d): %s",
+                process.name,
+                message.conn_id,
+                message.counter,
+                reason_name(message.reason),
+            )
+        else:
+            log.warning("module %s sent unexpected %s", process.name, type(message).__name__)
+
+    def route(self, event: Event) -> None:
+        """Send one sealed message on towards its destination."""
+        stats = self.stats[event.conn_id]
+        try:
+            target = self.routes.target(event.conn_id, event.direction)
+        except UnknownRoute:
+            stats.dropped += 1
+            log.warning("no route for connection %d; dropped", event.conn_id)
+            return
+        if isinstance(target, LocalModule):
+            self._deliver(
+                target.module,
+                HostDeliver(event.conn_id, event.direction, event.counter, event.ciphertext),
+            )
+        elif isinstance(target, RemoteNode):
+            self._peer(target.address).send(encode(event))
+            stats.forwarded += 1
+        else:
+            self._to_operator(event)
+
+    def on_data_event(self, event: Event, peer: str) -> None:
+        """An event arrived from another agent: it must be for a module on this node."""
+        target = self._target_or_none(event.conn_id, event.direction)
+        if not isinstance(target, LocalModule | Operator):
+            self.stats[event.conn_id].dropped += 1
+            log.warning("event for connection %d from %s not for this node", event.conn_id, peer)
+            return
+        self.route(event)
+
+    def _target_or_none(self, conn_id: int, direction: int) -> object:
+        try:
+            return self.routes.target(conn_id, direction)
+        except UnknownRoute:
+            return None
+
+    def _deliver(self, module_name: str, message: HostDeliver) -> None:
+        stats = self.stats[message.conn_id]
+        module = self.modules.get(module_name)
+        if module is None or not module.process.running:
+            stats.dropped += 1
+            log.warning(
+                "module %s not running; dropped connection %d", module_name, message.conn_id
+            )
+            return
+        module.process.send(message)
+        stats.delivered += 1
+
+    def _to_operator(self, event: Event) -> None:
+        self.stats[event.conn_id].to_operator += 1
+        if event.direction == Direction.RESPONSE:
+            future = self.operator_requests.get((event.conn_id, event.counter))
+            if future is not None and not future.done():
+                future.set_result(
+                    HostEmit(event.conn_id, event.direction, event.counter, event.ciphertext)
+                )
+            return
+        watch_event = WatchEvent(event.conn_id, event.counter, event.ciphertext)
+        self.retained[event.conn_id].append(watch_event)
+        for queue in self.watchers[event.conn_id]:
+            queue.put_nowait(watch_event)
+
+    def subscribe(self, conn_id: int) -> tuple[list[WatchEvent], asyncio.Queue[WatchEvent]]:
+        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
+        self.watchers[conn_id].add(queue)
+        return list(self.retained[conn_id]), queue
+
+    def unsubscribe(self, conn_id: int, queue: asyncio.Queue[WatchEvent]) -> None:
+        self.watchers[conn_id].discard(queue)
+
+    def _peer(self, address: str) -> PeerLink:
+        link = self.peers.get(address)
+        if link is None:
+            link = self.peers[address] = PeerLink(self.config.name, address)
+        return link
+
+    async def close(self) -> None:
+        for timer in list(self.timers.values()):
+            await timer.stop()
+        self.timers.clear()
+        for module in list(self.modules.values()):
+            await self._stop_module(module)
+        self.modules.clear()
+        for peer in self.peers.values():
+            await peer.close()

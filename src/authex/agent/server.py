@@ -1,0 +1,196 @@
+"""Edge: the agent's TCP server.  Each accepted link starts with Hello and is then a control
+link (deployer commands, replies by request id, watch streams) or a data link (events from
+another agent).  A malformed frame closes only that link, with a logged reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from authex import PROTOCOL_VERSION
+from authex.agent.config import NodeConfig, load_node_dir
+from authex.agent.node import CommandError, NodeAgent
+from authex.errors import ProtocolError
+from authex.wire.codec import (
+    CONTROL_MAX_FRAME,
+    DEFAULT_MAX_FRAME,
+    Frame,
+    FrameDecoder,
+    Message,
+    encode,
+)
+from authex.wire.messages import (
+    CONTROL_REQUESTS,
+    DATA,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    LinkKind,
+    Ok,
+    Shutdown,
+    Watch,
+)
+
+log = logging.getLogger("authex.agent.server")
+HELLO_TIMEOUT = 10.0
+_READ_CHUNK = 1 << 16
+
+
+class AgentServer:
+    def __init__(self, agent: NodeAgent) -> None:
+        self.agent = agent
+        self.server: asyncio.Server | None = None
+        self._links: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        cfg = self.agent.config
+        self.server = await asyncio.start_server(self._accept, cfg.host, cfg.port)
+        log.info("node %s (%s) listening on %s", cfg.name, cfg.tee, cfg.address)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._links.add(task)
+        peer = str(writer.get_extra_info("peername"))
+        try:
+            await self._serve_link(reader, writer, peer)
+        except ProtocolError as exc:
+            log.warning("link from %s closed: %s", peer, exc)
+            with contextlib.suppress(Exception):
+                writer.write(encode(Error(ErrorCode.BAD_REQUEST, str(exc))))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            log.info("link from %s dropped", peer)
+        finally:
+            self._links.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve_link(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        decoder = FrameDecoder(max_payload=256)
+        hello_frames: list[Frame] = []
+        async with asyncio.timeout(HELLO_TIMEOUT):
+            while not hello_frames:
+                chunk = await reader.read(_READ_CHUNK)
+                if not chunk:
+                    return
+                hello_frames = decoder.feed(chunk)
+        hello = DATA.decode(hello_frames[0])
+        if not isinstance(hello, Hello):
+            raise ProtocolError("link must start with Hello")
+        if hello.version != PROTOCOL_VERSION:
+            raise ProtocolError(f"protocol version {hello.version} unsupported")
+        leftover = hello_frames[1:]
+        if hello.link == LinkKind.DATA:
+            writer.write(encode(Ok()))
+            await self._data_link(reader, decoder, leftover, f"{hello.peer}@{peer}")
+        elif hello.link == LinkKind.CONTROL:
+            writer.write(encode(Ok()))
+            await self._control_link(reader, writer, decoder, leftover, peer)
+        else:
+            raise ProtocolError(f"unknown link kind {hello.link}")
+
+    async def _data_link(
+        self,
+        reader: asyncio.StreamReader,
+        decoder: FrameDecoder,
+        frames: list[Frame],
+        peer: str,
+    ) -> None:
+        decoder.max_payload = DEFAULT_MAX_FRAME
+        while True:
+            for frame in frames:
+                message = DATA.decode(frame)
+                if not isinstance(message, Event):
+                    raise ProtocolError(f"unexpected {type(message).__name__} on a data link")
+                self.agent.on_data_event(message, peer)
+            chunk = await reader.read(_READ_CHUNK)
+            if not chunk:
+                return
+            frames = decoder.feed(chunk)
+
+    async def _control_link(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        decoder: FrameDecoder,
+        frames: list[Frame],
+        peer: str,
+    ) -> None:
+        decoder.max_payload = CONTROL_MAX_FRAME
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                for frame in frames:
+                    message = CONTROL_REQUESTS.decode(frame)
+                    task = asyncio.create_task(self._command(message, frame.request_id, writer))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                chunk = await reader.read(_READ_CHUNK)
+                if not chunk:
+                    return
+                frames = decoder.feed(chunk)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _command(
+        self, message: Message, request_id: int, writer: asyncio.StreamWriter
+    ) -> None:
+        if isinstance(message, Watch):
+            await self._watch(message, request_id, writer)
+            return
+        if isinstance(message, Shutdown):
+            writer.write(encode(Ok(), request_id))
+            self.agent.stopping.set()
+            return
+        try:
+            reply = await self.agent.command(message)
+        except CommandError as exc:
+            reply = Error(exc.code, exc.message)
+        except Exception as exc:  # a bug must not take the agent down
+            log.exception("command %s failed", type(message).__name__)
+            reply = Error(ErrorCode.INTERNAL, f"internal error: {exc}")
+        writer.write(encode(reply, request_id))
+
+    async def _watch(self, message: Watch, request_id: int, writer: asyncio.StreamWriter) -> None:
+        retained, queue = self.agent.subscribe(message.conn_id)
+        try:
+            writer.write(encode(Ok(), request_id))
+            for event in retained:
+                writer.write(encode(event, request_id))
+            while True:
+                writer.write(encode(await queue.get(), request_id))
+                await writer.drain()
+        finally:
+            self.agent.unsubscribe(message.conn_id, queue)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for task in list(self._links):
+            task.cancel()
+        await self.agent.close()
+
+
+async def run_node(directory: Path) -> None:
+    """``authex node run DIR``: serve until SIGINT/SIGTERM or a Shutdown command."""
+    config: NodeConfig = load_node_dir(directory)
+    agent = NodeAgent(config, directory)
+    server = AgentServer(agent)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, agent.stopping.set)
+    try:
+        await agent.stopping.wait()
+    finally:
+        log.info("node %s shutting down", config.name)
+        await server.close()

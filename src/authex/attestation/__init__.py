@@ -1,0 +1,1 @@
+"""Evidence formats and verifiers: the only producers of VerifiedModule capabilities."""

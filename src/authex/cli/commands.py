@@ -1,0 +1,219 @@
+"""One function per CLI command; each prints its own output and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from authex.agent.config import NodeConfig, init_node_dir
+from authex.cli.render import render_status, show_bytes
+from authex.deployer import operations
+from authex.deployer.cluster import LocalCluster
+from authex.deployer.deploy import deploy
+from authex.deployer.session import Session
+from authex.deployer.state import StateStore
+from authex.deployer.toolchains import build_all
+from authex.descriptor import Descriptor, DescriptorProblems, check_interfaces, load_descriptor
+from authex.errors import AuthexError
+from authex.wire.messages import CallStatus
+
+FindDescriptor = Callable[[str | None], Path]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _payload(text: str, is_hex: bool) -> bytes:
+    if not is_hex:
+        return text.encode()
+    try:
+        return bytes.fromhex(text)
+    except ValueError as exc:
+        raise AuthexError(f"argument is not hex: {exc}") from exc
+
+
+def _session(descriptor: Descriptor, progress: Callable[[str], None] = say) -> Session:
+    return Session(descriptor, StateStore.beside(descriptor.path), progress)
+
+
+async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
+    if args.command == "node":
+        return await _node(args)
+    descriptor = load_descriptor(find(args.file))
+    handlers: dict[str, Callable[[argparse.Namespace, Descriptor], Any]] = {
+        "validate": validate,
+        "deploy": deploy_cmd,
+        "up": up,
+        "down": down,
+        "status": status,
+        "call": call,
+        "send": send,
+        "request": request,
+        "watch": watch,
+        "remove": remove,
+        "reset": reset,
+    }
+    result: int = await handlers[args.command](args, descriptor)
+    return result
+
+
+async def _node(args: argparse.Namespace) -> int:
+    if args.node_command == "init":
+        path = init_node_dir(
+            Path(args.dir),
+            NodeConfig(args.name, args.tee, args.host, args.port),
+            force=args.force,
+        )
+        say(f"initialised node {args.name} ({args.tee}) at {path}")
+        say(f"  listen address: {args.host}:{args.port}")
+        say("  add it to your descriptor's `nodes` with the same name, tee, host and port")
+        return 0
+    from authex.agent.server import run_node
+
+    await run_node(Path(args.dir))
+    return 0
+
+
+async def validate(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    if not args.no_build:
+        with StateStore.beside(descriptor.path).locked():
+            operator = StateStore.beside(descriptor.path).operator_key()
+        public = operator.public_key().public_bytes_raw()
+        builds = await build_all(descriptor, public, lambda _: None)
+        problems = check_interfaces(descriptor, {n: b.manifest for n, b in builds.items()})
+        if problems:
+            raise DescriptorProblems(tuple(problems))
+    say(
+        f"{descriptor.path}: valid — {len(descriptor.nodes)} nodes, {len(descriptor.modules)} "
+        f"modules, {len(descriptor.connections)} connections, {len(descriptor.periodic)} periodic"
+    )
+    return 0
+
+
+async def deploy_cmd(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    started = time.monotonic()
+    async with _session(descriptor) as session:
+        report = await deploy(session)
+    say(
+        f"deployed {descriptor.name} in {time.monotonic() - started:.1f}s: "
+        f"{len(report.attested)} attested, {len(report.keyed)} connections keyed"
+    )
+    return 0
+
+
+async def up(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    say(
+        "local development cluster: agents on loopback; control links are plaintext and "
+        "unauthenticated (loopback only)"
+    )
+    cluster = LocalCluster(descriptor)
+    cluster.start(say)
+    try:
+        await deploy_cmd(args, descriptor)
+    except BaseException:
+        if not args.detach:
+            cluster.stop()
+        raise
+    if args.detach:
+        say("agents keep running; stop them with `authex down`")
+        return 0
+    say("running; press Ctrl-C to stop")
+    try:
+        while True:
+            await asyncio.sleep(3600)
+    finally:
+        cluster.stop()
+        say("stopped local agents")
+
+
+async def down(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    stopped = LocalCluster(descriptor).stop()
+    say(f"stopped {len(stopped)} local agents" if stopped else "no local agents were running")
+    return 0
+
+
+async def status(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    async with _session(descriptor) as session:
+        report = operations.status_report(session, await session.all_status())
+    if args.json:
+        say(json.dumps(report, indent=1))
+    else:
+        say(render_status(descriptor, report))
+    return 0
+
+
+async def call(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    async with _session(descriptor) as session:
+        outcome = await operations.call(
+            session, args.module, args.entry, _payload(args.arg, args.hex)
+        )
+    if outcome.status is CallStatus.OK:
+        say(show_bytes(outcome.payload))
+        return 0
+    print(
+        f"error: call failed: {outcome.status.name.lower()}: {show_bytes(outcome.payload)}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+async def send(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    async with _session(descriptor) as session:
+        counter = await operations.send(session, args.connection, _payload(args.data, args.hex))
+    say(f"sent on {args.connection} (counter {counter})")
+    return 0
+
+
+async def request(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    async with _session(descriptor) as session:
+        reply = await operations.request(session, args.connection, _payload(args.data, args.hex))
+    say(show_bytes(reply))
+    return 0
+
+
+async def watch(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    seen = 0
+
+    async def run() -> None:
+        nonlocal seen
+        async with _session(descriptor) as session:
+            async for counter, plaintext in operations.watch(session, args.connection):
+                say(f"{args.connection} #{counter}: {show_bytes(plaintext)}")
+                seen += 1
+                if args.count and seen >= args.count:
+                    return
+
+    try:
+        if args.timeout:
+            await asyncio.wait_for(run(), args.timeout)
+        else:
+            await run()
+    except TimeoutError:
+        pass
+    if args.count and seen < args.count:
+        print(f"error: saw {seen} of {args.count} events before the timeout", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def remove(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    async with _session(descriptor) as session:
+        await operations.remove(session, args.module)
+    say(f"removed {args.module}")
+    return 0
+
+
+async def reset(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    async with _session(descriptor) as session:
+        errors = await operations.reset(session)
+    for error in errors:
+        print(f"warning: {error}", file=sys.stderr)
+    say("reset: all modules stopped, deployment state cleared (operator key kept)")
+    return 0

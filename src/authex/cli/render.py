@@ -1,0 +1,80 @@
+"""Human-readable rendering of status reports and payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authex.descriptor import Descriptor
+
+
+def show_bytes(data: bytes) -> str:
+    """Printable UTF-8 as text, anything else as hex."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + data.hex()
+    return text if text.isprintable() else "0x" + data.hex()
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def render_status(descriptor: Descriptor, report: dict[str, Any]) -> str:
+    parts = [f"deployment {descriptor.name} ({descriptor.path})", "", "NODES"]
+    parts.append(
+        _table(
+            ["node", "tee", "address", "reachable"],
+            [
+                [
+                    n["name"],
+                    n["tee"],
+                    n["address"],
+                    "yes" if n["reachable"] else f"no: {n['error']}",
+                ]
+                for n in report["nodes"]
+            ],
+        )
+    )
+    parts += ["", "MODULES"]
+    parts.append(
+        _table(
+            ["module", "node", "tee", "attested", "running", "measurement", "public entries"],
+            [
+                [
+                    m["name"],
+                    m["node"],
+                    m["label"],
+                    "yes" if m["attested"] else "no",
+                    "yes" if m["running"] else "no",
+                    (m["measurement"][:16] + "…") if m["measurement"] else "-",
+                    ", ".join(m["public_entries"]) or "-",
+                ]
+                for m in report["modules"]
+            ],
+        )
+    )
+    parts += ["", "CONNECTIONS"]
+    parts.append(
+        _table(
+            ["connection", "id", "suite", "delivered", "forwarded", "to operator", "rejected"],
+            [
+                [
+                    c["name"],
+                    str(c["id"] or "-"),
+                    c["suite"] or "-",
+                    str(c["delivered"]),
+                    str(c["forwarded"]),
+                    str(c["to_operator"]),
+                    ", ".join(f"{k} {v}" for k, v in sorted(c["rejected"].items())) or "0",
+                ]
+                for c in report["connections"]
+            ],
+        )
+    )
+    return "\n".join(parts)

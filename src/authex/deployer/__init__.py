@@ -1,0 +1,1 @@
+"""The deployer: plan (pure), execute (concurrent, resumable), agent client and state store."""

@@ -1,0 +1,141 @@
+"""Edge: a local development cluster — one agent process per descriptor node on this machine.
+
+``authex up`` initialises a node directory per local node under ``.authex/nodes/``, starts
+``authex node run`` for it in its own session (logs in the node directory), waits until it
+listens, and records the pids in ``.authex/cluster.json``; ``authex down`` stops them.  Nothing
+the user wrote is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from authex.agent.config import NodeConfig, init_node_dir, load_node_dir
+from authex.deployer.state import StateStore
+from authex.descriptor import Descriptor, Node
+from authex.errors import AuthexError, AuthexTimeoutError
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+START_TIMEOUT = 15.0
+
+
+def is_local(node: Node) -> bool:
+    return node.host in LOCAL_HOSTS or node.host.startswith("127.")
+
+
+def _listening(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalCluster:
+    def __init__(self, descriptor: Descriptor) -> None:
+        self.descriptor = descriptor
+        self.store = StateStore.beside(descriptor.path)
+        self.nodes_dir = self.store.folder / "nodes"
+        self.record = self.store.folder / "cluster.json"
+
+    def _pids(self) -> dict[str, int]:
+        try:
+            raw = json.loads(self.record.read_text())
+            return {str(k): int(v) for k, v in raw.items()}
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _save_pids(self, pids: dict[str, int]) -> None:
+        self.store.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = self.record.with_suffix(".tmp")
+        tmp.write_text(json.dumps(pids, indent=1))
+        os.replace(tmp, self.record)
+
+    def node_dir(self, node: Node) -> Path:
+        directory = self.nodes_dir / node.name
+        config = NodeConfig(node.name, node.tee, node.host, node.port)
+        if (directory / "node.json").exists() and load_node_dir(directory) == config:
+            return directory
+        init_node_dir(directory, config, force=True)
+        return directory
+
+    def start(self, progress: Callable[[str], None] = print) -> list[str]:
+        """Start an agent for every local node not already running; returns the started names."""
+        pids = self._pids()
+        started: list[str] = []
+        for node in self.descriptor.nodes:
+            if not is_local(node):
+                progress(f"node {node.name} is remote ({node.host}); start its agent there")
+                continue
+            pid = pids.get(node.name)
+            if pid and _alive(pid) and _listening(node.host, node.port):
+                continue
+            if _listening(node.host, node.port):
+                raise AuthexError(
+                    f"port {node.port} is already in use by another program",
+                    where=f"node {node.name}",
+                )
+            directory = self.node_dir(node)
+            with open(directory / "agent.log", "ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "authex", "node", "run", str(directory)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            pids[node.name] = proc.pid
+            self._save_pids(pids)
+            started.append(node.name)
+        deadline = time.monotonic() + START_TIMEOUT
+        for node in self.descriptor.nodes:
+            if node.name not in started:
+                continue
+            while not _listening(node.host, node.port):
+                if not _alive(pids[node.name]) or time.monotonic() > deadline:
+                    log_path = self.nodes_dir / node.name / "agent.log"
+                    raise AuthexTimeoutError(
+                        f"agent did not start listening on {node.host}:{node.port}; see {log_path}",
+                        where=f"node {node.name}",
+                    )
+                time.sleep(0.05)
+            progress(f"started agent for node {node.name} ({node.tee}) on {node.host}:{node.port}")
+        return started
+
+    def stop(self, timeout: float = 10.0) -> list[str]:
+        pids = self._pids()
+        for pid in pids.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        stopped = []
+        for name, pid in pids.items():
+            while _alive(pid) and time.monotonic() < deadline:
+                with contextlib.suppress(ChildProcessError):
+                    if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                        break
+                time.sleep(0.05)
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            stopped.append(name)
+        with contextlib.suppress(FileNotFoundError):
+            self.record.unlink()
+        return stopped

@@ -1,0 +1,201 @@
+"""Execute a deployment: build, check interfaces, reconcile with the nodes, then load, attest,
+key, route and start timers, concurrently across modules and nodes.
+
+State is saved after every completed step, so an interrupted deploy resumes where it stopped
+and a repeated deploy does only what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+
+from authex.crypto.control import Role, wrap_key
+from authex.crypto.secret import Secret
+from authex.crypto.suites import SUITE_NAMES, get_suite
+from authex.deployer.plan import (
+    Plan,
+    choose_suite,
+    connection_ends,
+    make_plan,
+    route_spec,
+)
+from authex.deployer.session import Session
+from authex.deployer.state import ConnectionState, ModuleState, TimerState
+from authex.deployer.toolchains import build_all
+from authex.descriptor import DescriptorProblems, check_interfaces
+from authex.errors import AuthexError, ProtocolError, RemoteError
+from authex.manifest import IoKind, Manifest
+from authex.sdk.build import BuiltModule
+from authex.tee.base import get_backend
+from authex.wire.messages import AddRoute, Load, Loaded, SetKey, Timer
+
+CONTROL_SUITE = "aes-gcm-128"
+
+
+@dataclass
+class DeployReport:
+    plan: Plan
+    attested: dict[str, str] = field(default_factory=dict)  # module -> evidence kind
+    keyed: list[str] = field(default_factory=list)
+
+
+async def deploy(session: Session) -> DeployReport:
+    descriptor = session.descriptor
+    progress = session.progress
+    progress(f"building {len(descriptor.modules)} modules")
+    builds = await build_all(descriptor, session.operator_public, progress)
+    manifests = {name: b.manifest for name, b in builds.items()}
+    problems = check_interfaces(descriptor, manifests)
+    if problems:
+        raise DescriptorProblems(tuple(problems))
+    for conn in descriptor.connections:
+        session.state.connection_id(conn.name)
+    session.save()
+
+    progress(f"contacting {len(descriptor.nodes)} nodes")
+    statuses = await session.all_status()
+    unreachable = {n: e for n, e in statuses.items() if isinstance(e, AuthexError)}
+    if unreachable:
+        lines = "\n".join(f"  {e}" for e in unreachable.values())
+        raise RemoteError(f"{len(unreachable)} node(s) unreachable, nothing changed:\n{lines}")
+    observed = {n: s for n, s in statuses.items() if not isinstance(s, AuthexError)}
+    measurements = {name: b.measurement for name, b in builds.items()}
+    plan = make_plan(descriptor, manifests, measurements, session.state, observed)
+    report = DeployReport(plan)
+    if plan.empty:
+        progress("everything is deployed already; nothing to do")
+        return report
+    progress(f"plan: {plan.summary()}")
+
+    async with asyncio.TaskGroup() as group:
+        for name in plan.attest:
+            group.create_task(_load_and_attest(session, builds[name], name in plan.load, report))
+    async with asyncio.TaskGroup() as group:
+        for conn_name in plan.key:
+            group.create_task(_key_connection(session, conn_name, manifests, report))
+        for conn_name, node in plan.route:
+            group.create_task(_install_route(session, conn_name, node))
+    async with asyncio.TaskGroup() as group:
+        for key in plan.timers:
+            group.create_task(_start_timer(session, key, manifests))
+    return report
+
+
+async def _load_and_attest(
+    session: Session, built: BuiltModule, load: bool, report: DeployReport
+) -> None:
+    spec = session.descriptor.module(built.name)
+    node = session.descriptor.node(spec.node)
+    backend = get_backend(node.tee)
+    client = await session.client(spec.node)
+    if load:
+        reply = await client.request(Load(spec.name, node.tee, built.artifact))
+        if not isinstance(reply, Loaded):
+            raise ProtocolError("agent answered load without an instance", where=client.where)
+        if reply.measurement != built.measurement:
+            raise AuthexError(
+                "the node reports a measurement different from the artifact we built",
+                where=f"module {spec.name} on node {spec.node}",
+            )
+        session.state.modules[spec.name] = ModuleState(
+            node=spec.node,
+            measurement=built.measurement.hex(),
+            instance=reply.instance,
+            manifest=built.manifest.to_dict(),
+        )
+        session.save()
+        session.progress(f"[{spec.node}] loaded {spec.name}")
+    verified = await backend.attest(client, spec.name, built.measurement, session.operator)
+    ms = session.state.modules[spec.name]
+    ms.module_key = verified.key.reveal().hex()
+    ms.control_counter = 0
+    ms.evidence = verified.evidence_kind
+    ms.manifest = built.manifest.to_dict()
+    session.save()
+    report.attested[spec.name] = verified.evidence_kind
+    session.progress(f"[{spec.node}] attested {spec.name}: {backend.label}")
+
+
+async def _key_connection(
+    session: Session, conn_name: str, manifests: dict[str, Manifest], report: DeployReport
+) -> None:
+    conn = session.descriptor.connection(conn_name)
+    cs: ConnectionState = session.state.connection_id(conn_name)
+    suite = choose_suite(conn, manifests)
+    key = Secret(os.urandom(16))
+    cs.suite = suite
+    cs.key = key.reveal().hex()
+    cs.epoch += 1
+    cs.keyed = {}
+    cs.keyed_instance = {}
+    cs.operator_send = 0
+    cs.operator_receive = 0
+    session.save()
+    ends = connection_ends(conn, manifests)
+
+    async def key_end(role: str, module: str, io_id: int) -> None:
+        ms = session.state.modules[module]
+        ms.control_counter += 1
+        counter = ms.control_counter
+        session.save()  # never reuse a control counter, even if we crash after sending
+        role_code = Role.SENDER if role == "source" else Role.RECEIVER
+        suite_id = SUITE_NAMES[suite]
+        wrapped = wrap_key(
+            get_suite(CONTROL_SUITE),
+            Secret(bytes.fromhex(ms.module_key)),
+            key,
+            conn_id=cs.id,
+            io_id=io_id,
+            role=role_code,
+            suite=suite_id,
+            counter=counter,
+        )
+        client = await session.client(ms.node)
+        await client.request(SetKey(module, cs.id, io_id, role_code, suite_id, counter, wrapped))
+        cs.keyed[role] = cs.epoch
+        cs.keyed_instance[role] = ms.instance
+        session.save()
+
+    async with asyncio.TaskGroup() as group:
+        for end in ends:
+            group.create_task(key_end(end.role, end.module, end.io_id))
+    report.keyed.append(conn_name)
+    session.progress(f"keyed {conn_name} (connection {cs.id}, {suite})")
+
+
+async def _install_route(session: Session, conn_name: str, node: str) -> None:
+    descriptor = session.descriptor
+    conn = descriptor.connection(conn_name)
+    cs = session.state.connection_id(conn_name)
+    spec = route_spec(descriptor, conn, cs.id)
+    addresses = {n.name: f"{n.host}:{n.port}" for n in descriptor.nodes}
+    client = await session.client(node)
+    await client.request(
+        AddRoute(
+            cs.id,
+            spec.from_node,
+            spec.from_module,
+            addresses[spec.from_node],
+            spec.to_node,
+            spec.to_module,
+            addresses[spec.to_node],
+        )
+    )
+    cs.routes[node] = spec.digest(addresses)
+    session.save()
+
+
+async def _start_timer(session: Session, key: str, manifests: dict[str, Manifest]) -> None:
+    periodic = next(p for p in session.descriptor.periodic if f"{p.module}.{p.entry}" == key)
+    entry = manifests[periodic.module].find(IoKind.ENTRY, periodic.entry)
+    assert entry is not None  # checked by check_interfaces
+    ms = session.state.modules[periodic.module]
+    client = await session.client(ms.node)
+    await client.request(Timer(periodic.module, entry.id, periodic.interval_ms))
+    session.state.timers[key] = TimerState(
+        periodic.module, periodic.entry, periodic.interval_ms, ms.instance
+    )
+    session.save()
+    session.progress(f"[{ms.node}] timer {key} every {periodic.interval_ms} ms")

@@ -1,0 +1,252 @@
+"""Operator commands on a deployed application: status, call, send, request, watch, remove, reset.
+
+The operator is an end of its direct connections: it seals events and requests with the
+connection key from the deployment state and checks counters like any module would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from authex.crypto.channel import ChannelEnd, ReceiveWindow, SendCounter
+from authex.crypto.control import open_result, seal_call
+from authex.crypto.secret import Secret
+from authex.crypto.suites import get_suite
+from authex.deployer.deploy import CONTROL_SUITE
+from authex.deployer.session import Session
+from authex.deployer.state import ConnectionState, ModuleState
+from authex.descriptor import Connection
+from authex.errors import AuthexError, CryptoError, RemoteError, StateError
+from authex.manifest import IoKind, Manifest
+from authex.tee.base import get_backend
+from authex.wire.messages import (
+    Call,
+    CallResult,
+    CallStatus,
+    Direction,
+    Remove,
+    Request,
+    Reset,
+    Response,
+    Send,
+)
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    status: CallStatus
+    payload: bytes
+
+
+def _module_state(session: Session, name: str) -> ModuleState:
+    ms = session.state.modules.get(name)
+    if ms is None or not ms.module_key:
+        raise StateError(f"module {name!r} is not deployed and attested (run `authex deploy`)")
+    return ms
+
+
+def _connection(session: Session, name: str) -> tuple[Connection, ConnectionState]:
+    try:
+        conn = session.descriptor.connection(name)
+    except KeyError:
+        names = ", ".join(c.name for c in session.descriptor.connections)
+        raise StateError(f"no connection named {name!r}; connections: {names}") from None
+    cs = session.state.connections.get(name)
+    if cs is None or not cs.key:
+        raise StateError(f"connection {name!r} is not keyed yet (run `authex deploy`)")
+    return conn, cs
+
+
+def _operator_end(cs: ConnectionState) -> ChannelEnd:
+    return ChannelEnd(
+        cs.id,
+        get_suite(cs.suite),
+        Secret(bytes.fromhex(cs.key)),
+        SendCounter(cs.operator_send),
+        ReceiveWindow(cs.operator_receive),
+    )
+
+
+async def call(session: Session, module: str, entry: str, arg: bytes) -> CallOutcome:
+    """Call an entry, authenticated with the module key (works for public entries too)."""
+    ms = _module_state(session, module)
+    manifest = Manifest.from_dict(ms.manifest)
+    endpoint = manifest.find(IoKind.ENTRY, entry)
+    if endpoint is None:
+        names = ", ".join(e.name for e in manifest.of_kind(IoKind.ENTRY))
+        raise StateError(f"module {module!r} has no entry {entry!r}; entries: {names}")
+    ms.control_counter += 1
+    counter = ms.control_counter
+    session.save()
+    aead = get_suite(CONTROL_SUITE)
+    key = Secret(bytes.fromhex(ms.module_key))
+    sealed = seal_call(aead, key, endpoint.id, counter, arg)
+    reply = await (await session.client(ms.node)).request(
+        Call(module, endpoint.id, 1, counter, sealed)
+    )
+    if not isinstance(reply, CallResult):
+        raise RemoteError("agent answered call without a result", where=f"node {ms.node}")
+    status = CallStatus(reply.status)
+    if status in (CallStatus.OK, CallStatus.ENTRY_FAILED):
+        try:
+            payload = open_result(aead, key, endpoint.id, counter, reply.status, reply.payload)
+        except CryptoError as exc:
+            raise CryptoError(
+                "call result is not authentic (wrong module or tampered reply)",
+                where=f"module {module}",
+            ) from exc
+        return CallOutcome(status, payload)
+    return CallOutcome(status, reply.payload)
+
+
+async def send(session: Session, connection: str, data: bytes) -> int:
+    """Operator -> module event on a direct connection; returns the counter used."""
+    conn, cs = _connection(session, connection)
+    if conn.source.module is not None or conn.target.module is None:
+        raise StateError(f"connection {connection!r} does not start at the operator")
+    end = _operator_end(cs)
+    counter, sealed = end.seal(Direction.FORWARD, data)
+    cs.operator_send = counter
+    session.save()
+    node = session.descriptor.module(conn.target.module).node
+    await (await session.client(node)).request(Send(cs.id, counter, sealed))
+    return counter
+
+
+async def request(session: Session, connection: str, data: bytes) -> bytes:
+    """Operator -> handler request on a direct connection; returns the verified response."""
+    conn, cs = _connection(session, connection)
+    if conn.source.module is not None or conn.target.module is None:
+        raise StateError(f"connection {connection!r} does not start at the operator")
+    end = _operator_end(cs)
+    counter, sealed = end.seal(Direction.FORWARD, data)
+    cs.operator_send = counter
+    session.save()
+    node = session.descriptor.module(conn.target.module).node
+    reply = await (await session.client(node)).request(Request(cs.id, counter, sealed))
+    if not isinstance(reply, Response) or reply.counter != counter:
+        raise RemoteError("agent answered the request with a mismatched response")
+    plaintext = end.open(Direction.RESPONSE, reply.counter, reply.ciphertext)
+    cs.operator_receive = end.receive.last
+    session.save()
+    return plaintext
+
+
+async def watch(session: Session, connection: str) -> AsyncIterator[tuple[int, bytes]]:
+    """Verified (counter, plaintext) of events a module sends to the operator."""
+    conn, cs = _connection(session, connection)
+    if conn.target.module is not None or conn.source.module is None:
+        raise StateError(f"connection {connection!r} does not end at the operator")
+    end = _operator_end(cs)
+    end.receive = ReceiveWindow()  # each watch verifies its own stream from the start
+    node = session.descriptor.module(conn.source.module).node
+    client = await session.client(node)
+    async for event in client.watch(cs.id):
+        try:
+            plaintext = end.open(Direction.FORWARD, event.counter, event.ciphertext)
+        except CryptoError as exc:
+            session.progress(f"rejected event {event.counter} on {connection}: {exc}")
+            continue
+        yield event.counter, plaintext
+
+
+async def remove(session: Session, module: str) -> None:
+    ms = session.state.modules.get(module)
+    if ms is None:
+        raise StateError(f"module {module!r} is not deployed")
+    await (await session.client(ms.node)).request(Remove(module))
+    del session.state.modules[module]
+    for key in [k for k, t in session.state.timers.items() if t.module == module]:
+        del session.state.timers[key]
+    session.save()
+
+
+async def reset(session: Session) -> list[str]:
+    """Stop every module on every node and forget the deployment (the operator key stays)."""
+    errors: list[str] = []
+
+    async def one(node: str) -> None:
+        try:
+            await (await session.client(node)).request(Reset())
+        except AuthexError as exc:
+            errors.append(str(exc))
+
+    await asyncio.gather(*(one(n.name) for n in session.descriptor.nodes))
+    session.state.modules.clear()
+    session.state.connections.clear()
+    session.state.timers.clear()
+    session.save()
+    return errors
+
+
+def status_report(
+    session: Session, statuses: dict[str, dict[str, Any] | AuthexError]
+) -> dict[str, Any]:
+    """Merge what the deployer knows (attestation) with what each agent reports (counts)."""
+    nodes = []
+    for node in session.descriptor.nodes:
+        status = statuses.get(node.name)
+        nodes.append(
+            {
+                "name": node.name,
+                "tee": node.tee,
+                "address": f"{node.host}:{node.port}",
+                "reachable": isinstance(status, dict),
+                "error": str(status) if isinstance(status, AuthexError) else "",
+            }
+        )
+    modules = []
+    for spec in session.descriptor.modules:
+        ms = session.state.modules.get(spec.name)
+        status = statuses.get(spec.node)
+        running: dict[str, Any] = {}
+        if isinstance(status, dict):
+            running = next((m for m in status["modules"] if m["name"] == spec.name), {})
+        tee = session.descriptor.node(spec.node).tee
+        modules.append(
+            {
+                "name": spec.name,
+                "node": spec.node,
+                "tee": tee,
+                "label": get_backend(tee).label,
+                "measurement": ms.measurement if ms else "",
+                "attested": bool(ms and ms.module_key),
+                "evidence": ms.evidence if ms else "",
+                "running": bool(
+                    running and ms and running.get("instance") == ms.instance and running["running"]
+                ),
+                "pid": running.get("pid"),
+                "public_entries": [
+                    e["name"]
+                    for e in (ms.manifest.get("endpoints", []) if ms else [])
+                    if e["kind"] == "entry" and e["public"]
+                ],
+            }
+        )
+    connections = []
+    for conn in session.descriptor.connections:
+        cs = session.state.connections.get(conn.name)
+        counts: dict[str, Any] = {"delivered": 0, "forwarded": 0, "to_operator": 0, "rejected": {}}
+        if cs is not None:
+            for status in statuses.values():
+                if isinstance(status, dict):
+                    c = status["connections"].get(str(cs.id))
+                    if c:
+                        counts["delivered"] += c["delivered"]
+                        counts["forwarded"] += c["forwarded"]
+                        counts["to_operator"] += c["to_operator"]
+                        for reason, n in c["rejected"].items():
+                            counts["rejected"][reason] = counts["rejected"].get(reason, 0) + n
+        connections.append(
+            {
+                "name": conn.name,
+                "id": cs.id if cs else None,
+                "suite": cs.suite if cs else "",
+                "keyed": bool(cs and cs.key),
+                **counts,
+            }
+        )
+    return {"nodes": nodes, "modules": modules, "connections": connections}

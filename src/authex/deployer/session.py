@@ -1,0 +1,88 @@
+"""A deployer session: descriptor, state store, operator key and open agent clients.
+
+Every command (deploy, status, call, send, ...) runs inside one session so the lock is held,
+clients are closed and state is saved whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from authex.deployer.client import AgentClient
+from authex.deployer.state import DeploymentState, StateStore
+from authex.descriptor import Descriptor
+from authex.errors import AuthexError, RemoteError
+from authex.wire.messages import Status, StatusResult
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class Session:
+    descriptor: Descriptor
+    store: StateStore
+    progress: Callable[[str], None] = _quiet
+    state: DeploymentState = field(init=False)
+    operator: Ed25519PrivateKey = field(init=False)
+    clients: dict[str, AgentClient] = field(default_factory=dict, init=False)
+    _lock: Any = field(default=None, init=False)
+
+    async def __aenter__(self) -> Session:
+        self._lock = self.store.locked()
+        self._lock.__enter__()
+        self.state = self.store.load()
+        self.state.descriptor = str(self.descriptor.path)
+        self.operator = self.store.operator_key()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            for client in self.clients.values():
+                await client.close()
+        finally:
+            self._lock.__exit__(et, e, tb)
+
+    def save(self) -> None:
+        self.store.save(self.state)
+
+    @property
+    def operator_public(self) -> bytes:
+        return self.operator.public_key().public_bytes_raw()
+
+    async def client(self, node: str) -> AgentClient:
+        client = self.clients.get(node)
+        if client is None:
+            spec = self.descriptor.node(node)
+            client = await AgentClient(node, spec.host, spec.port).connect()
+            self.clients[node] = client
+        return client
+
+    async def node_status(self, node: str) -> dict[str, Any]:
+        reply = await (await self.client(node)).request(Status())
+        if not isinstance(reply, StatusResult):
+            raise RemoteError("agent answered status without a result", where=f"node {node}")
+        result: dict[str, Any] = json.loads(reply.json)
+        return result
+
+    async def all_status(self) -> dict[str, dict[str, Any] | AuthexError]:
+        """Every node's status, or the error that kept us from getting it."""
+
+        async def one(node: str) -> tuple[str, dict[str, Any] | AuthexError]:
+            try:
+                return node, await self.node_status(node)
+            except AuthexError as exc:
+                return node, exc
+
+        results = await asyncio.gather(*(one(n.name) for n in self.descriptor.nodes))
+        return dict(results)

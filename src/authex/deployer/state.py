@@ -1,0 +1,166 @@
+"""Edge: the deployment state (what was built, loaded, attested, keyed, routed) and the
+operator key, kept under ``.authex/`` beside the descriptor.
+
+The state holds module and connection keys, so it is written with mode 0600, atomically
+(write a temporary file, fsync, rename) after every completed step, under an exclusive lock.
+Nothing else in authex writes key material anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from authex.errors import StateError
+
+STATE_VERSION = 1
+
+
+@dataclass
+class ModuleState:
+    node: str
+    measurement: str = ""
+    instance: int = 0  # agent-assigned id of the loaded instance; 0 = not loaded
+    module_key: str = ""  # hex K_m; "" = not attested
+    control_counter: int = 0
+    evidence: str = ""  # what the attestation rested on, for status
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ConnectionState:
+    id: int
+    suite: str = ""
+    key: str = ""  # hex connection key of the current epoch
+    epoch: int = 0
+    keyed: dict[str, int] = field(default_factory=dict)  # "source"/"target" -> epoch keyed
+    keyed_instance: dict[str, int] = field(default_factory=dict)  # end -> module instance keyed
+    routes: dict[str, str] = field(default_factory=dict)  # node -> route digest installed
+    operator_send: int = 0  # the operator's send counter (direct connections)
+    operator_receive: int = 0  # last counter the operator accepted
+
+
+@dataclass
+class TimerState:
+    module: str
+    entry: str
+    period_ms: int
+    instance: int  # module instance the timer was registered on
+
+
+@dataclass
+class DeploymentState:
+    descriptor: str = ""
+    version: int = STATE_VERSION
+    next_connection_id: int = 1
+    modules: dict[str, ModuleState] = field(default_factory=dict)
+    connections: dict[str, ConnectionState] = field(default_factory=dict)
+    timers: dict[str, TimerState] = field(default_factory=dict)
+
+    def connection_id(self, name: str) -> ConnectionState:
+        """The state of a connection, assigning it a fresh id the first time."""
+        conn = self.connections.get(name)
+        if conn is None:
+            conn = self.connections[name] = ConnectionState(self.next_connection_id)
+            self.next_connection_id += 1
+        return conn
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> DeploymentState:
+        if raw.get("version") != STATE_VERSION:
+            raise StateError(f"unsupported state version {raw.get('version')!r}")
+        return DeploymentState(
+            descriptor=raw["descriptor"],
+            next_connection_id=raw["next_connection_id"],
+            modules={k: ModuleState(**v) for k, v in raw["modules"].items()},
+            connections={k: ConnectionState(**v) for k, v in raw["connections"].items()},
+            timers={k: TimerState(**v) for k, v in raw["timers"].items()},
+        )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class StateStore:
+    """The ``.authex`` folder of one deployment."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "state.json"
+        self.key_path = folder / "operator.key"
+        self.lock_path = folder / "state.lock"
+
+    @staticmethod
+    def beside(descriptor: Path) -> StateStore:
+        return StateStore(descriptor.resolve().parent / ".authex")
+
+    def _ensure_folder(self) -> None:
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the deployment's exclusive lock (one mutating command at a time)."""
+        self._ensure_folder()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise StateError(
+                    "another authex command is using this deployment", where=str(self.lock_path)
+                ) from exc
+            yield
+        finally:
+            os.close(fd)
+
+    def load(self) -> DeploymentState:
+        if not self.path.exists():
+            return DeploymentState()
+        try:
+            return DeploymentState.from_dict(json.loads(self.path.read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"corrupt deployment state: {exc}", where=str(self.path)) from exc
+
+    def save(self, state: DeploymentState) -> None:
+        self._ensure_folder()
+        _write_private(self.path, state.to_json().encode())
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def operator_key(self) -> Ed25519PrivateKey:
+        """The operator's signing key, created on first use."""
+        self._ensure_folder()
+        if self.key_path.exists():
+            try:
+                raw = bytes.fromhex(self.key_path.read_text().strip())
+                return Ed25519PrivateKey.from_private_bytes(raw)
+            except ValueError as exc:
+                raise StateError("corrupt operator key", where=str(self.key_path)) from exc
+        key = Ed25519PrivateKey.generate()
+        _write_private(self.key_path, key.private_bytes_raw().hex().encode() + b"\n")
+        return key

@@ -1,0 +1,34 @@
+"""Build every module of a descriptor with its language's toolchain (Python for now)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from authex.descriptor import Descriptor, ModuleSpec
+from authex.errors import BuildError
+from authex.sdk.build import BuiltModule, build_python_module
+
+
+def build_module(spec: ModuleSpec, operator_public: bytes) -> BuiltModule:
+    if spec.language == "python":
+        return build_python_module(spec.source, spec.name, operator_public)
+    raise BuildError(
+        f"language {spec.language!r} has no toolchain in this version (supported: python)",
+        where=f"module {spec.name}",
+    )
+
+
+async def build_all(
+    descriptor: Descriptor, operator_public: bytes, progress: Callable[[str], None]
+) -> dict[str, BuiltModule]:
+    """Build all modules concurrently (each build runs its toolchain in a worker thread)."""
+
+    async def one(spec: ModuleSpec) -> tuple[str, BuiltModule]:
+        built = await asyncio.to_thread(build_module, spec, operator_public)
+        progress(f"built {spec.name} ({spec.language}) measurement {built.measurement.hex()[:16]}…")
+        return spec.name, built
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(spec)) for spec in descriptor.modules]
+    return dict(task.result() for task in tasks)

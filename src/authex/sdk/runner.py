@@ -1,0 +1,209 @@
+"""``python -m authex.sdk.runner ARTIFACT [--name NAME]``: the module process (I/O edge).
+
+The agent (or an emulated platform) starts this with the host link on stdin/stdout.  It:
+
+1. keeps the real stdin/stdout for frames and points fd 0 at /dev/null and fd 1 at stderr, so
+   stray ``print`` calls or ``input()`` in user code cannot corrupt or steal protocol bytes;
+2. reads the artifact, measures it (SHA-256), extracts ``src/`` into a private temporary folder
+   (mode 0700, removed on exit), imports ``main.py`` and finds its single ``Module``;
+3. sends ``HostReady(name, measurement)``, then feeds every frame to ``ModuleRuntime.handle``.
+
+While a callback waits in ``ctx.request``, frames that are not the awaited response are queued
+and handled after the callback returns; handlers are never re-entered.
+
+Exit status: 0 on HostStop or end of input, 2 when the artifact cannot be loaded, 3 on malformed
+input from the agent, 1 when the host link breaks while writing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import BinaryIO
+
+from authex.errors import AuthexError, AuthexTimeoutError, ProtocolError
+from authex.manifest import Manifest
+from authex.sdk.build import unpack_artifact
+from authex.sdk.inspect import claim_stdio
+from authex.sdk.loader import ImportFailed, check_matches, find_module, load_main
+from authex.sdk.module import Module
+from authex.sdk.runtime import ModuleRuntime
+from authex.wire.codec import FrameDecoder, Message, encode
+from authex.wire.messages import HOST_TO_MODULE, HostDeliver, HostReady
+
+EXIT_OK = 0
+EXIT_LINK = 1
+EXIT_LOAD = 2
+EXIT_MALFORMED = 3
+READ_SIZE = 1 << 16
+
+
+class LinkClosed(BaseException):
+    """Ends the process from anywhere, even from inside user code (not an ``Exception``)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class HostLink:
+    """Blocking frame I/O on the host link, with a queue of frames set aside during a wait."""
+
+    def __init__(self, in_fd: int, out: BinaryIO) -> None:
+        self._in_fd = in_fd
+        self._out = out
+        self._decoder = FrameDecoder()
+        self._ready: deque[tuple[Message, int]] = deque()  # decoded, not yet handled
+        self._eof = False
+
+    def send(self, message: Message, request_id: int) -> None:
+        try:
+            self._out.write(encode(message, request_id))
+            self._out.flush()
+        except (BrokenPipeError, ConnectionError, ValueError) as exc:
+            raise LinkClosed(EXIT_LINK, f"host link closed while writing: {exc}") from exc
+
+    def _read_more(self, timeout: float | None) -> bool:
+        """Decode whatever arrives within ``timeout``; False if nothing did (or at EOF)."""
+        if self._eof:
+            return False
+        if timeout is not None:
+            readable, _, _ = select.select([self._in_fd], [], [], max(timeout, 0.0))
+            if not readable:
+                return False
+        chunk = os.read(self._in_fd, READ_SIZE)
+        if not chunk:
+            self._eof = True
+            if self._decoder.pending:
+                raise LinkClosed(EXIT_MALFORMED, "input ended inside a frame")
+            return False
+        try:
+            for frame in self._decoder.feed(chunk):
+                self._ready.append((HOST_TO_MODULE.decode(frame), frame.request_id))
+        except ProtocolError as exc:
+            raise LinkClosed(EXIT_MALFORMED, f"malformed input from the agent: {exc}") from exc
+        return True
+
+    def next(self) -> tuple[Message, int] | None:
+        """The next frame to handle (queued ones first); None at end of input."""
+        while not self._ready:
+            if self._eof:
+                return None
+            self._read_more(None)
+        return self._ready.popleft()
+
+    def wait_response(self, conn_id: int, counter: int, timeout: float) -> HostDeliver:
+        """Block until the response for (conn_id, counter) arrives; queue everything else."""
+        deadline = time.monotonic() + timeout
+        scanned = 0
+        while True:
+            while scanned < len(self._ready):
+                message, _ = self._ready[scanned]
+                if (
+                    isinstance(message, HostDeliver)
+                    and message.conn_id == conn_id
+                    and message.direction == 1
+                    and message.counter == counter
+                ):
+                    del self._ready[scanned]
+                    return message
+                scanned += 1
+            if self._eof:
+                raise AuthexTimeoutError("the host link was closed while waiting for a response")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AuthexTimeoutError(f"no response within {timeout:g} s")
+            self._read_more(remaining)
+
+
+def _prepare(
+    artifact_path: Path, name: str | None, workdir: Path
+) -> tuple[Manifest, Module, bytes]:
+    """Load the artifact into ``workdir``; raises AuthexError with a clear message."""
+    try:
+        artifact = artifact_path.read_bytes()
+    except OSError as exc:
+        raise AuthexError(
+            f"cannot read the artifact: {exc.strerror}", where=str(artifact_path)
+        ) from exc
+    manifest, sources = unpack_artifact(artifact, where=str(artifact_path))
+    if name is not None and name != manifest.name:
+        raise AuthexError(
+            f"artifact was built for module {manifest.name!r}, not {name!r}",
+            where=str(artifact_path),
+        )
+    src = workdir / "src"
+    for relative, data in sorted(sources.items()):
+        target = src / relative
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(0o600)
+    loaded = load_main(src, module_name="main")
+    module = find_module(vars(loaded), where=f"module {manifest.name}")
+    check_matches(module, manifest, where=f"module {manifest.name}")
+    return manifest, module, hashlib.sha256(artifact).digest()
+
+
+def serve(link: HostLink, runtime: ModuleRuntime) -> int:
+    """Dispatch frames until HostStop or end of input."""
+    while True:
+        item = link.next()
+        if item is None:
+            return EXIT_OK
+        message, request_id = item
+        if not runtime.handle(message, request_id):
+            return EXIT_OK
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise LinkClosed(EXIT_OK, "terminated by SIGTERM")
+
+
+def main(argv: list[str] | None = None) -> int:
+    in_fd, out = claim_stdio()  # before anything else, user code included
+    parser = argparse.ArgumentParser(prog="python -m authex.sdk.runner")
+    parser.add_argument("artifact", type=Path, help="module artifact (.zip) built by authex")
+    parser.add_argument("--name", help="deployed module name (must match the artifact's)")
+    args = parser.parse_args(argv)
+    sys.dont_write_bytecode = True
+    signal.signal(signal.SIGTERM, _on_sigterm)  # clean up the extracted sources on terminate
+    workdir = Path(tempfile.mkdtemp(prefix="authex-module-"))  # mode 0700
+    label = "authex runner"
+    try:
+        try:
+            manifest, module, measurement = _prepare(args.artifact, args.name, workdir)
+            link = HostLink(in_fd, out)
+            runtime = ModuleRuntime(manifest, module, link.send, link.wait_response)
+        except ImportFailed as exc:
+            sys.stderr.write(f"{label}: {exc}\n{exc.tail}\n")
+            return EXIT_LOAD
+        except AuthexError as exc:
+            sys.stderr.write(f"{label}: {exc}\n")
+            return EXIT_LOAD
+        label = f"authex runner [{manifest.name}]"
+        link.send(HostReady(manifest.name, measurement), 0)
+        return serve(link, runtime)
+    except LinkClosed as exc:
+        sys.stderr.write(f"{label}: {exc.reason}\n")
+        return exc.status
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        with contextlib.suppress(OSError, ValueError):
+            out.close()
+        os.close(in_fd)
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,371 @@
+"""The module-side protocol core (sans-I/O): host messages in, host messages out, crypto inside.
+
+``ModuleRuntime`` is the trusted part of a Python module process.  It is handed each message the
+agent sends (``handle``) and writes its answers through a ``send`` callback; it never touches a
+file descriptor, so tests drive it in memory and the runner (``authex.sdk.runner``) is a thin loop
+around it.  What it enforces:
+
+- attestation (native backend): answer the operator-signed challenge, keep the module key K_m;
+- set-key: only with K_m, only with a fresh control counter, only for this module's own endpoints
+  in the matching role; re-keying a connection replaces it with fresh counters;
+- events, requests and responses: open with the connection key, strictly increasing counters;
+  failures are reported as HostRejected and never reach user code;
+- entries: public ones may be called in plaintext, all others only authenticated under K_m with a
+  fresh control counter; authenticated results are sealed back under K_m.
+
+No key material appears in any repr, log line or error message.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from authex.crypto.channel import ChannelEnd, ReceiveWindow
+from authex.crypto.control import Role, open_call, seal_result, unwrap_key
+from authex.crypto.native_exchange import module_respond
+from authex.crypto.secret import Secret
+from authex.crypto.suites import KEY_SIZE, get_suite
+from authex.errors import AuthexTimeoutError, CryptoError, ManifestError, ReplayError
+from authex.manifest import Endpoint, IoKind, Manifest
+from authex.sdk.module import MAX_EVENT_PAYLOAD, MAX_RESULT_PAYLOAD, Context, Module, RequestError
+from authex.sdk.module import as_reply as _as_reply
+from authex.wire.codec import Message
+from authex.wire.messages import (
+    CallStatus,
+    Direction,
+    Error,
+    ErrorCode,
+    HostAttest,
+    HostAttested,
+    HostCall,
+    HostCallResult,
+    HostDeliver,
+    HostEmit,
+    HostRejected,
+    HostSetKey,
+    HostStop,
+    Ok,
+    RejectReason,
+)
+
+Send = Callable[[Message, int], None]
+WaitResponse = Callable[[int, int, float], HostDeliver]
+CONTROL_SUITE = "aes-gcm-128"
+_ROLE_KINDS = {
+    Role.SENDER: (IoKind.OUTPUT, IoKind.REQUEST),
+    Role.RECEIVER: (IoKind.INPUT, IoKind.HANDLER),
+}
+
+
+@dataclass
+class ConnectionStats:
+    """Per-connection counts kept for debugging (``ModuleRuntime.stats``)."""
+
+    delivered: int = 0
+    rejected: int = 0
+    emitted: int = 0
+    failed: int = 0  # callbacks that raised
+
+
+@dataclass
+class _Connection:
+    end: ChannelEnd
+    endpoint: Endpoint
+    role: Role
+    stats: ConnectionStats
+
+    def __repr__(self) -> str:  # the ChannelEnd holds the key: never show it
+        return f"_Connection({self.end.conn_id}, {self.endpoint.kind.value} {self.endpoint.name!r})"
+
+
+def _stderr_log(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+class ModuleRuntime:
+    """One module's trusted state: K_m, control counter window, connections and their keys."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        module: Module,
+        send: Send,
+        wait_response: WaitResponse,
+        *,
+        log: Callable[[str], None] = _stderr_log,
+    ) -> None:
+        for endpoint in manifest.endpoints:
+            if endpoint.kind in (IoKind.INPUT, IoKind.ENTRY, IoKind.HANDLER) and (
+                module.callback(endpoint.kind, endpoint.name) is None
+            ):
+                raise ManifestError(
+                    f"the module has no function for {endpoint.kind.value} {endpoint.name!r}",
+                    where=f"module {manifest.name}",
+                )
+        self.manifest = manifest
+        self.module = module
+        self._send = send
+        self._wait_response = wait_response
+        self._log = log
+        self._control = get_suite(CONTROL_SUITE)
+        self._module_key: Secret | None = None
+        self._window = ReceiveWindow()
+        self._connections: dict[int, _Connection] = {}
+        self.unknown_rejected = 0
+        self.context = Context(
+            manifest.name,
+            module,
+            emit=self._emit,
+            request=self._request,
+            log_stream=lambda: sys.stderr,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ModuleRuntime({self.manifest.name!r}, attested={self.attested}, "
+            f"connections={sorted(self._connections)})"
+        )
+
+    @property
+    def attested(self) -> bool:
+        return self._module_key is not None
+
+    def stats(self) -> dict[int, ConnectionStats]:
+        """Counts per connection id (no key material)."""
+        return {conn_id: conn.stats for conn_id, conn in self._connections.items()}
+
+    def log(self, message: str) -> None:
+        self._log(f"[{self.manifest.name}] {message}")
+
+    # --- dispatch --------------------------------------------------------------------------
+
+    def handle(self, message: Message, request_id: int) -> bool:
+        """Process one message from the agent; False when the module should stop."""
+        if isinstance(message, HostStop):
+            return False
+        if isinstance(message, HostAttest):
+            self._attest(message, request_id)
+        elif isinstance(message, HostSetKey):
+            self._set_key(message, request_id)
+        elif isinstance(message, HostDeliver):
+            self._deliver(message)
+        elif isinstance(message, HostCall):
+            self._call(message, request_id)
+        else:
+            reply = Error(ErrorCode.BAD_REQUEST, f"unexpected {type(message).__name__}")
+            self._send(reply, request_id)
+        return True
+
+    def _attest(self, message: HostAttest, request_id: int) -> None:
+        try:
+            operator = bytes.fromhex(self.manifest.operator_key)
+            evidence, key = module_respond(self.manifest.name, operator, message.challenge)
+        except Exception as exc:  # AttestationError, or a malformed key/point from the library
+            self._send(Error(ErrorCode.REJECTED, f"attestation failed: {exc}"), request_id)
+            return
+        self._module_key = key
+        self._window = ReceiveWindow()
+        self._send(HostAttested(evidence), request_id)
+
+    def _set_key(self, message: HostSetKey, request_id: int) -> None:
+        def refuse(code: ErrorCode, text: str) -> None:
+            self._send(Error(code, f"set-key for connection {message.conn_id}: {text}"), request_id)
+
+        if self._module_key is None:
+            return refuse(ErrorCode.REJECTED, "not attested")
+        try:
+            self._window.check(message.counter)
+        except ReplayError as exc:
+            return refuse(ErrorCode.REJECTED, f"stale control counter: {exc}")
+        try:
+            key = unwrap_key(
+                self._control,
+                self._module_key,
+                message.wrapped,
+                conn_id=message.conn_id,
+                io_id=message.io_id,
+                role=message.role,
+                suite=message.suite,
+                counter=message.counter,
+            )
+        except CryptoError:
+            self._window.rejected += 1
+            return refuse(ErrorCode.REJECTED, "the wrapped key does not authenticate")
+        self._window.accept(message.counter)
+        endpoint = self.manifest.by_id(message.io_id)
+        if message.role not in (Role.SENDER, Role.RECEIVER):
+            return refuse(ErrorCode.BAD_REQUEST, f"unknown role {message.role}")
+        role = Role(message.role)
+        if endpoint is None or endpoint.kind not in _ROLE_KINDS[role]:
+            return refuse(
+                ErrorCode.BAD_REQUEST,
+                f"io id 0x{message.io_id:04x} is not a {' or '.join(_ROLE_KINDS[role])} "
+                f"of module {self.manifest.name!r}",
+            )
+        try:
+            suite = get_suite(message.suite)
+        except CryptoError as exc:
+            return refuse(ErrorCode.BAD_REQUEST, str(exc))
+        if len(key) != KEY_SIZE:
+            return refuse(ErrorCode.BAD_REQUEST, f"connection key must be {KEY_SIZE} bytes")
+        if endpoint.kind is IoKind.REQUEST:  # a request has one handler: a new key supersedes
+            for old_id, old in list(self._connections.items()):
+                if old.endpoint == endpoint:
+                    del self._connections[old_id]
+        end = ChannelEnd(message.conn_id, suite, key)
+        self._connections[message.conn_id] = _Connection(end, endpoint, role, ConnectionStats())
+        self._send(Ok(), request_id)
+        return None
+
+    def _reject(self, message: HostDeliver, reason: RejectReason) -> None:
+        conn = self._connections.get(message.conn_id)
+        if conn is None:
+            self.unknown_rejected += 1
+        else:
+            conn.stats.rejected += 1
+        self._send(HostRejected(message.conn_id, message.direction, message.counter, reason), 0)
+
+    def _open(self, conn: _Connection, message: HostDeliver) -> bytes | None:
+        """Open a delivery or report it; None when rejected."""
+        try:
+            plaintext = conn.end.open(message.direction, message.counter, message.ciphertext)
+        except ReplayError:
+            self._reject(message, RejectReason.REPLAY)
+            return None
+        except CryptoError:
+            self._reject(message, RejectReason.FORGED)
+            return None
+        conn.stats.delivered += 1
+        return plaintext
+
+    def _deliver(self, message: HostDeliver) -> None:
+        conn = self._connections.get(message.conn_id)
+        if conn is None:
+            return self._reject(message, RejectReason.UNKNOWN_CONNECTION)
+        if message.direction == Direction.RESPONSE:  # nobody is waiting for it (late or bogus)
+            return self._reject(message, RejectReason.REPLAY)
+        if message.direction != Direction.FORWARD or conn.role is not Role.RECEIVER:
+            return self._reject(message, RejectReason.FORGED)
+        data = self._open(conn, message)
+        if data is None:
+            return None
+        endpoint = conn.endpoint
+        registered = self.module.callback(endpoint.kind, endpoint.name)
+        if registered is None:  # checked at construction; kept for the type checker
+            return self._reject(message, RejectReason.NO_HANDLER)
+        what = f"{endpoint.kind.value} {endpoint.name!r}"
+        try:
+            result = registered.function(self.context, data)
+            reply = _as_reply(result, what) if endpoint.kind is IoKind.HANDLER else None
+            if reply is not None and len(reply) > MAX_EVENT_PAYLOAD:
+                raise ValueError(f"{what}: reply of {len(reply)} bytes exceeds {MAX_EVENT_PAYLOAD}")
+        except Exception:
+            conn.stats.failed += 1
+            self.log(f"{what} raised; the event is dropped:\n{traceback.format_exc().rstrip()}")
+            return None
+        if reply is not None:
+            counter, sealed = conn.end.seal(Direction.RESPONSE, reply, counter=message.counter)
+            self._send(HostEmit(conn.end.conn_id, Direction.RESPONSE, counter, sealed), 0)
+            conn.stats.emitted += 1
+        return None
+
+    def _call(self, message: HostCall, request_id: int) -> None:
+        def answer(status: CallStatus, payload: bytes) -> None:
+            self._send(HostCallResult(status, payload), request_id)
+
+        endpoint = self.manifest.by_id(message.entry_id)
+        registered = (
+            self.module.callback(IoKind.ENTRY, endpoint.name)
+            if endpoint is not None and endpoint.kind is IoKind.ENTRY
+            else None
+        )
+        if endpoint is None or registered is None:
+            text = f"unknown entry id 0x{message.entry_id:04x} in module {self.manifest.name!r}"
+            return answer(CallStatus.UNKNOWN_ENTRY, text.encode())
+        key: Secret | None = None
+        arg = message.payload
+        if message.authenticated:
+            key = self._module_key
+            try:
+                if key is None:
+                    raise CryptoError("not attested")
+                self._window.check(message.counter)
+                arg = open_call(self._control, key, message.entry_id, message.counter, arg)
+            except CryptoError as exc:
+                return answer(CallStatus.AUTH_FAILED, f"entry {endpoint.name!r}: {exc}".encode())
+            self._window.accept(message.counter)
+        elif not endpoint.public:
+            return answer(CallStatus.NOT_PUBLIC, f"entry {endpoint.name!r} is not public".encode())
+        try:
+            result = _as_reply(registered.function(self.context, arg), f"entry {endpoint.name!r}")
+            if len(result) > MAX_RESULT_PAYLOAD:
+                raise ValueError(f"result of {len(result)} bytes exceeds {MAX_RESULT_PAYLOAD}")
+            status = CallStatus.OK
+        except Exception as exc:
+            self.log(f"entry {endpoint.name!r} raised:\n{traceback.format_exc().rstrip()}")
+            result = f"{type(exc).__name__}: {exc}".encode()[:MAX_RESULT_PAYLOAD]
+            status = CallStatus.ENTRY_FAILED
+        if key is not None:
+            result = seal_result(
+                self._control, key, message.entry_id, message.counter, status, result
+            )
+        return answer(status, result)
+
+    # --- what ctx.emit and ctx.request do ---------------------------------------------------
+
+    def _sender(self, kind: IoKind, name: str) -> list[_Connection]:
+        return [
+            conn
+            for conn in self._connections.values()
+            if conn.role is Role.SENDER
+            and conn.endpoint.kind is kind
+            and conn.endpoint.name == name
+        ]
+
+    def _emit(self, output: str, data: bytes) -> int:
+        sent = 0
+        for conn in sorted(self._sender(IoKind.OUTPUT, output), key=lambda c: c.end.conn_id):
+            counter, sealed = conn.end.seal(Direction.FORWARD, data)
+            self._send(HostEmit(conn.end.conn_id, Direction.FORWARD, counter, sealed), 0)
+            conn.stats.emitted += 1
+            sent += 1
+        return sent
+
+    def _request(self, request: str, data: bytes, timeout: float) -> bytes:
+        connections = self._sender(IoKind.REQUEST, request)
+        if not connections:
+            raise RequestError(f"request {request!r} is not connected to any handler")
+        conn = connections[0]
+        conn_id = conn.end.conn_id
+        counter, sealed = conn.end.seal(Direction.FORWARD, data)
+        self._send(HostEmit(conn_id, Direction.FORWARD, counter, sealed), 0)
+        conn.stats.emitted += 1
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise AuthexTimeoutError("deadline passed")
+                response = self._wait_response(conn_id, counter, remaining)
+            except AuthexTimeoutError as exc:
+                raise AuthexTimeoutError(
+                    f"request {request!r}: no response within {timeout:g} s",
+                    where=f"module {self.manifest.name}",
+                ) from exc
+            if (
+                response.conn_id == conn_id
+                and response.direction == Direction.RESPONSE
+                and response.counter == counter
+                and self._connections.get(conn_id) is conn
+            ):
+                reply = self._open(conn, response)
+                if reply is not None:
+                    return reply
+            else:
+                self._reject(response, RejectReason.REPLAY)
+            # A forged or mismatched answer is reported; keep waiting for the genuine one.

@@ -1,0 +1,39 @@
+"""Shared fixtures: free loopback ports and a local cluster running a descriptor for real."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@pytest.fixture
+def irrigation_dir(tmp_path: Path) -> Iterator[Path]:
+    """A copy of examples/smart-irrigation with free ports and no periodic timers."""
+    target = tmp_path / "irrigation"
+    shutil.copytree(EXAMPLES / "smart-irrigation" / "modules", target / "modules")
+    text = (EXAMPLES / "smart-irrigation" / "descriptor.yaml").read_text()
+    for old, new in zip((7101, 7102, 7103), free_ports(3), strict=True):
+        text = text.replace(f"port: {old}", f"port: {new}")
+    text = text.split("periodic:")[0]
+    (target / "descriptor.yaml").write_text(text)
+    yield target

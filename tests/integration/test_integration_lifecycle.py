@@ -1,0 +1,94 @@
+"""Deployment lifecycle: periodic timers, resume after an interrupted deploy, agent restart,
+remove and reset."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from support.harness import running_app, run
+
+from authex.deployer import operations
+from authex.deployer.cluster import LocalCluster
+from authex.deployer.deploy import deploy
+from authex.deployer.state import StateStore
+from authex.descriptor import load_descriptor
+from authex.errors import StateError
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_periodic_timers_drive_the_sensors(irrigation_dir: Path) -> None:
+    descriptor = irrigation_dir / "descriptor.yaml"
+    descriptor.write_text(
+        descriptor.read_text()
+        + "periodic:\n  - {module: sensor1, entry: sample, every: 50ms}\n"
+    )
+    with running_app(irrigation_dir) as app:
+        app.deploy()
+        app.wait_for(
+            "three periodic readings", lambda: app.connection("readings-1")["delivered"] >= 3
+        )
+        assert app.connection("readings-2")["delivered"] == 0  # no timer for sensor2
+
+
+def test_interrupted_deploy_resumes_with_only_the_missing_steps(irrigation_dir: Path) -> None:
+    with running_app(irrigation_dir) as app:
+        def stop_after_two_keys(line: str) -> None:
+            app.progress.append(line)
+            if sum(1 for p in app.progress if p.startswith("keyed ")) == 2:
+                raise Interrupt(line)
+
+        session = app.session()
+        session.progress = stop_after_two_keys
+        async def interrupted() -> None:
+            async with session:
+                await deploy(session)
+
+        with pytest.raises(BaseException) as info:  # noqa: PT011 (TaskGroup wraps it)
+            run(interrupted())
+        assert "Interrupt" in repr(info.value)
+        state = StateStore.beside(app.descriptor.path).load()
+        assert all(m.module_key for m in state.modules.values())  # attestation survived
+        resumed = app.deploy()
+        assert resumed.plan.load == [] and resumed.plan.attest == []
+        assert 0 < len(resumed.plan.key) < len(app.descriptor.connections)
+        app.send("threshold", b"41")
+        assert app.watch("alerts", count=1) == [b"threshold set to 41.0%"]
+        assert app.deploy().plan.empty
+
+
+def test_agent_restart_reloads_only_that_nodes_modules(irrigation_dir: Path) -> None:
+    with running_app(irrigation_dir) as app:
+        app.deploy()
+        cluster = LocalCluster(app.descriptor)
+        pids = cluster._pids()
+        os.kill(pids["field2"], signal.SIGKILL)
+        app.wait_for("agent gone", lambda: not app.status()["nodes"][2]["reachable"])
+        cluster.start(lambda _: None)
+        report = app.deploy()
+        assert sorted(report.plan.load) == ["sensor2", "valve"]
+        assert sorted(report.plan.key) == ["readings-2", "valve-command", "valve-state"]
+        app.send("threshold", b"45")
+        for _ in range(5):
+            app.call("sensor1", "sample")
+        assert app.watch("valve-state", count=1) == [b"open"]
+
+
+def test_remove_and_reset(irrigation_dir: Path) -> None:
+    with running_app(irrigation_dir) as app:
+        app.deploy()
+        app.with_session(lambda s: operations.remove(s, "weather"))
+        status = app.status()
+        weather = next(m for m in status["modules"] if m["name"] == "weather")
+        assert not weather["attested"] and not weather["running"]
+        with pytest.raises(StateError, match="not deployed"):
+            app.call("weather", "forecast")
+        assert app.deploy().plan.load == ["weather"]
+        assert app.with_session(operations.reset) == []
+        assert not any(m["running"] for m in app.status()["modules"])
+        assert load_descriptor(app.descriptor.path).name == "smart-irrigation"
