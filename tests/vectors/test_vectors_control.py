@@ -16,7 +16,9 @@ from authex.crypto.secret import Secret
 from authex.crypto.suites import get_suite
 
 ROOT = Path(__file__).resolve().parents[2]
-VECTORS: dict[str, Any] = json.loads((ROOT / "spec" / "vectors" / "control.json").read_text())
+VECTORS: dict[str, Any] = json.loads(
+    (ROOT / "spec" / "vectors" / "control.json").read_text(encoding="utf-8")
+)
 AEAD = get_suite(VECTORS["aead"])
 
 

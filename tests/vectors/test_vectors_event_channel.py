@@ -25,7 +25,9 @@ from authex.crypto.suites import SuiteId, get_suite, nonce_block
 from authex.errors import CryptoError, ReplayError
 
 ROOT = Path(__file__).resolve().parents[2]
-VECTORS: dict[str, Any] = json.loads((ROOT / "spec" / "vectors" / "event_channel.json").read_text())
+VECTORS: dict[str, Any] = json.loads(
+    (ROOT / "spec" / "vectors" / "event_channel.json").read_text(encoding="utf-8")
+)
 SUITE = get_suite(VECTORS["suite"])
 EVENTS = pytest.mark.parametrize(
     "vector", VECTORS["vectors"], ids=[v["name"] for v in VECTORS["vectors"]]

@@ -24,7 +24,9 @@ from authex.wire.codec import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-VECTORS: dict[str, Any] = json.loads((ROOT / "spec" / "vectors" / "frames.json").read_text())
+VECTORS: dict[str, Any] = json.loads(
+    (ROOT / "spec" / "vectors" / "frames.json").read_text(encoding="utf-8")
+)
 REGISTRIES: dict[str, Registry] = {
     r.name: r
     for r in (

@@ -27,7 +27,7 @@ from authex.errors import AttestationError
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS: dict[str, Any] = json.loads(
-    (ROOT / "spec" / "vectors" / "native_exchange.json").read_text()
+    (ROOT / "spec" / "vectors" / "native_exchange.json").read_text(encoding="utf-8")
 )
 EXCHANGES = pytest.mark.parametrize(
     "v", VECTORS["exchanges"], ids=[e["name"] for e in VECTORS["exchanges"]]

@@ -123,8 +123,9 @@ class _Checker:
     ) -> str | None:
         if isinstance(value, str) and value in options:
             return value
-        shown = f"'{value}'" if isinstance(value, str) else describe(value)
-        self.report(path, f"unknown {what} {shown}, expected one of: {', '.join(options)}")
+        self.report(
+            path, f"unknown {what} {describe(value)}, expected one of: {', '.join(options)}"
+        )
         return None
 
     def entries(self, path: FieldPath, value: object, what: str, *, required: bool) -> list[object]:
@@ -132,7 +133,8 @@ class _Checker:
         if value is MISSING or (value is None and not required):
             return []  # a missing required section is reported by mapping()
         if not isinstance(value, list):
-            self.report(path, f"expected a list of {what}, got {describe(value)}")
+            hint = " (start each entry with '- ')" if isinstance(value, dict) else ""
+            self.report(path, f"expected a list of {what}, got {describe(value)}{hint}")
             return []
         if required and not value:
             self.report(path, f"expected a non-empty list of {what}, got an empty list")
@@ -168,9 +170,9 @@ class _Checker:
 
     def nodes(self, value: object) -> tuple[list[Node], set[str] | None]:
         nodes: list[Node] = []
-        mentioned: set[str] | None = (
-            set() if isinstance(value, list) else None
-        )  # every node name written down, valid or not (no cascades)
+        # Every node name written down, valid or not, so that references to a node whose entry
+        # has a mistake do not cascade into "unknown node" problems; None: section unreadable.
+        mentioned: set[str] | None = set() if isinstance(value, list) else None
         seen: dict[str, FieldPath] = {}
         endpoints: dict[tuple[str, int], tuple[str, FieldPath]] = {}
         for i, raw in enumerate(self.entries(("nodes",), value, "nodes", required=True)):
@@ -239,7 +241,12 @@ class _Checker:
                     (*path, "language"), entry["language"], LANGUAGES, "language"
                 )
             source = self.source((*path, "source"), entry["source"]) if "source" in entry else None
-            if name is not None and node is not None and language is not None and source:
+            if (
+                name is not None
+                and node is not None
+                and language is not None
+                and source is not None
+            ):
                 spots = self.sub_locations(path, entry)
                 modules.append(ModuleSpec(name, node, language, source, self.where(path), spots))
         return modules, mentioned

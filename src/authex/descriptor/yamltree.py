@@ -10,6 +10,7 @@ that introduced it.  Nothing here raises for bad input: every YAML error becomes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -23,6 +24,16 @@ MAX_NODES = 50_000  # bounds alias expansion ("billion laughs")
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class _Mark(Protocol):
+    """PyYAML's mark (pure-Python or C extension): 0-based line and column."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
 
 
 def format_path(path: FieldPath) -> str:
@@ -58,7 +69,7 @@ class Tree:
         return None
 
 
-def _mark_location(file: str, mark: yaml.Mark | None) -> Location | None:
+def _mark_location(file: str, mark: _Mark | None) -> Location | None:
     if mark is None:
         return None
     return Location(file, mark.line + 1, mark.column + 1)
@@ -80,6 +91,8 @@ def _yaml_problem(file: str, text: str, exc: yaml.YAMLError) -> Problem:
             if exc.context_mark is not None and exc.context_mark is not exc.problem_mark:
                 context_at = f" at line {exc.context_mark.line + 1}"
             message = f"{exc.problem} ({exc.context}{context_at})"
+        if "'\\t'" in message:
+            message += "; indent with spaces, not tabs"
         return Problem(location, "", f"YAML syntax error: {message}")
     if isinstance(exc, yaml.reader.ReaderError):
         where = _offset_location(file, text, exc.position)
@@ -88,32 +101,44 @@ def _yaml_problem(file: str, text: str, exc: yaml.YAMLError) -> Problem:
     return Problem(Location(file, 1, 1), "", f"YAML syntax error: {exc}")
 
 
+def _too_deep(text: str, file: str) -> Problem | None:
+    """Find nesting beyond MAX_DEPTH from the (non-recursive) event stream, before the
+    (recursive) composer would spend its time running into Python's recursion limit."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                where = _mark_location(file, event.start_mark)
+                return Problem(where, "", f"the document is nested more than {MAX_DEPTH} deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
 def compose(text: str, file: str) -> Tree:
     """Read one YAML document; problems (syntax, tags, duplicate keys) are left in ``.problems``."""
     tree = Tree(file)
     try:
-        loader = yaml.SafeLoader(text)  # checks for unprintable characters already
+        deep = _too_deep(text, file)
+        if deep is not None:
+            tree.problems.append(deep)
+            return tree
+        loader = yaml.SafeLoader(text)
     except yaml.YAMLError as exc:
         tree.problems.append(_yaml_problem(file, text, exc))
         return tree
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            tree.problems.append(_yaml_problem(file, text, exc))
-            return tree
-        except RecursionError:
-            tree.problems.append(
-                Problem(Location(file, 1, 1), "", "the document is nested too deeply")
-            )
-            return tree
+        root = loader.get_single_node()
         if root is None:
             tree.problems.append(Problem(Location(file, 1, 1), "", "the descriptor is empty"))
-            return tree
-        tree.value = _Walker(tree, loader).walk(root, ())
-        return tree
+        else:
+            tree.value = _Walker(tree, loader).walk(root, ())
+    except yaml.YAMLError as exc:
+        tree.problems.append(_yaml_problem(file, text, exc))
     finally:
         loader.dispose()
+    return tree
 
 
 class _Walker:
@@ -159,8 +184,9 @@ class _Walker:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:
             self._problem(path, here, f"unsupported YAML tag {node.tag!r}")
-        except (ValueError, OverflowError) as exc:
-            self._problem(path, here, f"cannot read the value {node.value[:40]!r}: {exc}")
+        except Exception as exc:  # PyYAML's scalar constructors fail in many ways on odd input
+            reason = str(exc) or type(exc).__name__
+            self._problem(path, here, f"cannot read the value {node.value[:40]!r}: {reason}")
         return None
 
     def _mapping(self, node: MappingNode, path: FieldPath) -> dict[str, object]:

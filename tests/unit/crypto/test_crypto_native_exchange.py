@@ -114,13 +114,23 @@ def test_wrong_length_evidence_rejected(size: int) -> None:
         exchange.finish((evidence + b"\x00")[:size])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DeployerExchange.finish lets ValueError escape for a low-order module public "
-    "key (all-zero X25519 shared secret) instead of raising AttestationError",
+LOW_ORDER = pytest.mark.parametrize(
+    "low_order", [bytes(32), b"\x01" + bytes(31)], ids=["u=0", "u=1"]
 )
-@pytest.mark.parametrize("low_order", [bytes(32), b"\x01" + bytes(31)], ids=["u=0", "u=1"])
+
+
+@LOW_ORDER
 def test_low_order_module_public_key_rejected(low_order: bytes) -> None:
+    """An agent-supplied low-order point would give an all-zero shared secret."""
     exchange = DeployerExchange.start(NAME, OPERATOR)
     with pytest.raises(AttestationError):
         exchange.finish(low_order + bytes(16))
+
+
+@LOW_ORDER
+def test_low_order_deployer_public_key_rejected(low_order: bytes) -> None:
+    nonce = bytes(16)
+    signed = b"authex-native-attest-v1" + len(NAME).to_bytes(2, "big") + NAME.encode()
+    signature = OPERATOR.sign(signed + nonce + low_order)
+    with pytest.raises(AttestationError):
+        module_respond(NAME, OPERATOR_PUBLIC, nonce + low_order + signature)

@@ -116,6 +116,7 @@ def test_policy_must_be_a_mapping(expect: Expect) -> None:
     ("replacement", "phrase"),
     [
         ("nodes: cloud\n", "expected a list of nodes, got 'cloud'"),
+        ("nodes: {cloud: {}}\n", "got a mapping (start each entry with '- ')"),
         ("nodes: []\n", "expected a non-empty list of nodes, got an empty list"),
         ("nodes:\n", "expected a list of nodes, got nothing (null)"),
     ],

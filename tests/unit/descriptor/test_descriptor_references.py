@@ -155,7 +155,9 @@ def test_operator_takes_no_io(expect: Expect) -> None:
 
 
 def test_endpoint_module_unknown(expect: Expect) -> None:
-    problem = expect(connection("sensr.reading", "controller.reading"), "connections[0].from", 21, "")
+    problem = expect(
+        connection("sensr.reading", "controller.reading"), "connections[0].from", 21, ""
+    )
     assert problem.message == "unknown module 'sensr', expected one of: controller, sensor1"
 
 
@@ -270,3 +272,8 @@ def test_all_mistakes_are_reported_in_one_go(fixture_copy: Callable[[str], Path]
     lines = str(caught.value).splitlines()
     assert len(lines) == 12
     assert lines[0].startswith(f"{path}:2:7: name: expected a descriptor name")
+
+
+def test_a_mistake_in_a_node_does_not_cascade_into_its_modules(problems: Problems) -> None:
+    found = problems(BASE.replace("tee: trustzone", "tee: tz"))
+    assert [p.field for p in found] == ["nodes[1].tee"]  # sensor1 on edge is not "unknown node"

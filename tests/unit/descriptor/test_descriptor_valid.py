@@ -243,6 +243,8 @@ def test_yaml_syntax_error_is_a_problem_with_line_and_column(tmp_path: Path) -> 
         (b"name: a\n---\nname: b\n", 2, "expected a single document"),
         (b"name: app\nbad: \x07\n", 2, "unacceptable character"),
         (b"- name: app\n", 1, "expected a descriptor (a mapping), got a list"),
+        (b"name: app\nnodes:\n\t- x\n", 3, "indent with spaces, not tabs"),
+        (b"name: app\nnodes: [a, *nope]\n", 2, "found undefined alias 'nope'"),
     ],
 )
 def test_unreadable_documents(tmp_path: Path, content: bytes, line: int, phrase: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from authex.wire import messages as m
 from authex.wire.codec import Message
 
-SPEC = (Path(__file__).resolve().parents[3] / "spec" / "protocol.md").read_text()
+SPEC = (Path(__file__).resolve().parents[3] / "spec" / "protocol.md").read_text(encoding="utf-8")
 ROW = re.compile(r"^\| (0x[0-9a-f]{2}) \| (\w+) \| [^|]+ \| ([^|]+) \| [^|]+ \|$", re.MULTILINE)
 CLASSES: dict[str, type[Message]] = {
     name: obj
