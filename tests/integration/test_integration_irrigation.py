@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.harness import App, running_app
 
 from authex.wire.messages import CallStatus
+from support.harness import App, running_app
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import signal
 from pathlib import Path
 
 import pytest
-from support.harness import running_app, run
 
 from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
@@ -17,6 +16,7 @@ from authex.deployer.deploy import deploy
 from authex.deployer.state import StateStore
 from authex.descriptor import load_descriptor
 from authex.errors import StateError
+from support.harness import run, running_app
 
 
 class Interrupt(Exception):
@@ -26,8 +26,7 @@ class Interrupt(Exception):
 def test_periodic_timers_drive_the_sensors(irrigation_dir: Path) -> None:
     descriptor = irrigation_dir / "descriptor.yaml"
     descriptor.write_text(
-        descriptor.read_text()
-        + "periodic:\n  - {module: sensor1, entry: sample, every: 50ms}\n"
+        descriptor.read_text() + "periodic:\n  - {module: sensor1, entry: sample, every: 50ms}\n"
     )
     with running_app(irrigation_dir) as app:
         app.deploy()
@@ -39,6 +38,7 @@ def test_periodic_timers_drive_the_sensors(irrigation_dir: Path) -> None:
 
 def test_interrupted_deploy_resumes_with_only_the_missing_steps(irrigation_dir: Path) -> None:
     with running_app(irrigation_dir) as app:
+
         def stop_at_first_key(line: str) -> None:
             app.progress.append(line)
             if line.startswith("keyed "):
@@ -46,11 +46,12 @@ def test_interrupted_deploy_resumes_with_only_the_missing_steps(irrigation_dir: 
 
         session = app.session()
         session.progress = stop_at_first_key
+
         async def interrupted() -> None:
             async with session:
                 await deploy(session)
 
-        with pytest.raises(BaseException) as info:  # noqa: PT011 (TaskGroup wraps it)
+        with pytest.raises(BaseException) as info:
             run(interrupted())
         assert "Interrupt" in repr(info.value)
         state = StateStore.beside(app.descriptor.path).load()

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.harness import App, running_app
-from support.raw import RawLink
 
 from authex.crypto.channel import seal_event
 from authex.crypto.control import seal_call
@@ -34,6 +32,8 @@ from authex.wire.messages import (
     Status,
     StatusResult,
 )
+from support.harness import App, running_app
+from support.raw import RawLink
 
 
 @pytest.fixture
@@ -84,7 +84,9 @@ def test_replayed_and_reordered_events_are_rejected_and_counted(app: App) -> Non
     link.send(Event(cs.id, 0, 1, genuine[1]))  # replay
     link.send(Event(cs.id, 0, 3, genuine[3]))
     link.send(Event(cs.id, 0, 2, genuine[2]))  # reordered: older than 3
-    app.wait_for("two rejections", lambda: sum(app.connection("valve-command")["rejected"].values()) == 2)
+    app.wait_for(
+        "two rejections", lambda: sum(app.connection("valve-command")["rejected"].values()) == 2
+    )
     assert app.connection("valve-command")["rejected"] == {"replay": 2}
     assert app.watch("valve-state", count=1) == [b"open"]  # the genuine event took effect once
 
@@ -108,8 +110,15 @@ def test_replayed_set_key_is_refused(app: App, captured: list[tuple[str, Message
     reply = link.request(set_key)
     assert isinstance(reply, Error) and reply.code == ErrorCode.REJECTED
     assert "counter" in reply.message
-    forged = SetKey(set_key.module, set_key.conn_id, set_key.io_id, set_key.role, set_key.suite,
-                    set_key.counter + 1000, set_key.wrapped)
+    forged = SetKey(
+        set_key.module,
+        set_key.conn_id,
+        set_key.io_id,
+        set_key.role,
+        set_key.suite,
+        set_key.counter + 1000,
+        set_key.wrapped,
+    )
     reply = link.request(forged, request_id=2)
     assert isinstance(reply, Error) and reply.code == ErrorCode.REJECTED
     app.send("threshold", b"42")  # the connections still use the deployer's keys
@@ -124,8 +133,9 @@ def test_call_with_wrong_key_or_replayed_counter_is_refused(
     link = RawLink(port(app, node), LinkKind.CONTROL)
     replayed = link.request(genuine)
     assert isinstance(replayed, CallResult) and replayed.status == CallStatus.AUTH_FAILED
-    wrong = seal_call(get_suite("aes-gcm-128"), Secret(os.urandom(16)), genuine.entry_id,
-                      genuine.counter + 1, b"")
+    wrong = seal_call(
+        get_suite("aes-gcm-128"), Secret(os.urandom(16)), genuine.entry_id, genuine.counter + 1, b""
+    )
     reply = link.request(Call(genuine.module, genuine.entry_id, 1, genuine.counter + 1, wrong), 2)
     assert isinstance(reply, CallResult) and reply.status == CallStatus.AUTH_FAILED
     unauthenticated = link.request(Call(genuine.module, genuine.entry_id, 0, 0, b""), 3)

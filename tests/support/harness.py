@@ -34,7 +34,9 @@ class App:
         self.progress: list[str] = []
 
     def session(self) -> Session:
-        return Session(self.descriptor, StateStore.beside(self.descriptor.path), self.progress.append)
+        return Session(
+            self.descriptor, StateStore.beside(self.descriptor.path), self.progress.append
+        )
 
     def with_session(self, body: Callable[[Session], Awaitable[T]]) -> T:
         async def go() -> T:

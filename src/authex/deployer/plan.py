@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from authex.descriptor import Connection, Descriptor
 from authex.deployer.state import DeploymentState
+from authex.descriptor import Connection, Descriptor
 from authex.manifest import IoKind, Manifest
 
 SUITE_PREFERENCE = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")

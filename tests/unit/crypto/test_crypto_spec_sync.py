@@ -20,9 +20,9 @@ def test_suite_table_matches_suite_ids() -> None:
 
 
 def test_control_ad_sizes_stated() -> None:
-    assert f"({len(control.set_key_ad(0, 0, 0, 0, 0))} B)" in SPEC
-    assert f"({len(control.call_ad(0, 0))} B)" in SPEC
-    assert f"({len(control.result_ad(0, 0, 0))} B)" in SPEC
+    assert f"({len(control.set_key_ad(0, 0, 0, 0, 1))} B)" in SPEC
+    assert f"({len(control.call_ad(0, 1))} B)" in SPEC
+    assert f"({len(control.result_ad(0, 1, 0))} B)" in SPEC
 
 
 def test_native_sizes_and_labels_stated() -> None:

@@ -57,7 +57,7 @@ def _parse_never_crashes(text: str, path: Path = NOWHERE) -> None:
         assert isinstance(result, Descriptor)
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text())
 @example("[" * 5000)
 @example("{" * 5000)
@@ -90,13 +90,13 @@ _documents = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_documents)
 def test_arbitrary_yaml_structures_only_raise_descriptor_problems(document: object) -> None:
     _parse_never_crashes(yaml.safe_dump(document))
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.data())
 def test_mutated_valid_descriptor_only_raises_descriptor_problems(data: st.DataObject) -> None:
     text = (FIXTURES / "valid.yaml").read_text()
