@@ -98,45 +98,63 @@ class Manifest:
 
     @staticmethod
     def from_dict(raw: object, *, where: str = "manifest") -> Manifest:
+        """Strict: every field must have its JSON type; errors name the field's path."""
+
+        def fail(path: str, problem: str) -> ManifestError:
+            return ManifestError(f"{path}: {problem}", where=where)
+
+        def get(obj: dict[str, Any], key: str, kind: type, path: str = "") -> Any:
+            if key not in obj:
+                raise fail(path + key, "missing")
+            value = obj[key]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise fail(path + key, f"expected {kind.__name__}, got {type(value).__name__}")
+            return value
+
         if not isinstance(raw, dict):
             raise ManifestError("expected a JSON object", where=where)
-        if raw.get("format") != MANIFEST_FORMAT:
-            raise ManifestError(
-                f"unsupported manifest format {raw.get('format')!r}, expected {MANIFEST_FORMAT}",
-                where=where,
+        fmt = raw.get("format")
+        if type(fmt) is not int or fmt != MANIFEST_FORMAT:
+            raise fail("format", f"unsupported manifest format {fmt!r}, expected {MANIFEST_FORMAT}")
+        suites = get(raw, "suites", list)
+        for i, suite in enumerate(suites):
+            if not isinstance(suite, str):
+                raise fail(f"suites[{i}]", f"expected str, got {type(suite).__name__}")
+        kinds = {k.value: k for k in IoKind}
+        endpoints: list[Endpoint] = []
+        seen_ids: set[int] = set()
+        seen_names: set[tuple[IoKind, str]] = set()
+        for i, e in enumerate(get(raw, "endpoints", list)):
+            path = f"endpoints[{i}]."
+            if not isinstance(e, dict):
+                raise fail(path[:-1], f"expected object, got {type(e).__name__}")
+            kind_text = get(e, "kind", str, path)
+            if kind_text not in kinds:
+                raise fail(path + "kind", f"{kind_text!r} is not one of {', '.join(kinds)}")
+            endpoint = Endpoint(
+                kinds[kind_text],
+                get(e, "name", str, path),
+                get(e, "id", int, path),
+                get(e, "public", bool, path),
             )
-        try:
-            for e in raw["endpoints"]:
-                if not isinstance(e["public"], bool) or type(e["id"]) is not int:
-                    raise ManifestError(
-                        f"endpoint {e.get('name')!r}: 'public' must be a boolean and 'id' an "
-                        "integer",
-                        where=where,
-                    )
-            endpoints = tuple(
-                Endpoint(IoKind(e["kind"]), str(e["name"]), int(e["id"]), bool(e["public"]))
-                for e in raw["endpoints"]
-            )
-            manifest = Manifest(
-                name=str(raw["name"]),
-                language=str(raw["language"]),
-                suites=tuple(str(s) for s in raw["suites"]),
-                endpoints=endpoints,
-                operator_key=str(raw["operator_key"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ManifestError(f"malformed manifest field: {exc}", where=where) from exc
-        seen: set[int] = set()
-        for endpoint in endpoints:
-            key = endpoint.id
-            if key in seen or endpoint.id >> 12 != KIND_CODE[endpoint.kind] or not key & 0xFFF:
-                raise ManifestError(
-                    f"{endpoint.kind.value} {endpoint.name!r} has a duplicate or invalid id "
-                    f"{endpoint.id}",
-                    where=where,
+            ident = endpoint.id
+            if ident in seen_ids or ident >> 12 != KIND_CODE[endpoint.kind] or not ident & 0xFFF:
+                raise fail(
+                    path + "id",
+                    f"{endpoint.kind.value} {endpoint.name!r}: duplicate or invalid id {ident}",
                 )
-            seen.add(key)
-        return manifest
+            if (endpoint.kind, endpoint.name) in seen_names:
+                raise fail(path + "name", f"duplicate {endpoint.kind.value} {endpoint.name!r}")
+            seen_ids.add(ident)
+            seen_names.add((endpoint.kind, endpoint.name))
+            endpoints.append(endpoint)
+        return Manifest(
+            name=get(raw, "name", str),
+            language=get(raw, "language", str),
+            suites=tuple(suites),
+            endpoints=tuple(endpoints),
+            operator_key=get(raw, "operator_key", str),
+        )
 
 
 def assign_ids(declared: dict[IoKind, dict[str, bool]]) -> tuple[Endpoint, ...]:

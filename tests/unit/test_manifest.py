@@ -193,13 +193,6 @@ def test_duplicate_id_named() -> None:
     assert "duplicate" in reject(duplicate)
 
 
-BUG = pytest.mark.xfail(
-    strict=True,
-    reason="bug: Manifest.from_dict coerces field types (str(), int(), bool(), tuple()) instead "
-    "of validating them, and its messages for wrong types do not name the field",
-)
-
-
 def setter(path: tuple[str | int, ...], value: object) -> Callable[[dict[str, Any]], object]:
     def mutate(raw: dict[str, Any]) -> None:
         target: Any = raw
@@ -213,17 +206,17 @@ def setter(path: tuple[str | int, ...], value: object) -> Callable[[dict[str, An
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [
-        pytest.param(("name",), 5, "name", marks=BUG, id="name-int"),
-        pytest.param(("language",), None, "language", marks=BUG, id="language-null"),
-        pytest.param(("operator_key",), 5, "operator_key", marks=BUG, id="operator_key-int"),
-        pytest.param(("format",), True, "format", marks=BUG, id="format-true"),
-        pytest.param(("suites",), "aes-gcm-128", "suites", marks=BUG, id="suites-str"),
-        pytest.param(("suites",), None, "suites", marks=BUG, id="suites-null"),
-        pytest.param(("endpoints",), 5, "endpoints", marks=BUG, id="endpoints-int"),
-        pytest.param(("endpoints",), {"a": 1}, "endpoints", marks=BUG, id="endpoints-object"),
-        pytest.param(("endpoints", 0), 5, "endpoints", marks=BUG, id="endpoint-int"),
-        pytest.param(("endpoints", 0, "kind"), "bogus", "kind", marks=BUG, id="kind-unknown"),
-        pytest.param(("endpoints", 0, "name"), 7, "name", marks=BUG, id="endpoint-name-int"),
+        pytest.param(("name",), 5, "name", id="name-int"),
+        pytest.param(("language",), None, "language", id="language-null"),
+        pytest.param(("operator_key",), 5, "operator_key", id="operator_key-int"),
+        pytest.param(("format",), True, "format", id="format-true"),
+        pytest.param(("suites",), "aes-gcm-128", "suites", id="suites-str"),
+        pytest.param(("suites",), None, "suites", id="suites-null"),
+        pytest.param(("endpoints",), 5, "endpoints", id="endpoints-int"),
+        pytest.param(("endpoints",), {"a": 1}, "endpoints", id="endpoints-object"),
+        pytest.param(("endpoints", 0), 5, "endpoints", id="endpoint-int"),
+        pytest.param(("endpoints", 0, "kind"), "bogus", "kind", id="kind-unknown"),
+        pytest.param(("endpoints", 0, "name"), 7, "name", id="endpoint-name-int"),
         pytest.param(("endpoints", 0, "id"), "4097", "id", id="id-str"),
         pytest.param(("endpoints", 0, "id"), 4097.5, "id", id="id-float"),
         pytest.param(("endpoints", 0, "public"), "false", "public", id="public-str"),
@@ -236,9 +229,6 @@ def test_wrong_type_rejected_naming_the_field(
     assert field in reject(setter(path, value))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: Manifest.from_dict accepts two endpoints of one kind with one name"
-)
 def test_duplicate_endpoint_name_rejected() -> None:
     def duplicate(raw: dict[str, Any]) -> None:
         raw["endpoints"].append(

@@ -199,12 +199,14 @@ class NodeAgent:
 
     async def _timer(self, msg: Timer) -> Message:
         module = self._module(msg.module)
-        if msg.period_ms < MIN_TIMER_MS:
-            raise CommandError(ErrorCode.BAD_REQUEST, f"timer period below {MIN_TIMER_MS} ms")
         key = (msg.module, msg.entry_id)
         old = self.timers.pop(key, None)
         if old is not None:
             await old.stop()
+        if msg.period_ms == 0:  # cancels the timer
+            return Ok()
+        if msg.period_ms < MIN_TIMER_MS:
+            raise CommandError(ErrorCode.BAD_REQUEST, f"timer period below {MIN_TIMER_MS} ms")
 
         async def fire() -> None:
             reply = await module.process.request(HostCall(msg.entry_id, 0, 0, b""))

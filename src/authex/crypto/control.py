@@ -14,8 +14,10 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 
+from authex.crypto.channel import MAX_COUNTER
 from authex.crypto.secret import Secret
 from authex.crypto.suites import Aead
+from authex.errors import CryptoError
 
 TO_MODULE = 2
 FROM_MODULE = 3
@@ -28,16 +30,23 @@ class Role(IntEnum):
     RECEIVER = 1  # input or handler side
 
 
+def _checked(counter: int) -> int:
+    """Control counters run 1 .. 2^64-2; nonce block (3, 0) belongs to the native confirmation."""
+    if not 1 <= counter < MAX_COUNTER:
+        raise CryptoError(f"control counter {counter} out of range: re-key the module")
+    return counter
+
+
 def set_key_ad(conn_id: int, io_id: int, role: int, suite: int, counter: int) -> bytes:
-    return b"set-key" + struct.pack(">IHBBQ", conn_id, io_id, role, suite, counter)
+    return b"set-key" + struct.pack(">IHBBQ", conn_id, io_id, role, suite, _checked(counter))
 
 
 def call_ad(entry_id: int, counter: int) -> bytes:
-    return b"call" + struct.pack(">HQ", entry_id, counter)
+    return b"call" + struct.pack(">HQ", entry_id, _checked(counter))
 
 
 def result_ad(entry_id: int, counter: int, status: int) -> bytes:
-    return b"call-result" + struct.pack(">HQB", entry_id, counter, status)
+    return b"call-result" + struct.pack(">HQB", entry_id, _checked(counter), status)
 
 
 def wrap_key(

@@ -110,11 +110,6 @@ def test_result_bound_to_status_and_direction() -> None:
     assert sealed != control.seal_call(AEAD, MODULE_KEY, 0x3001, 3, b"done")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: control recipes accept control counter 0 and 2^64-1; counter 0 in direction 3 "
-    "reuses the native key-confirmation nonce block (3, 0) under K_m",
-)
 @pytest.mark.parametrize("counter", [0, (1 << 64) - 1])
 def test_control_counter_out_of_range_refused(counter: int) -> None:
     with pytest.raises(CryptoError):
