@@ -8,10 +8,8 @@ table, and answers status.  Socket handling lives in agent/server.py.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
-import os
 import secrets
 import time
 from collections import defaultdict, deque
@@ -21,7 +19,8 @@ from typing import Any
 
 from authex.agent.config import NodeConfig
 from authex.agent.peers import PeerLink
-from authex.agent.process import ModuleProcess, runner_argv
+from authex.agent.platform_client import PlatformClient
+from authex.agent.process import ModuleProcess
 from authex.agent.router import LocalModule, Operator, RemoteNode, RouteTable, UnknownRoute
 from authex.agent.stats import ConnectionStats, reason_name
 from authex.agent.timers import PeriodicTimer
@@ -83,9 +82,10 @@ class LoadedModule:
 
 
 class NodeAgent:
-    def __init__(self, config: NodeConfig, directory: Path) -> None:
+    def __init__(self, config: NodeConfig, directory: Path, platform: PlatformClient) -> None:
         self.config = config
         self.directory = directory
+        self.platform = platform
         self.modules: dict[str, LoadedModule] = {}
         self.routes = RouteTable(config.name)
         self.peers: dict[str, PeerLink] = {}
@@ -151,26 +151,28 @@ class NodeAgent:
         old = self.modules.pop(msg.module, None)
         if old is not None:
             await self._stop_module(old)
-        folder = self.directory / "modules" / msg.module
-        folder.mkdir(parents=True, exist_ok=True)
-        artifact = folder / "artifact.zip"
-        tmp = folder / "artifact.zip.tmp"
-        tmp.write_bytes(msg.artifact)
-        os.replace(tmp, artifact)
-        process = ModuleProcess(
-            msg.module, runner_argv(artifact, msg.module), folder / "module.log", self._on_module
-        )
+        name = msg.module
+
+        async def stop_hook() -> None:
+            await self.platform.stop(name)
+
+        process = ModuleProcess(name, self._on_module, stop_hook)
         try:
-            ready = await process.start()
+            loaded, link = await self.platform.load(name, msg.artifact)
         except AuthexError as exc:
+            raise CommandError(ErrorCode.BACKEND, f"platform refused the module: {exc}") from exc
+        try:
+            ready = await process.attach(link, loaded.pid)
+        except AuthexError as exc:
+            await process.stop()
             raise CommandError(ErrorCode.MODULE_FAILED, str(exc)) from exc
-        if ready.measurement != hashlib.sha256(msg.artifact).digest():
+        if ready.measurement != loaded.measurement:
             await process.stop()
             raise CommandError(ErrorCode.BACKEND, "module reported a different measurement")
         instance = secrets.randbits(63)
-        self.modules[msg.module] = LoadedModule(msg.module, msg.tee, instance, process, time.time())
-        log.info("loaded module %s (instance %x, pid %s)", msg.module, instance, process.pid)
-        return Loaded(instance, ready.measurement)
+        self.modules[name] = LoadedModule(name, msg.tee, instance, process, time.time())
+        log.info("loaded module %s (instance %x, pid %s)", name, instance, loaded.pid)
+        return Loaded(instance, loaded.measurement)
 
     async def _attest(self, msg: Attest) -> Message:
         module = self._module(msg.module)
@@ -222,6 +224,8 @@ class NodeAgent:
         return {
             "node": self.config.name,
             "tee": self.config.tee,
+            "platform": self.platform.info.description if self.platform.info else "",
+            "emulated": bool(self.platform.info and self.platform.info.emulated),
             "address": self.config.address,
             "uptime_s": round(time.time() - self.started_at, 1),
             "modules": [
@@ -426,3 +430,4 @@ class NodeAgent:
         self.modules.clear()
         for peer in self.peers.values():
             await peer.close()
+        await self.platform.close()

@@ -1,8 +1,9 @@
-"""Edge: one module process per loaded module, spoken to with the host protocol over pipes.
+"""Edge: the agent's host link to one module process.
 
-The agent writes host frames to the module's stdin and reads its stdout; stderr goes to the
-module's log file in the node directory.  Replies are matched by request id; unsolicited frames
-(emitted events, rejections) go to a callback.
+The platform process starts the module and hands the agent the module's host link (a socket).
+The agent writes host frames into it and reads the module's frames back: replies are matched by
+request id; unsolicited frames (emitted events, rejections) go to a callback.  Stopping asks the
+module to stop and then the platform to make sure it is gone.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import sys
-from collections.abc import Callable
-from pathlib import Path
+import socket
+from collections.abc import Awaitable, Callable
 
 from authex.errors import AuthexTimeoutError, ProtocolError, RemoteError
 from authex.wire.codec import FrameDecoder, Message, encode
@@ -29,41 +29,33 @@ class ModuleProcess:
     def __init__(
         self,
         name: str,
-        argv: list[str],
-        log_path: Path,
         on_message: Callable[[ModuleProcess, Message], None],
+        stop_hook: Callable[[], Awaitable[None]],
     ) -> None:
         self.name = name
-        self.argv = argv
-        self.log_path = log_path
         self.on_message = on_message
+        self.stop_hook = stop_hook
         self.measurement = b""
-        self.proc: asyncio.subprocess.Process | None = None
+        self.pid: int | None = None
+        self._writer: asyncio.StreamWriter | None = None
         self._pending: dict[int, asyncio.Future[Message]] = {}
         self._ids = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[HostReady] | None = None
+        self._open = False
         self.exit_reason = ""
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
+        return self._open
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    async def start(self) -> HostReady:
-        loop = asyncio.get_running_loop()
-        self._ready = loop.create_future()
-        with open(self.log_path, "ab") as log_file:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=log_file,
-            )
-        self._reader = asyncio.create_task(self._read_loop(), name=f"module-{self.name}")
+    async def attach(self, link: socket.socket, pid: int) -> HostReady:
+        """Take over the module's host link and wait for its HostReady."""
+        self.pid = pid
+        reader, self._writer = await asyncio.open_connection(sock=link)
+        self._open = True
+        self._ready = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.create_task(self._read_loop(reader), name=f"module-{self.name}")
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
         except TimeoutError as exc:
@@ -75,12 +67,12 @@ class ModuleProcess:
         return ready
 
     def send(self, message: Message, request_id: int = 0) -> None:
-        if self.proc is None or self.proc.stdin is None or not self.running:
+        if self._writer is None or not self._open:
             raise RemoteError(
                 f"module is not running ({self.exit_reason or 'stopped'})",
                 where=f"module {self.name}",
             )
-        self.proc.stdin.write(encode(message, request_id))
+        self._writer.write(encode(message, request_id))
 
     async def request(self, message: Message, timeout: float = REPLY_TIMEOUT) -> Message:
         request_id = next(self._ids)
@@ -88,8 +80,7 @@ class ModuleProcess:
         self._pending[request_id] = future
         try:
             self.send(message, request_id)
-            assert self.proc is not None and self.proc.stdin is not None
-            await self.proc.stdin.drain()
+            await self.drain()
             reply = await asyncio.wait_for(future, timeout)
         except TimeoutError as exc:
             raise AuthexTimeoutError(
@@ -103,16 +94,15 @@ class ModuleProcess:
         return reply
 
     async def drain(self) -> None:
-        if self.proc is not None and self.proc.stdin is not None and self.running:
+        if self._writer is not None and self._open:
             with contextlib.suppress(ConnectionError):
-                await self.proc.stdin.drain()
+                await self._writer.drain()
 
-    async def _read_loop(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         decoder = FrameDecoder()
         try:
             while True:
-                chunk = await self.proc.stdout.read(_READ_CHUNK)
+                chunk = await reader.read(_READ_CHUNK)
                 if not chunk:
                     self.exit_reason = "exited"
                     break
@@ -121,9 +111,10 @@ class ModuleProcess:
         except ProtocolError as exc:
             self.exit_reason = f"protocol error: {exc}"
             log.warning("module %s: %s; stopping it", self.name, exc)
-            if self.proc.returncode is None:
-                self.proc.kill()
+        except ConnectionError as exc:
+            self.exit_reason = f"link lost: {exc}"
         finally:
+            self._open = False
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(
@@ -132,7 +123,7 @@ class ModuleProcess:
             if self._ready is not None and not self._ready.done():
                 self._ready.set_exception(
                     RemoteError(
-                        f"module {self.exit_reason} before it was ready; see {self.log_path}",
+                        f"module {self.exit_reason} before it was ready; see its module.log",
                         where=f"module {self.name}",
                     )
                 )
@@ -151,27 +142,17 @@ class ModuleProcess:
             return
         self.on_message(self, message)
 
-    async def stop(self, timeout: float = 5.0) -> None:
-        if self.proc is None:
-            return
-        if self.running:
+    async def stop(self) -> None:
+        if self._open:
             with contextlib.suppress(Exception):
                 self.send(HostStop())
                 await self.drain()
-                if self.proc.stdin is not None:
-                    self.proc.stdin.close()
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await self.stop_hook()
+        if self._writer is not None:
+            self._writer.close()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        self._open = False
         self.exit_reason = self.exit_reason or "stopped"
-
-
-def runner_argv(artifact: Path, name: str) -> list[str]:
-    """The native backend's launcher: the Python runtime from this installation."""
-    return [sys.executable, "-m", "authex.sdk.runner", str(artifact), "--name", name]

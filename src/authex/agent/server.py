@@ -14,6 +14,7 @@ from pathlib import Path
 from authex import PROTOCOL_VERSION
 from authex.agent.config import NodeConfig, load_node_dir
 from authex.agent.node import CommandError, NodeAgent
+from authex.agent.platform_client import PlatformClient
 from authex.errors import ProtocolError
 from authex.wire.codec import (
     CONTROL_MAX_FRAME,
@@ -183,9 +184,16 @@ class AgentServer:
 async def run_node(directory: Path) -> None:
     """``authex node run DIR``: serve until SIGINT/SIGTERM or a Shutdown command."""
     config: NodeConfig = load_node_dir(directory)
-    agent = NodeAgent(config, directory)
+    platform = PlatformClient(directory)
+    info = await platform.start()
+    log.info("platform: %s", info.description)
+    agent = NodeAgent(config, directory, platform)
     server = AgentServer(agent)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        await agent.close()
+        raise
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, agent.stopping.set)

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from authex.agent.config import NodeConfig, init_node_dir
+import yaml
+
+from authex.agent.config import NodeConfig, enrolment, init_node_dir, load_node_dir
 from authex.cli.render import render_status, show_bytes
 from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
@@ -24,6 +26,7 @@ from authex.errors import AuthexError
 from authex.wire.messages import CallStatus
 
 FindDescriptor = Callable[[str | None], Path]
+DEFAULT_VENDOR_ID = 4660
 
 
 def say(text: str) -> None:
@@ -46,6 +49,11 @@ def _session(descriptor: Descriptor, progress: Callable[[str], None] = say) -> S
 async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
     if args.command == "node":
         return await _node(args)
+    if args.command == "platform":
+        from authex.tee.platform_server import run_platform
+
+        await asyncio.to_thread(run_platform, Path(args.dir), args.fd)
+        return 0
     descriptor = load_descriptor(find(args.file))
     handlers: dict[str, Callable[[argparse.Namespace, Descriptor], Any]] = {
         "validate": validate,
@@ -65,15 +73,25 @@ async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
 
 
 async def _node(args: argparse.Namespace) -> int:
-    if args.node_command == "init":
-        path = init_node_dir(
-            Path(args.dir),
-            NodeConfig(args.name, args.tee, args.host, args.port),
-            force=args.force,
-        )
-        say(f"initialised node {args.name} ({args.tee}) at {path}")
-        say(f"  listen address: {args.host}:{args.port}")
-        say("  add it to your descriptor's `nodes` with the same name, tee, host and port")
+    if args.node_command in ("init", "enrolment"):
+        directory = Path(args.dir)
+        if args.node_command == "init":
+            ta_key = ""
+            if args.ta_vendor_key:
+                ta_key = Path(args.ta_vendor_key).read_text()
+            path = init_node_dir(
+                directory,
+                NodeConfig(args.name, args.tee, args.host, args.port),
+                force=args.force,
+                ta_vendor_public_pem=ta_key,
+            )
+            say(f"initialised node {args.name} ({args.tee}) at {path}")
+            say(f"  listen address: {args.host}:{args.port}")
+            say("  add it to your descriptor's `nodes` with the same name, tee, host and port")
+        config = load_node_dir(directory)
+        entry = enrolment(directory, args.vendor_id or [DEFAULT_VENDOR_ID])
+        say("trust file entry for the operator (keep it secret where it holds keys):")
+        say(yaml.safe_dump({"nodes": {config.name: entry}}, sort_keys=False).rstrip())
         return 0
     from authex.agent.server import run_node
 

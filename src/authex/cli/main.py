@@ -104,8 +104,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--force", action="store_true")
+    p.add_argument(
+        "--vendor-id",
+        type=int,
+        action="append",
+        help="module vendor id to print the enrolment key for (sancus, trustzone; repeatable; "
+        "default 4660)",
+    )
+    p.add_argument(
+        "--ta-vendor-key", help="PEM public key of the TA vendor this trustzone node trusts"
+    )
     p = node_sub.add_parser("run", help="run the agent of a node directory")
     p.add_argument("dir")
+    p = node_sub.add_parser("enrolment", help="print what the operator pins for a node")
+    p.add_argument("dir")
+    p.add_argument("--vendor-id", type=int, action="append")
+
+    platform = sub.add_parser("platform", help=argparse.SUPPRESS)
+    platform_sub = platform.add_subparsers(dest="platform_command", required=True)
+    p = platform_sub.add_parser("run")
+    p.add_argument("dir")
+    p.add_argument("--fd", type=int, required=True)
     return parser
 
 
@@ -116,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command != "node":
+    if args.command not in ("node", "platform"):
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return asyncio.run(commands.dispatch(args, find_descriptor))

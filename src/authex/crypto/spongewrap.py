@@ -23,12 +23,17 @@ The suite (docs/sancus-crypto.md): SpongeWrap takes no nonce, so ``seal`` wraps
 ``pad2(x) = x || 0x80`` if ``len(x)`` is odd and ``x || 0x80 || 0x00`` if even (always even,
 always reversible), and returns ``cipher' || tag``: the ciphertext is 1 or 2 bytes longer than the
 plaintext.
+
+Every wrap, unwrap and MAC runs in the optional C accelerator when it is built
+(crypto.spongent_accel; ``AUTHEX_PURE_PYTHON=1`` forces the pure-Python code below); the results
+are identical.
 """
 
 from __future__ import annotations
 
 import hmac
 
+from authex.crypto import spongent_accel
 from authex.crypto.spongent import SPONGENT_176, SPONGENT_336, SpongentPermutation
 from authex.crypto.suites import TAG_SIZE, SuiteId, nonce_block
 from authex.errors import CryptoError
@@ -60,6 +65,15 @@ def _framed_blocks(data: bytes, inner: int, last: int) -> list[int]:
 
 
 def _wrap(key: bytes, ad: bytes, body: bytes, *, decrypt: bool) -> tuple[bytes, bytes]:
+    security_bits(key)
+    native = spongent_accel.NATIVE
+    if native is not None:
+        return native.wrap(key, ad, body, decrypt)
+    return _wrap_pure(key, ad, body, decrypt=decrypt)
+
+
+def _wrap_pure(key: bytes, ad: bytes, body: bytes, *, decrypt: bool) -> tuple[bytes, bytes]:
+    """The pure-Python SpongeWrap pass: (output, tag), output = body XOR key stream."""
     security_bits(key)
     permute = _LEVELS[len(key)].permute
     state = 0

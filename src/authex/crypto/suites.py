@@ -70,14 +70,29 @@ class AesGcm128:
 
 
 _SUITES: dict[SuiteId, Aead] = {SuiteId.AES_GCM_128: AesGcm128()}
+_builtins_loaded = False
 
 
 def register_suite(suite: Aead) -> None:
-    """Backends that bring their own AE (SpongeWrap, Ascon) register it here."""
+    """Add or replace a suite implementation (e.g. an accelerated one)."""
     _SUITES[suite.suite_id] = suite
 
 
+def _load_builtins() -> None:
+    """SpongeWrap and Ascon import this module, so they are registered lazily."""
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    from authex.crypto.ascon import AsconAead128
+    from authex.crypto.spongewrap import SpongeWrap128
+
+    _SUITES.setdefault(SuiteId.ASCON_AEAD128, AsconAead128())
+    _SUITES.setdefault(SuiteId.SPONGEWRAP_128, SpongeWrap128())
+
+
 def get_suite(suite: SuiteId | int | str) -> Aead:
+    _load_builtins()
     try:
         ident = SUITE_NAMES[suite] if isinstance(suite, str) else SuiteId(suite)
         return _SUITES[ident]
@@ -86,4 +101,5 @@ def get_suite(suite: SuiteId | int | str) -> Aead:
 
 
 def available_suites() -> list[str]:
+    _load_builtins()
     return [name for name, ident in SUITE_NAMES.items() if ident in _SUITES]

@@ -13,7 +13,9 @@ output             operator            ``watch``
 =================  ==================  ==================
 
 Everything else is a :class:`Problem` that says what was expected.  Timers must call public
-entries; a request has exactly one handler; a chosen suite must be supported by both ends.
+entries; a request has exactly one handler; a chosen suite must be supported by both ends'
+manifests and TEEs; without a chosen suite, at least one suite must be supported by both
+manifests and both TEEs (see :data:`TEE_SUITES`; the operator supports every suite).
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from authex.descriptor.model import Connection, Descriptor, Endpoint, Location, Problem
+from authex.descriptor.model import (
+    SUITES,
+    TEE_SUITES,
+    Connection,
+    Descriptor,
+    Endpoint,
+    Location,
+    Node,
+    Problem,
+)
+from authex.descriptor.suites import common_suites
 from authex.manifest import Endpoint as Io
 from authex.manifest import IoKind, Manifest
 
@@ -50,6 +62,10 @@ def _resolve(manifest: Manifest, io: str, preferred: tuple[IoKind, ...]) -> Io |
         if candidate.kind in preferred:
             return candidate
     return candidates[0] if candidates else None
+
+
+def _list(suites: tuple[str, ...]) -> str:
+    return ", ".join(suites) or "none"
 
 
 def _listing(manifest: Manifest) -> str:
@@ -163,20 +179,71 @@ class _InterfaceChecker:
             f"{line}: a request has exactly one handler",
         )
 
+    def node_of(self, module: str) -> Node | None:
+        """The node ``module`` runs on, if the descriptor defines both (it does once loaded)."""
+        try:
+            return self.descriptor.node(self.descriptor.module(module).node)
+        except KeyError:
+            return None
+
+    def tee_suites(self, module: str) -> tuple[str, ...]:
+        node = self.node_of(module)
+        return SUITES if node is None else TEE_SUITES.get(node.tee, SUITES)
+
     def suite(self, connection: Connection, i: int) -> None:
         if connection.suite is None:
+            self.common_suite(connection, i)
             return
+        field, location = f"connections[{i}].suite", connection.where("suite")
         for endpoint in (connection.source, connection.target):
             if endpoint.module is None:
                 continue  # the operator supports every suite
             manifest = self.manifests.get(endpoint.module)
             if manifest is not None and connection.suite not in manifest.suites:
                 self.report(
-                    connection.where("suite"),
-                    f"connections[{i}].suite",
+                    location,
+                    field,
                     f"suite '{connection.suite}' is not supported by module {endpoint.module} "
                     f"(it supports: {', '.join(manifest.suites) or 'none'})",
                 )
+            # Caught structurally already for a loaded descriptor; kept for hand-built ones.
+            node = self.node_of(endpoint.module)
+            supported = self.tee_suites(endpoint.module)
+            if node is not None and connection.suite not in supported:
+                self.report(
+                    location,
+                    field,
+                    f"suite {connection.suite} is not supported by {node.tee} node {node.name} "
+                    f"(supports: {_list(supported)})",
+                )
+
+    def common_suite(self, connection: Connection, i: int) -> None:
+        """Without a chosen suite, both manifests and both TEEs must share at least one."""
+        usable: list[tuple[str, ...]] = []
+        sides: list[str] = []
+        for endpoint in (connection.source, connection.target):
+            if endpoint.module is None:
+                continue  # the operator supports every suite
+            manifest = self.manifests.get(endpoint.module)
+            if manifest is None:
+                return  # reported once, under modules
+            tee = self.tee_suites(endpoint.module)
+            own = common_suites(manifest.suites, tee)
+            usable.append(own)
+            node = self.node_of(endpoint.module)
+            where = "" if node is None else f"; {node.tee} node {node.name} supports {_list(tee)}"
+            sides.append(
+                f"{endpoint.module} can use {_list(own)} "
+                f"(its manifest lists {_list(manifest.suites)}{where})"
+            )
+        if common_suites(*usable):
+            return
+        self.report(
+            connection.location,
+            f"connections[{i}]",
+            f"{connection.source} and {connection.target} share no cipher suite: "
+            + "; ".join(sides),
+        )
 
     def periodic(self) -> None:
         for k, timer in enumerate(self.descriptor.periodic):

@@ -3,7 +3,7 @@
 ``load_descriptor`` reads the file; ``parse_descriptor`` turns text into a :class:`Descriptor`.
 Both raise one :class:`DescriptorProblems` listing every problem found (syntax errors included),
 sorted by position in the file.  The only other filesystem access is
-:func:`source_folder_problem`, which checks that a module's source folder exists.
+:func:`path_problem`, which checks that a module's source folder and the trust file exist.
 """
 
 from __future__ import annotations
@@ -17,20 +17,32 @@ from authex.descriptor.model import (
     Problem,
     sorted_problems,
 )
-from authex.descriptor.structure import validate
+from authex.descriptor.structure import PathKind, validate
 from authex.descriptor.yamltree import compose
 
 
-def source_folder_problem(folder: Path) -> str | None:
-    """None if ``folder`` (absolute, resolved) is an existing directory, else what is wrong."""
+def path_problem(path: Path, what: PathKind) -> str | None:
+    """None if ``path`` (absolute, resolved) exists as ``what`` needs, else what is wrong.
+
+    A ``"source"`` must be an existing folder; the ``"trust"`` file an existing file.
+    """
+    label = "source folder" if what == "source" else "trust file"
     try:
-        if folder.is_dir():
-            return None
-        if folder.exists():
-            return f"source {folder} is not a folder"
+        if what == "source":
+            if path.is_dir():
+                return None
+            if path.exists():
+                return f"source {path} is not a folder"
+        else:
+            if path.is_file():
+                return None
+            if path.is_dir():
+                return f"trust file {path} is a folder, not a file"
+            if path.exists():
+                return f"trust file {path} is not a regular file"
     except OSError as exc:
-        return f"cannot read source folder {folder}: {exc.strerror or exc}"
-    return f"source folder {folder} does not exist"
+        return f"cannot read {label} {path}: {exc.strerror or exc}"
+    return f"{label} {path} does not exist"
 
 
 def _json_friendly(text: str, path: Path) -> str:
@@ -44,7 +56,7 @@ def parse_descriptor(text: str, path: Path) -> Descriptor:
     path = Path(path)
     absolute = path.absolute()
     tree = compose(_json_friendly(text, path), str(path))
-    result = validate(tree, absolute, source_folder_problem)
+    result = validate(tree, absolute, path_problem)
     if isinstance(result, Descriptor):
         return result
     raise DescriptorProblems(sorted_problems(result))

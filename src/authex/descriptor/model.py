@@ -16,7 +16,18 @@ from authex.errors import DescriptorError
 
 TEES: tuple[str, ...] = ("native", "sgx", "trustzone", "sancus")
 LANGUAGES: tuple[str, ...] = ("python", "rust", "c")
-SUITES: tuple[str, ...] = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")
+SUITES: tuple[str, ...] = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")  # preference order
+# The cipher suites each kind of TEE can run, in preference order.  Sancus hardware has only its
+# SpongeWrap engine; the operator (no TEE) supports every suite.
+TEE_SUITES: dict[str, tuple[str, ...]] = {
+    "native": SUITES,
+    "sgx": SUITES,
+    "trustzone": SUITES,
+    "sancus": ("spongewrap-128",),
+}
+VENDOR_ID_TEES: tuple[str, ...] = ("sancus", "trustzone")  # TEEs whose modules have a vendor id
+SGX_ONLY_FIELDS: tuple[str, ...] = ("isv_prod_id", "isv_svn", "debug")  # enclave attributes
+DEFAULT_VENDOR_ID = 4660  # 0x1234
 OPERATOR = "operator"  # the word for the operator in connection endpoints; a reserved module name
 
 
@@ -97,6 +108,11 @@ class ModuleSpec:
     field_locations: Mapping[str, Location] = field(
         default_factory=_no_locations, compare=False, repr=False
     )
+    # TEE-specific attributes (after the others, so positional constructors keep working).
+    vendor_id: int = DEFAULT_VENDOR_ID  # Sancus / TrustZone module vendor id, 0..65535
+    isv_prod_id: int = 0  # SGX enclave product id, 0..65535
+    isv_svn: int = 0  # SGX enclave security version number, 0..65535
+    debug: bool = False  # SGX: build and launch the enclave in debug mode
 
     def where(self, name: str) -> Location | None:
         """The location of sub-field ``name`` if known, else of the whole entry."""
@@ -159,7 +175,9 @@ class Periodic:
 class Policy:
     """Deployment-wide security choices."""
 
-    allow_emulated: bool = False
+    allow_emulated: bool = False  # accept evidence from emulated TEE platforms
+    allow_debug: bool = False  # accept evidence from SGX enclaves running in debug mode
+    min_isv_svn: int = 0  # the lowest SGX enclave security version number accepted, 0..65535
 
 
 @dataclass(frozen=True)
@@ -173,6 +191,7 @@ class Descriptor:
     connections: tuple[Connection, ...]
     periodic: tuple[Periodic, ...]
     policy: Policy = Policy()
+    trust: Path | None = None  # the operator's trust file, absolute and resolved
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

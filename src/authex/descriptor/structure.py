@@ -2,21 +2,27 @@
 
 Checks the shape and meaning of the descriptor on its own (no manifests): required, unknown and
 wrongly typed fields, names, supported TEEs/languages/suites, duplicates, port clashes, references
-between sections, endpoint syntax, intervals.  It never stops at the first mistake: every section
-is read as far as it can be, and all problems are returned together.  It is pure — the one
-filesystem question (does a source folder exist?) is asked through a function passed in.
+between sections, endpoint syntax, intervals, TEE-specific module fields (allowed only on the
+TEEs they apply to) and cipher suites the TEEs of both connection ends can run.  It never stops
+at the first mistake: every section is read as far as it can be, and all problems are returned
+together.  It is pure — the one filesystem question (does a source folder, or the trust file,
+exist?) is asked through a function passed in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 from authex.descriptor.model import (
+    DEFAULT_VENDOR_ID,
     LANGUAGES,
     OPERATOR,
     SUITES,
+    TEE_SUITES,
     TEES,
+    VENDOR_ID_TEES,
     Connection,
     Descriptor,
     Endpoint,
@@ -27,6 +33,7 @@ from authex.descriptor.model import (
     Policy,
     Problem,
 )
+from authex.descriptor.suites import common_suites
 from authex.descriptor.values import (
     APP_NAME_SYNTAX,
     IDENTIFIER_SYNTAX,
@@ -38,13 +45,23 @@ from authex.descriptor.values import (
 )
 from authex.descriptor.yamltree import FieldPath, Tree, format_path
 
-FolderCheck = Callable[[Path], str | None]  # resolved folder -> None if fine, else a message
+PathKind = Literal["source", "trust"]  # a module's source folder, or the operator's trust file
+# (resolved path, kind) -> None if it exists as that kind needs, else a message
+PathCheck = Callable[[Path, PathKind], str | None]
 
-TOP_FIELDS = {"name": True, "policy": False, "nodes": True, "modules": True}
+TOP_FIELDS = {"name": True, "policy": False, "trust": False, "nodes": True, "modules": True}
 TOP_FIELDS |= {"connections": False, "periodic": False}
-POLICY_FIELDS = {"allow_emulated": False}
+POLICY_FIELDS = {"allow_emulated": False, "allow_debug": False, "min_isv_svn": False}
 NODE_FIELDS = {"name": True, "tee": True, "host": True, "port": True}
 MODULE_FIELDS = {"name": True, "node": True, "language": True, "source": True}
+MODULE_FIELDS |= {"vendor_id": False, "isv_prod_id": False, "isv_svn": False, "debug": False}
+# The TEE-specific module fields, and the TEEs (as written in messages) each applies to.
+MODULE_TEE_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "vendor_id": (VENDOR_ID_TEES, "sancus or trustzone nodes"),
+    "isv_prod_id": (("sgx",), "sgx nodes"),
+    "isv_svn": (("sgx",), "sgx nodes"),
+    "debug": (("sgx",), "sgx nodes"),
+}
 CONNECTION_FIELDS = {"from": True, "to": True, "name": False, "suite": False}
 PERIODIC_FIELDS = {"module": True, "entry": True, "every": True}
 
@@ -57,10 +74,10 @@ def _names(names: Iterable[str]) -> str:
 
 
 class _Checker:
-    def __init__(self, tree: Tree, path: Path, folder_check: FolderCheck) -> None:
+    def __init__(self, tree: Tree, path: Path, path_check: PathCheck) -> None:
         self.tree = tree
         self.base = path.parent
-        self.folder_check = folder_check
+        self.path_check = path_check
         self.problems: list[Problem] = list(tree.problems)
 
     # -- reporting ---------------------------------------------------------------------------
@@ -112,6 +129,18 @@ class _Checker:
         self.report(path, f"expected {what}, got {describe(value)}")
         return None
 
+    def boolean(self, path: FieldPath, value: object) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        self.report(path, f"expected true or false, got {describe(value)}")
+        return None
+
+    def u16(self, path: FieldPath, value: object) -> int | None:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFF:
+            return value
+        self.report(path, f"expected an integer 0..65535, got {describe(value)}")
+        return None
+
     def identifier(self, path: FieldPath, value: object) -> str | None:
         if isinstance(value, str) and is_identifier(value):
             return value
@@ -158,15 +187,27 @@ class _Checker:
         if value is None:
             return Policy()
         fields = self.mapping(("policy",), value, POLICY_FIELDS, "the policy")
-        if fields is None or "allow_emulated" not in fields:
+        if fields is None:
             return Policy()
-        allow = fields["allow_emulated"]
-        if not isinstance(allow, bool):
-            self.report(
-                ("policy", "allow_emulated"), f"expected true or false, got {describe(allow)}"
-            )
-            return Policy()
-        return Policy(allow_emulated=allow)
+        default = Policy()
+        allow_emulated = allow_debug = None
+        if "allow_emulated" in fields:
+            allow_emulated = self.boolean(("policy", "allow_emulated"), fields["allow_emulated"])
+        if "allow_debug" in fields:
+            allow_debug = self.boolean(("policy", "allow_debug"), fields["allow_debug"])
+        min_isv_svn = None
+        if "min_isv_svn" in fields:
+            min_isv_svn = self.u16(("policy", "min_isv_svn"), fields["min_isv_svn"])
+        return Policy(
+            allow_emulated=default.allow_emulated if allow_emulated is None else allow_emulated,
+            allow_debug=default.allow_debug if allow_debug is None else allow_debug,
+            min_isv_svn=default.min_isv_svn if min_isv_svn is None else min_isv_svn,
+        )
+
+    def trust(self, value: object) -> Path | None:
+        if value is MISSING:
+            return None
+        return self.existing(("trust",), value, "trust", "a trust file path (a string)")
 
     def nodes(self, value: object) -> tuple[list[Node], set[str] | None]:
         nodes: list[Node] = []
@@ -219,8 +260,9 @@ class _Checker:
         return None
 
     def modules(
-        self, value: object, node_names: set[str] | None
+        self, value: object, node_names: set[str] | None, tees: dict[str, str]
     ) -> tuple[list[ModuleSpec], set[str] | None]:
+        """The valid modules and every module name written; ``tees``: valid node -> its tee."""
         modules: list[ModuleSpec] = []
         mentioned: set[str] | None = set() if isinstance(value, list) else None
         seen: dict[str, FieldPath] = {}
@@ -240,16 +282,70 @@ class _Checker:
                 language = self.choice(
                     (*path, "language"), entry["language"], LANGUAGES, "language"
                 )
-            source = self.source((*path, "source"), entry["source"]) if "source" in entry else None
+            source = None
+            if "source" in entry:
+                source = self.existing(
+                    (*path, "source"), entry["source"], "source", "a source folder path (a string)"
+                )
+            attributes = self.tee_attributes(path, entry, node, tees.get(node or ""))
             if (
                 name is not None
                 and node is not None
                 and language is not None
                 and source is not None
+                and attributes is not None
             ):
+                numbers, flags = attributes
                 spots = self.sub_locations(path, entry)
-                modules.append(ModuleSpec(name, node, language, source, self.where(path), spots))
+                modules.append(
+                    ModuleSpec(
+                        name,
+                        node,
+                        language,
+                        source,
+                        self.where(path),
+                        spots,
+                        vendor_id=numbers.get("vendor_id", DEFAULT_VENDOR_ID),
+                        isv_prod_id=numbers.get("isv_prod_id", 0),
+                        isv_svn=numbers.get("isv_svn", 0),
+                        debug=flags.get("debug", False),
+                    )
+                )
         return modules, mentioned
+
+    def tee_attributes(
+        self, path: FieldPath, entry: dict[str, object], node: str | None, tee: str | None
+    ) -> tuple[dict[str, int], dict[str, bool]] | None:
+        """The TEE-specific fields written in a module ``entry`` (integers, flags); None if one
+        of them is wrong.
+
+        A field on a module whose node runs another TEE is reported (and its value is not
+        checked); if the node is not known (a mistake reported elsewhere) only the value is.
+        """
+        numbers: dict[str, int] = {}
+        flags: dict[str, bool] = {}
+        fine = True
+        for name, (applies_to, where) in MODULE_TEE_FIELDS.items():
+            if name not in entry:
+                continue
+            field_path = (*path, name)
+            if tee is not None and tee not in applies_to:
+                message = f"{name} applies to modules on {where}; node {node} runs {tee}"
+                self.report(field_path, message)
+                fine = False
+            elif name == "debug":
+                flag = self.boolean(field_path, entry[name])
+                if flag is None:
+                    fine = False
+                else:
+                    flags[name] = flag
+            else:
+                number = self.u16(field_path, entry[name])
+                if number is None:
+                    fine = False
+                else:
+                    numbers[name] = number
+        return (numbers, flags) if fine else None
 
     def module_name(
         self, path: FieldPath, entry: dict[str, object], seen: dict[str, FieldPath]
@@ -275,18 +371,22 @@ class _Checker:
         seen[name] = (*path, "name")
         return name
 
-    def source(self, path: FieldPath, value: object) -> Path | None:
-        text = self.string(path, value, "a source folder path (a string)")
+    def existing(self, path: FieldPath, value: object, kind: PathKind, what: str) -> Path | None:
+        """A path relative to the descriptor's folder that must exist; absolute and resolved."""
+        text = self.string(path, value, what)
         if text is None:
             return None
         resolved = (self.base / text).resolve()
-        trouble = self.folder_check(resolved)
+        trouble = self.path_check(resolved, kind)
         if trouble is not None:
             self.report(path, trouble)
             return None
         return resolved
 
-    def connections(self, value: object, module_names: set[str] | None) -> list[Connection]:
+    def connections(
+        self, value: object, module_names: set[str] | None, placement: dict[str, Node]
+    ) -> list[Connection]:
+        """The valid connections; ``placement``: each valid module -> the (valid) node it is on."""
         connections: list[Connection] = []
         seen: dict[str, FieldPath] = {}
         for i, raw in enumerate(
@@ -317,12 +417,57 @@ class _Checker:
                         f"'{source.module}'; a module cannot send events to itself",
                     )
                     source = None
+            if source is not None and target is not None:
+                given = entry.get("suite") is not None
+                self.tee_suites(path, (source, target), suite, given, placement)
             name = self.connection_name(path, entry, seen)
             clean = len(self.problems) == before
             if clean and source is not None and target is not None and name is not None:
                 spots = self.sub_locations(path, entry)
                 connections.append(Connection(name, source, target, suite, self.where(path), spots))
         return connections
+
+    def tee_suites(
+        self,
+        path: FieldPath,
+        ends: tuple[Endpoint, Endpoint],
+        suite: str | None,
+        given: bool,
+        placement: dict[str, Node],
+    ) -> None:
+        """The connection's suite (if ``given``; None if unknown) or, if none is given, at least
+        one suite must be supported by the TEEs of both ends."""
+        nodes: list[Node | None] = []
+        for endpoint in ends:
+            node = None if endpoint.module is None else placement.get(endpoint.module)
+            if endpoint.module is not None and (node is None or node.tee not in TEE_SUITES):
+                return  # the module's entry, or its node's, has a mistake reported elsewhere
+            nodes.append(node)
+        if given:
+            reported: set[str] = set()
+            for node in nodes:
+                if suite is None or node is None or node.name in reported:
+                    continue
+                supported = TEE_SUITES[node.tee]
+                if suite not in supported:
+                    reported.add(node.name)
+                    self.report(
+                        (*path, "suite"),
+                        f"suite {suite} is not supported by {node.tee} node {node.name} "
+                        f"(supports: {', '.join(supported) or 'none'})",
+                    )
+            return
+        if common_suites(*(SUITES if n is None else TEE_SUITES[n.tee] for n in nodes)):
+            return
+        sides = [
+            f"{n.tee} node {n.name} supports {', '.join(TEE_SUITES[n.tee]) or 'none'}"
+            for n in nodes
+            if n is not None
+        ]
+        self.report(
+            path,
+            f"{ends[0]} and {ends[1]} share no cipher suite: {'; '.join(sides)}",
+        )
 
     def endpoint(
         self, path: FieldPath, entry: dict[str, object], module_names: set[str] | None
@@ -409,9 +554,9 @@ class _Checker:
             return None
 
 
-def validate(tree: Tree, path: Path, folder_check: FolderCheck) -> Descriptor | list[Problem]:
+def validate(tree: Tree, path: Path, path_check: PathCheck) -> Descriptor | list[Problem]:
     """Build the descriptor from ``tree`` or return every problem found (never both)."""
-    checker = _Checker(tree, path, folder_check)
+    checker = _Checker(tree, path, path_check)
     if tree.problems and tree.value is None:
         return checker.problems
     top = checker.mapping((), tree.value, TOP_FIELDS, "a descriptor")
@@ -427,11 +572,15 @@ def validate(tree: Tree, path: Path, folder_check: FolderCheck) -> Descriptor | 
             )
             name = None
     policy = checker.policy(top.get("policy"))
+    trust = checker.trust(top.get("trust", MISSING))
     nodes, node_names = checker.nodes(top.get("nodes", MISSING))
-    modules, module_names = checker.modules(top.get("modules", MISSING), node_names)
+    by_name = {node.name: node for node in nodes}
+    tees = {node.name: node.tee for node in nodes}
+    modules, module_names = checker.modules(top.get("modules", MISSING), node_names, tees)
     if module_names is not None:
         module_names.discard(OPERATOR)
-    connections = checker.connections(top.get("connections"), module_names)
+    placement = {m.name: by_name[m.node] for m in modules if m.node in by_name}
+    connections = checker.connections(top.get("connections"), module_names, placement)
     periodic = checker.periodic(top.get("periodic"), module_names)
     if checker.problems or not isinstance(name, str):
         return checker.problems
@@ -443,4 +592,5 @@ def validate(tree: Tree, path: Path, folder_check: FolderCheck) -> Descriptor | 
         connections=tuple(connections),
         periodic=tuple(periodic),
         policy=policy,
+        trust=trust,
     )

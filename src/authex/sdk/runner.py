@@ -37,6 +37,8 @@ from authex.sdk.build import unpack_artifact
 from authex.sdk.inspect import claim_stdio
 from authex.sdk.loader import ImportFailed, check_matches, find_module, load_main
 from authex.sdk.module import Module
+from authex.sdk.attesters import CONTROL_SUITES, attester_for
+from authex.sdk.platform_link import PlatformLink
 from authex.sdk.runtime import ModuleRuntime
 from authex.wire.codec import FrameDecoder, Message, encode
 from authex.wire.messages import HOST_TO_MODULE, HostDeliver, HostReady
@@ -127,16 +129,19 @@ class HostLink:
             self._read_more(remaining)
 
 
-def _prepare(
-    artifact_path: Path, name: str | None, workdir: Path
-) -> tuple[Manifest, Module, bytes]:
-    """Load the artifact into ``workdir``; raises AuthexError with a clear message."""
+def _read_artifact(artifact_path: Path) -> bytes:
     try:
-        artifact = artifact_path.read_bytes()
+        return artifact_path.read_bytes()
     except OSError as exc:
         raise AuthexError(
             f"cannot read the artifact: {exc.strerror}", where=str(artifact_path)
         ) from exc
+
+
+def _prepare(
+    artifact: bytes, artifact_path: Path, name: str | None, workdir: Path
+) -> tuple[Manifest, Module, bytes]:
+    """Load the artifact into ``workdir``; raises AuthexError with a clear message."""
     manifest, sources = unpack_artifact(artifact, where=str(artifact_path))
     if name is not None and name != manifest.name:
         raise AuthexError(
@@ -175,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m authex.sdk.runner")
     parser.add_argument("artifact", type=Path, help="module artifact (.zip) built by authex")
     parser.add_argument("--name", help="deployed module name (must match the artifact's)")
+    parser.add_argument(
+        "--platform-fd",
+        type=int,
+        help="link to the (emulated) TEE platform, which supplies the artifact and identity",
+    )
     args = parser.parse_args(argv)
     sys.dont_write_bytecode = True
     signal.signal(signal.SIGTERM, _on_sigterm)  # clean up the extracted sources on terminate
@@ -182,9 +192,36 @@ def main(argv: list[str] | None = None) -> int:
     label = "authex runner"
     try:
         try:
-            manifest, module, measurement = _prepare(args.artifact, args.name, workdir)
+            if args.platform_fd is not None:
+                platform = PlatformLink(args.platform_fd)
+                identity = platform.identity()
+                artifact = identity.payload
+            else:
+                artifact = _read_artifact(args.artifact)
+            manifest, module, measurement = _prepare(artifact, args.artifact, args.name, workdir)
+            tee, module_key = "native", b""
+            if args.platform_fd is not None:
+                tee, module_key, measurement = (
+                    identity.tee,
+                    identity.module_key,
+                    identity.measurement,
+                )
+            attester = attester_for(
+                tee,
+                manifest.name,
+                bytes.fromhex(manifest.operator_key),
+                module_key,
+                lambda data: platform.quote(data),
+            )
             link = HostLink(in_fd, out)
-            runtime = ModuleRuntime(manifest, module, link.send, link.wait_response)
+            runtime = ModuleRuntime(
+                manifest,
+                module,
+                link.send,
+                link.wait_response,
+                attester=attester,
+                control_suite=CONTROL_SUITES[tee],
+            )
         except ImportFailed as exc:
             sys.stderr.write(f"{label}: {exc}\n{exc.tail}\n")
             return EXIT_LOAD

@@ -5,7 +5,8 @@ agent sends (``handle``) and writes its answers through a ``send`` callback; it 
 file descriptor, so tests drive it in memory and the runner (``authex.sdk.runner``) is a thin loop
 around it.  What it enforces:
 
-- attestation (native backend): answer the operator-signed challenge, keep the module key K_m;
+- attestation: answer the challenge with the module's attester (per TEE kind, see
+  sdk/attesters.py) and keep the control key it yields (K_m, or a session key derived from it);
 - set-key: only with K_m, only with a fresh control counter, only for this module's own endpoints
   in the matching role; re-keying a connection replaces it with fresh counters;
 - events, requests and responses: open with the connection key, strictly increasing counters;
@@ -26,11 +27,11 @@ from dataclasses import dataclass
 
 from authex.crypto.channel import ChannelEnd, ReceiveWindow
 from authex.crypto.control import Role, open_call, seal_result, unwrap_key
-from authex.crypto.native_exchange import module_respond
 from authex.crypto.secret import Secret
 from authex.crypto.suites import KEY_SIZE, get_suite
 from authex.errors import AuthexTimeoutError, CryptoError, ManifestError, ReplayError
 from authex.manifest import Endpoint, IoKind, Manifest
+from authex.sdk.attesters import Attester, native_attester
 from authex.sdk.module import MAX_EVENT_PAYLOAD, MAX_RESULT_PAYLOAD, Context, Module, RequestError
 from authex.sdk.module import as_reply as _as_reply
 from authex.wire.codec import Message
@@ -98,6 +99,8 @@ class ModuleRuntime:
         wait_response: WaitResponse,
         *,
         log: Callable[[str], None] = _stderr_log,
+        attester: Attester | None = None,
+        control_suite: str = CONTROL_SUITE,
     ) -> None:
         for endpoint in manifest.endpoints:
             if endpoint.kind in (IoKind.INPUT, IoKind.ENTRY, IoKind.HANDLER) and (
@@ -112,7 +115,10 @@ class ModuleRuntime:
         self._send = send
         self._wait_response = wait_response
         self._log = log
-        self._control = get_suite(CONTROL_SUITE)
+        self._control = get_suite(control_suite)
+        self._attester = attester or native_attester(
+            manifest.name, bytes.fromhex(manifest.operator_key)
+        )
         self._module_key: Secret | None = None
         self._window = ReceiveWindow()
         self._connections: dict[int, _Connection] = {}
@@ -163,8 +169,7 @@ class ModuleRuntime:
 
     def _attest(self, message: HostAttest, request_id: int) -> None:
         try:
-            operator = bytes.fromhex(self.manifest.operator_key)
-            evidence, key = module_respond(self.manifest.name, operator, message.challenge)
+            evidence, key = self._attester(message.challenge)
         except Exception as exc:  # AttestationError, or a malformed key/point from the library
             self._send(Error(ErrorCode.REJECTED, f"attestation failed: {exc}"), request_id)
             return

@@ -158,7 +158,7 @@ def test_unknown_top_level_and_policy_fields(problems: Problems) -> None:
     assert set(found) == {"version", "policy.allow_emulation"}
     assert found["version"].message.startswith("unknown field 'version', expected one of: name,")
     assert found["policy.allow_emulation"].message == (
-        "unknown field 'allow_emulation', expected one of: allow_emulated"
+        "unknown field 'allow_emulation', expected one of: allow_emulated, allow_debug, min_isv_svn"
     )
     location = found["policy.allow_emulation"].location
     assert location is not None and (location.line, location.column) == (2, 10)

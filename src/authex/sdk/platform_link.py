@@ -1,0 +1,45 @@
+"""Edge: the module's side of the platform link (``--platform-fd``): read the identity the
+platform assigned, ask for SGX quotes.  Blocking, as the rest of the module runner."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+from authex.errors import BackendError, ProtocolError
+from authex.wire.codec import FrameDecoder, Message, encode
+from authex.wire.messages import Error
+from authex.wire.platform import PLATFORM_TO_MODULE, ModuleIdentity, QuoteReply, QuoteRequest
+
+QUOTE_TIMEOUT = 30.0
+
+
+class PlatformLink:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._decoder = FrameDecoder(64 << 20)
+        self._ids = itertools.count(1)
+
+    def _read(self) -> Message:
+        while True:
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                raise ProtocolError("the platform closed its link")
+            frames = self._decoder.feed(chunk)
+            if frames:
+                return PLATFORM_TO_MODULE.decode(frames[0])
+
+    def identity(self) -> ModuleIdentity:
+        message = self._read()
+        if not isinstance(message, ModuleIdentity):
+            raise ProtocolError("the platform did not send the module identity first")
+        return message
+
+    def quote(self, report_data: bytes) -> bytes:
+        os.write(self.fd, encode(QuoteRequest(report_data), next(self._ids)))
+        reply = self._read()
+        if isinstance(reply, Error):
+            raise BackendError(f"platform refused to quote: {reply.message}")
+        if not isinstance(reply, QuoteReply):
+            raise ProtocolError("platform answered a quote request with something else")
+        return reply.quote

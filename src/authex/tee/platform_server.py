@@ -1,0 +1,194 @@
+"""Edge: the platform process (``authex platform run DIR --fd N``), started by the node agent.
+
+It holds the node's root secrets (read from ``DIR/platform/secrets.json``), admits artifacts,
+starts each module process with two private links:
+
+- the host link, a socket pair whose far end is passed to the agent with SCM_RIGHTS (the module
+  sees it as stdin/stdout), and
+- the platform link (``--platform-fd`` in the module), on which the platform first sends ModuleIdentity
+  (measurement, payload and, for Sancus/TrustZone, K_m) and then answers SGX quote requests.
+
+The agent link is the inherited socket ``--fd``.  Blocking I/O with one thread per module link:
+loads are rare, and quoting is CPU-bound anyway.  When the agent goes away, modules are stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from authex.agent.config import load_node_dir
+from authex.errors import AuthexError, ProtocolError
+from authex.tee.platform_base import Admission, Platform
+from authex.tee.platforms import open_platform, read_secrets
+from authex.wire.codec import DEFAULT_MAX_FRAME, CONTROL_MAX_FRAME, Frame, FrameDecoder, Message, encode
+from authex.wire.messages import Error, ErrorCode, Ok
+from authex.wire.platform import (
+    AGENT_TO_PLATFORM,
+    MODULE_TO_PLATFORM,
+    ModuleIdentity,
+    PlatformInfo,
+    PlatformLoad,
+    PlatformLoaded,
+    PlatformStop,
+    QuoteReply,
+    QuoteRequest,
+)
+
+log = logging.getLogger("authex.platform")
+STOP_TIMEOUT = 5.0
+
+
+def read_frames(sock: socket.socket, decoder: FrameDecoder) -> list[Frame]:
+    """Block until at least one frame arrives; [] at end of input."""
+    while True:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return []
+        frames = decoder.feed(chunk)
+        if frames:
+            return frames
+
+
+@dataclass
+class RunningModule:
+    name: str
+    process: subprocess.Popen[bytes]
+    link: socket.socket
+    admission: Admission
+
+
+class PlatformServer:
+    def __init__(self, directory: Path, platform: Platform, agent: socket.socket) -> None:
+        self.directory = directory
+        self.platform = platform
+        self.agent = agent
+        self.modules: dict[str, RunningModule] = {}
+        self._send_lock = threading.Lock()
+
+    def reply(self, message: Message, request_id: int, fds: list[int] | None = None) -> None:
+        frame = encode(message, request_id)
+        with self._send_lock:
+            if fds:
+                socket.send_fds(self.agent, [frame], fds)
+            else:
+                self.agent.sendall(frame)
+
+    def serve(self) -> None:
+        self.reply(
+            PlatformInfo(self.platform.tee, int(self.platform.emulated), self.platform.description),
+            0,
+        )
+        decoder = FrameDecoder(CONTROL_MAX_FRAME)
+        try:
+            while frames := read_frames(self.agent, decoder):
+                for frame in frames:
+                    self.handle(AGENT_TO_PLATFORM.decode(frame), frame.request_id)
+        except (ProtocolError, ConnectionError) as exc:
+            log.warning("agent link failed: %s", exc)
+        finally:
+            for name in list(self.modules):
+                self.stop(name)
+
+    def handle(self, message: Message, request_id: int) -> None:
+        try:
+            if isinstance(message, PlatformLoad):
+                self.load(message, request_id)
+            elif isinstance(message, PlatformStop):
+                self.stop(message.name)
+                self.reply(Ok(), request_id)
+        except AuthexError as exc:
+            log.warning("refused %s: %s", type(message).__name__, exc)
+            self.reply(Error(ErrorCode.BACKEND, str(exc)), request_id)
+        except Exception as exc:  # a bug must be reported, not kill the platform
+            log.exception("platform failure")
+            self.reply(Error(ErrorCode.INTERNAL, f"platform failure: {exc}"), request_id)
+
+    def load(self, message: PlatformLoad, request_id: int) -> None:
+        self.stop(message.name)
+        admission = self.platform.admit(message.name, message.artifact)
+        host_agent, host_module = socket.socketpair()
+        plat_ours, plat_module = socket.socketpair()
+        folder = self.directory / "modules" / message.name
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "module.log", "ab") as log_file:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "authex.sdk.runner",
+                    "-",
+                    "--name",
+                    message.name,
+                    "--platform-fd",
+                    str(plat_module.fileno()),
+                ],
+                stdin=host_module.fileno(),
+                stdout=host_module.fileno(),
+                stderr=log_file,
+                pass_fds=(plat_module.fileno(),),
+            )
+        host_module.close()
+        plat_module.close()
+        module = RunningModule(message.name, process, plat_ours, admission)
+        self.modules[message.name] = module
+        plat_ours.sendall(
+            encode(
+                ModuleIdentity(
+                    self.platform.tee,
+                    int(self.platform.emulated),
+                    admission.measurement,
+                    admission.module_key,
+                    admission.payload,
+                )
+            )
+        )
+        threading.Thread(target=self._serve_module, args=(module,), daemon=True).start()
+        self.reply(
+            PlatformLoaded(admission.measurement, process.pid), request_id, [host_agent.fileno()]
+        )
+        host_agent.close()
+        log.info("admitted %s (%s, pid %d)", message.name, self.platform.tee, process.pid)
+
+    def _serve_module(self, module: RunningModule) -> None:
+        decoder = FrameDecoder(DEFAULT_MAX_FRAME)
+        try:
+            while frames := read_frames(module.link, decoder):
+                for frame in frames:
+                    request = MODULE_TO_PLATFORM.decode(frame)
+                    assert isinstance(request, QuoteRequest)
+                    try:
+                        quote = self.platform.quote(module.admission, request.report_data)
+                        reply: Message = QuoteReply(quote)
+                    except AuthexError as exc:
+                        reply = Error(ErrorCode.BACKEND, str(exc))
+                    module.link.sendall(encode(reply, frame.request_id))
+        except (ProtocolError, OSError) as exc:
+            log.info("module %s platform link closed: %s", module.name, exc)
+
+    def stop(self, name: str) -> None:
+        module = self.modules.pop(name, None)
+        if module is None:
+            return
+        with contextlib.suppress(OSError):
+            module.link.close()
+        if module.process.poll() is None:
+            module.process.terminate()
+            try:
+                module.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                module.process.kill()
+                module.process.wait()
+
+
+def run_platform(directory: Path, agent_fd: int) -> None:
+    config = load_node_dir(directory)
+    platform = open_platform(config.tee, read_secrets(directory))
+    agent = socket.socket(fileno=agent_fd)
+    PlatformServer(directory, platform, agent).serve()

@@ -1,0 +1,1 @@
+"""The Sancus backend (emulated platform): SpongeWrap key hierarchy, challenge-MAC attestation."""

@@ -1,0 +1,1 @@
+"""The TrustZone (OP-TEE) backend (emulated platform): signed TAs, HUK-based key hierarchy."""

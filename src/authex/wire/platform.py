@@ -1,0 +1,77 @@
+"""Messages of the two platform links (emulated TEE platforms; see spec/protocol.md §7).
+
+- agent <-> platform (a socket pair the agent creates when it starts the platform process):
+  load an artifact as a module, stop a module, describe the platform.
+- platform <-> module process (a socket pair inherited by the module, ``--platform-fd``): the
+  platform's first frame tells the module who it is (TEE kind, measurement, the payload to run,
+  and for Sancus/TrustZone the module key the hardware derived); SGX modules ask it for quotes.
+
+The agent never sees the module link's secrets: they travel only platform -> module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from authex.wire.codec import U8, U32, Bytes, Message, Registry, Str
+from authex.wire.messages import Error, Ok
+
+
+@dataclass(frozen=True)
+class PlatformInfo(Message):
+    """Platform -> agent, first frame: what this platform is."""
+
+    TYPE = 0xA0
+    tee: Str
+    emulated: U8
+    description: Str
+
+
+@dataclass(frozen=True)
+class PlatformLoad(Message):
+    TYPE = 0xA1
+    name: Str
+    artifact: Bytes
+
+
+@dataclass(frozen=True)
+class PlatformLoaded(Message):
+    TYPE = 0xA2
+    measurement: Bytes
+    pid: U32
+
+
+@dataclass(frozen=True)
+class PlatformStop(Message):
+    TYPE = 0xA3
+    name: Str
+
+
+@dataclass(frozen=True)
+class ModuleIdentity(Message):
+    """Platform -> module, first frame on the platform link."""
+
+    TYPE = 0xA8
+    tee: Str
+    emulated: U8
+    measurement: Bytes
+    module_key: Bytes  # K_m for Sancus and TrustZone; empty otherwise
+    payload: Bytes  # the artifact to run (inner payload of a signed TA / enclave image)
+
+
+@dataclass(frozen=True)
+class QuoteRequest(Message):
+    TYPE = 0xA9
+    report_data: Bytes
+
+
+@dataclass(frozen=True)
+class QuoteReply(Message):
+    TYPE = 0xAA
+    quote: Bytes
+
+
+AGENT_TO_PLATFORM = Registry("platform", PlatformLoad, PlatformStop)
+PLATFORM_TO_AGENT = Registry("platform reply", PlatformInfo, PlatformLoaded, Ok, Error)
+MODULE_TO_PLATFORM = Registry("platform module request", QuoteRequest)
+PLATFORM_TO_MODULE = Registry("platform module reply", ModuleIdentity, QuoteReply, Error)
