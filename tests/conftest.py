@@ -16,11 +16,12 @@ EXAMPLES = REPO / "examples"
 
 @pytest.fixture
 def irrigation_dir(tmp_path: Path) -> Iterator[Path]:
-    """A copy of examples/smart-irrigation with free ports and no periodic timers."""
+    """A copy of examples/smart-irrigation (sgx, trustzone, sancus nodes) with free ports and no
+    periodic timers."""
     target = tmp_path / "irrigation"
     shutil.copytree(EXAMPLES / "smart-irrigation" / "modules", target / "modules")
     text = (EXAMPLES / "smart-irrigation" / "descriptor.yaml").read_text()
-    for old, new in zip((7101, 7102, 7103), free_ports(3), strict=True):
+    for old, new in zip((7101, 7102, 7103, 7104), free_ports(4), strict=True):
         text = text.replace(f"port: {old}", f"port: {new}")
     text = text.split("periodic:")[0]
     (target / "descriptor.yaml").write_text(text)

@@ -17,16 +17,43 @@ from support.harness import App, running_app
 def app(irrigation_dir: Path) -> Iterator[App]:
     with running_app(irrigation_dir) as app:
         report = app.deploy()
-        assert sorted(report.attested) == ["controller", "sensor1", "sensor2", "valve", "weather"]
+        assert sorted(report.attested) == [
+            "controller",
+            "relay",
+            "sensor1",
+            "sensor2",
+            "valve",
+            "weather",
+        ]
         yield app
 
 
-def test_every_module_attested_and_running(app: App) -> None:
+def test_every_module_attested_on_its_tee_and_running(app: App) -> None:
     status = app.status()
-    assert all(m["attested"] and m["running"] for m in status["modules"])
-    assert {m["label"] for m in status["modules"]} == {"native — no TEE protection"}
+    assert all(m["attested"] and m["running"] and m["emulated"] for m in status["modules"])
+    evidence = {m["name"]: m["evidence"] for m in status["modules"]}
+    assert evidence == {
+        "sensor1": "Sancus MAC(K_m, challenge) (emulated)",
+        "sensor2": "Sancus MAC(K_m, challenge) (emulated)",
+        "valve": "Sancus MAC(K_m, challenge) (emulated)",
+        "relay": "TrustZone MAC(K_m, challenge) (emulated)",
+        "controller": "SGX DCAP quote v3 (emulated)",
+        "weather": "SGX DCAP quote v3 (emulated)",
+    }
     assert all(c["keyed"] for c in status["connections"])
-    assert {c["suite"] for c in status["connections"]} == {"aes-gcm-128"}
+    suites = {c["name"]: c["suite"] for c in status["connections"]}
+    # connections touching a Sancus node use the hardware's SpongeWrap; others AES-GCM
+    assert suites == {
+        "readings-1": "spongewrap-128",
+        "readings-2": "spongewrap-128",
+        "uplink": "aes-gcm-128",
+        "forecast": "aes-gcm-128",
+        "valve-command": "spongewrap-128",
+        "threshold": "aes-gcm-128",
+        "forecast-query": "aes-gcm-128",
+        "alerts": "aes-gcm-128",
+        "valve-state": "spongewrap-128",
+    }
 
 
 def test_readings_cross_nodes_and_valve_opens(app: App) -> None:
@@ -41,6 +68,8 @@ def test_readings_cross_nodes_and_valve_opens(app: App) -> None:
     app.wait_for("status counts", lambda: app.connection("valve-command")["delivered"] == 1)
     readings = app.connection("readings-1")
     assert readings["forwarded"] == 5 and readings["delivered"] == 5
+    assert app.connection("uplink")["delivered"] == 5
+    assert app.call("relay", "relayed").payload == b"5"
     assert app.connection("forecast")["delivered"] == 2  # request there, response back
 
 

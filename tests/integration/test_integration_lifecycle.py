@@ -86,7 +86,12 @@ def test_agent_restart_reloads_only_that_nodes_modules(irrigation_dir: Path) -> 
         cluster = LocalCluster(app.descriptor)
         pids = cluster._pids()
         os.kill(pids["field2"], signal.SIGKILL)
-        app.wait_for("agent gone", lambda: not app.status()["nodes"][2]["reachable"])
+        app.wait_for(
+            "agent gone",
+            lambda: not next(n for n in app.status()["nodes"] if n["name"] == "field2")[
+                "reachable"
+            ],
+        )
         cluster.start(lambda _: None)
         report = app.deploy()
         assert sorted(report.plan.load) == ["sensor2", "valve"]

@@ -35,7 +35,10 @@ class App:
 
     def session(self) -> Session:
         return Session(
-            self.descriptor, StateStore.beside(self.descriptor.path), self.progress.append
+            self.descriptor,
+            StateStore.beside(self.descriptor.path),
+            self.progress.append,
+            allow_emulated=True,  # as `authex up` does for local development
         )
 
     def with_session(self, body: Callable[[Session], Awaitable[T]]) -> T:

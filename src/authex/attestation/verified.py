@@ -1,7 +1,7 @@
 """VerifiedModule: the capability a verifier hands the deployer once a module proved itself.
 
-Only code in authex.attestation constructs these; the deployer wraps keys for a module only
-through one.
+Only code in authex.attestation and the backends' attest methods construct these; the deployer
+wraps keys for a module only through one.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ class VerifiedModule:
     node: str
     tee: str
     measurement: bytes
-    key: Secret  # K_m, shared with the module only
-    evidence_kind: str  # e.g. "none (native X25519 exchange)"
+    key: Secret  # the control key (K_m or a session key derived from it)
+    evidence_kind: str  # e.g. "SGX DCAP quote v3 (emulated)"
     emulated: bool
+    control_suite: str = "aes-gcm-128"

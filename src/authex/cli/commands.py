@@ -42,8 +42,10 @@ def _payload(text: str, is_hex: bool) -> bytes:
         raise AuthexError(f"argument is not hex: {exc}") from exc
 
 
-def _session(descriptor: Descriptor, progress: Callable[[str], None] = say) -> Session:
-    return Session(descriptor, StateStore.beside(descriptor.path), progress)
+def _session(
+    descriptor: Descriptor, progress: Callable[[str], None] = say, *, allow_emulated: bool = False
+) -> Session:
+    return Session(descriptor, StateStore.beside(descriptor.path), progress, allow_emulated)
 
 
 async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
@@ -115,9 +117,11 @@ async def validate(args: argparse.Namespace, descriptor: Descriptor) -> int:
     return 0
 
 
-async def deploy_cmd(args: argparse.Namespace, descriptor: Descriptor) -> int:
+async def deploy_cmd(
+    args: argparse.Namespace, descriptor: Descriptor, *, allow_emulated: bool = False
+) -> int:
     started = time.monotonic()
-    async with _session(descriptor) as session:
+    async with _session(descriptor, allow_emulated=allow_emulated) as session:
         report = await deploy(session)
     say(
         f"deployed {descriptor.name} in {time.monotonic() - started:.1f}s: "
@@ -131,10 +135,16 @@ async def up(args: argparse.Namespace, descriptor: Descriptor) -> int:
         "local development cluster: agents on loopback; control links are plaintext and "
         "unauthenticated (loopback only)"
     )
+    emulated = sorted({n.tee for n in descriptor.nodes if n.tee != "native"})
+    if emulated:
+        say(
+            f"EMULATED TEEs ({', '.join(emulated)}): accepted for local development only; "
+            "emulation reproduces the protocols and key hierarchies, not the isolation"
+        )
     cluster = LocalCluster(descriptor)
     cluster.start(say)
     try:
-        await deploy_cmd(args, descriptor)
+        await deploy_cmd(args, descriptor, allow_emulated=True)
     except BaseException:
         if not args.detach:
             cluster.stop()

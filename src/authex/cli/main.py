@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from authex.cli import commands
+from authex.cli import attest, commands
 from authex.errors import AuthexError, DescriptorError
 
 DESCRIPTOR_CANDIDATES = ("authex.yaml", "authex.yml", "descriptor.yaml", "deployment.yaml")
@@ -120,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("dir")
     p.add_argument("--vendor-id", type=int, action="append")
 
+    attest.add_parser(sub)
+
     platform = sub.add_parser("platform", help=argparse.SUPPRESS)
     platform_sub = platform.add_subparsers(dest="platform_command", required=True)
     p = platform_sub.add_parser("run")
@@ -137,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command not in ("node", "platform"):
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    if args.command == "attest":
+        return attest.run(args)
     try:
         return asyncio.run(commands.dispatch(args, find_descriptor))
     except KeyboardInterrupt:

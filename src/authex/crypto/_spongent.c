@@ -15,8 +15,11 @@
  *       the recovered plaintext (the caller compares the tag).  The GIL is released while the
  *       permutations run.
  *
- * Portable C11; the state is handled byte by byte and in uint64_t words built with shifts, so
- * the result does not depend on the host's byte order.
+ * Portable C11.  Inside a permutation the state is held in uint64_t words assembled with shifts,
+ * so the result does not depend on the host's byte order.  One round: XOR the round counter into
+ * byte 0 and its bit-reverse into the top byte; then, per state word, one table lookup per byte
+ * does the S-box and spreads bit k of every nibble into a 16-bit field k (SPREAD), and each
+ * field is OR-ed into place at bit k*b/4 + 16*word (the pLayer: bit 4i+k moves to k*b/4 + i).
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -31,8 +34,6 @@
 typedef struct {
     int width;              /* b, in bits */
     int nbytes;             /* b / 8 */
-    int nwords;             /* ceil(b / 64) */
-    int nibbles;            /* n = b / 4: bit 4i+k moves to k*n + i */
     int rounds;
     uint8_t counter_iv;
     int counter_bits;
@@ -41,9 +42,9 @@ typedef struct {
     uint8_t high[256];      /* its bit-reverse, XORed into the top byte */
 } perm_params;
 
-static perm_params PI_176 = {176, 22, 3, 44, 90, 0x45, 7, (1u << 6) | (1u << 5), {0}, {0}};
+static perm_params PI_176 = {176, 22, 90, 0x45, 7, (1u << 6) | (1u << 5), {0}, {0}};
 static perm_params PI_336 = {
-    336, 42, 6, 84, 170, 0x52, 8, (1u << 7) | (1u << 3) | (1u << 2) | (1u << 1), {0}, {0}};
+    336, 42, 170, 0x52, 8, (1u << 7) | (1u << 3) | (1u << 2) | (1u << 1), {0}, {0}};
 
 /*
  * SPREAD[v]: the S-box applied to both nibbles of byte v, then bit k of the low nibble put at
@@ -161,9 +162,12 @@ FORCE_INLINE void permute_words(uint64_t *w, const int nbytes, const int n, cons
         if (nwords > 3) word_step(out, w, 3, nbytes, n);
         if (nwords > 4) word_step(out, w, 4, nbytes, n);
         if (nwords > 5) word_step(out, w, 5, nbytes, n);
-        for (int t = 0; t < nwords; t++) {
-            w[t] = out[t];
-        }
+        w[0] = out[0];
+        if (nwords > 1) w[1] = out[1];
+        if (nwords > 2) w[2] = out[2];
+        if (nwords > 3) w[3] = out[3];
+        if (nwords > 4) w[4] = out[4];
+        if (nwords > 5) w[5] = out[5];
     }
 }
 
@@ -217,6 +221,14 @@ static void absorb(const perm_params *p, uint8_t *state, const uint8_t *data, si
     duplex(p, state, data + pos, len - pos, last);
 }
 
+/* Clear key-dependent state without the compiler dropping the stores. */
+static void wipe(void *buf, size_t len) {
+    volatile uint8_t *bytes = (volatile uint8_t *)buf;
+    while (len--) {
+        *bytes++ = 0;
+    }
+}
+
 static void spongewrap(const perm_params *p, const uint8_t *key, size_t key_len,
                        const uint8_t *ad, size_t ad_len, const uint8_t *body, size_t body_len,
                        int decrypt, uint8_t *out, uint8_t *tag) {
@@ -249,6 +261,7 @@ static void spongewrap(const perm_params *p, const uint8_t *key, size_t key_len,
         }
         duplex(p, state, NULL, 0, -1);
     }
+    wipe(state, sizeof state);
 }
 
 static PyObject *py_permute(PyObject *self, PyObject *args) {

@@ -18,14 +18,19 @@ ENV_VAR = "AUTHEX_PURE_PYTHON"
 EXTENSION = "authex.crypto._spongent"
 
 
-class NativeSpongent(Protocol):
-    """What the C extension exports (src/authex/crypto/_spongent.c)."""
+BytesLike = bytes | bytearray | memoryview
 
-    def permute(self, state: bytes, width: int, /) -> bytes:
+
+class NativeSpongent(Protocol):
+    """What the C extension exports (src/authex/crypto/_spongent.c); it takes any buffer."""
+
+    def permute(self, state: BytesLike, width: int, /) -> bytes:
         """SPONGENT-176 (90 rounds) or SPONGENT-336 (170 rounds) on a ``width // 8``-byte state."""
         ...
 
-    def wrap(self, key: bytes, ad: bytes, body: bytes, decrypt: bool, /) -> tuple[bytes, bytes]:
+    def wrap(
+        self, key: BytesLike, ad: BytesLike, body: BytesLike, decrypt: bool, /
+    ) -> tuple[bytes, bytes]:
         """One SpongeWrap pass (16-byte key: 128-bit, 8-byte key: 64-bit): (output, tag)."""
         ...
 

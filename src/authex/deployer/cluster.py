@@ -19,8 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from authex.agent.config import NodeConfig, init_node_dir, load_node_dir
+from authex.agent.config import NodeConfig, enrolment, init_node_dir, load_node_dir
+from authex.attestation.trustzone import vendor_public_pem
 from authex.deployer.state import StateStore
+from authex.deployer.trust import write_trust
 from authex.descriptor import Descriptor, Node
 from authex.errors import AuthexError, AuthexTimeoutError
 
@@ -73,8 +75,24 @@ class LocalCluster:
         config = NodeConfig(node.name, node.tee, node.host, node.port)
         if (directory / "node.json").exists() and load_node_dir(directory) == config:
             return directory
-        init_node_dir(directory, config, force=True)
+        ta_vendor = ""
+        if node.tee == "trustzone":
+            ta_vendor = vendor_public_pem(self.store.ta_vendor_key()).decode()
+        init_node_dir(directory, config, force=True, ta_vendor_public_pem=ta_vendor)
         return directory
+
+    def enrol(self) -> Path:
+        """Write the local nodes' enrolment into ``.authex/trust.yaml`` (the operator and the
+        nodes share this machine, so this is the whole enrolment ceremony)."""
+        entries = {}
+        for node in self.descriptor.nodes:
+            if not is_local(node):
+                continue
+            vendor_ids = sorted({m.vendor_id for m in self.descriptor.modules_on(node.name)})
+            entries[node.name] = enrolment(self.node_dir(node), vendor_ids)
+        path = self.descriptor.trust or self.store.folder / "trust.yaml"
+        write_trust(path, entries)
+        return path
 
     def start(self, progress: Callable[[str], None] = print) -> list[str]:
         """Start an agent for every local node not already running; returns the started names."""
@@ -104,6 +122,7 @@ class LocalCluster:
             pids[node.name] = proc.pid
             self._save_pids(pids)
             started.append(node.name)
+        self.enrol()
         deadline = time.monotonic() + START_TIMEOUT
         for node in self.descriptor.nodes:
             if node.name not in started:

@@ -23,15 +23,14 @@ from authex.deployer.plan import (
 )
 from authex.deployer.session import Session
 from authex.deployer.state import ConnectionState, ModuleState, TimerState
+from authex.deployer.steps import run_steps
 from authex.deployer.toolchains import build_all
 from authex.descriptor import DescriptorProblems, check_interfaces
-from authex.errors import AuthexError, ProtocolError, RemoteError
+from authex.errors import AttestationError, AuthexError, ProtocolError, RemoteError
 from authex.manifest import IoKind, Manifest
 from authex.sdk.build import BuiltModule
-from authex.tee.base import get_backend
+from authex.tee.base import AttestContext, Packaged, get_backend
 from authex.wire.messages import AddRoute, Load, Loaded, SetKey, Timer
-
-CONTROL_SUITE = "aes-gcm-128"
 
 
 @dataclass
@@ -50,6 +49,13 @@ async def deploy(session: Session) -> DeployReport:
     problems = check_interfaces(descriptor, manifests)
     if problems:
         raise DescriptorProblems(tuple(problems))
+    keys = session.keys()
+    packaged = {
+        spec.name: get_backend(descriptor.node(spec.node).tee).package(
+            spec, builds[spec.name].artifact, keys
+        )
+        for spec in descriptor.modules
+    }
     for conn in descriptor.connections:
         session.state.connection_id(conn.name)
     session.save()
@@ -61,7 +67,7 @@ async def deploy(session: Session) -> DeployReport:
         lines = "\n".join(f"  {e}" for e in unreachable.values())
         raise RemoteError(f"{len(unreachable)} node(s) unreachable, nothing changed:\n{lines}")
     observed = {n: s for n, s in statuses.items() if not isinstance(s, AuthexError)}
-    measurements = {name: b.measurement for name, b in builds.items()}
+    measurements = {name: p.measurement for name, p in packaged.items()}
     plan = make_plan(descriptor, manifests, measurements, session.state, observed)
     report = DeployReport(plan)
     if plan.empty:
@@ -71,7 +77,9 @@ async def deploy(session: Session) -> DeployReport:
 
     async with asyncio.TaskGroup() as group:
         for name in plan.attest:
-            group.create_task(_load_and_attest(session, builds[name], name in plan.load, report))
+            group.create_task(
+                _load_and_attest(session, builds[name], packaged[name], name in plan.load, report)
+            )
     async with asyncio.TaskGroup() as group:
         for conn_name in plan.key:
             group.create_task(_key_connection(session, conn_name, manifests, report))
@@ -84,38 +92,43 @@ async def deploy(session: Session) -> DeployReport:
 
 
 async def _load_and_attest(
-    session: Session, built: BuiltModule, load: bool, report: DeployReport
+    session: Session, built: BuiltModule, packaged: Packaged, load: bool, report: DeployReport
 ) -> None:
     spec = session.descriptor.module(built.name)
     node = session.descriptor.node(spec.node)
     backend = get_backend(node.tee)
     client = await session.client(spec.node)
+    where = f"module {spec.name} on node {spec.node}"
     if load:
-        reply = await client.request(Load(spec.name, node.tee, built.artifact))
+        reply = await client.request(Load(spec.name, node.tee, packaged.image))
         if not isinstance(reply, Loaded):
             raise ProtocolError("agent answered load without an instance", where=client.where)
-        if reply.measurement != built.measurement:
-            raise AuthexError(
-                "the node reports a measurement different from the artifact we built",
-                where=f"module {spec.name} on node {spec.node}",
+        if reply.measurement != packaged.measurement:
+            raise AttestationError(
+                "the node's platform measured something other than the image we built "
+                f"({reply.measurement.hex()[:16]}… instead of {packaged.measurement.hex()[:16]}…)",
+                where=where,
             )
         session.state.modules[spec.name] = ModuleState(
             node=spec.node,
-            measurement=built.measurement.hex(),
+            measurement=packaged.measurement.hex(),
             instance=reply.instance,
             manifest=built.manifest.to_dict(),
         )
         session.save()
         session.progress(f"[{spec.node}] loaded {spec.name}")
-    verified = await backend.attest(client, spec.name, built.measurement, session.operator)
+    context = AttestContext(spec, node, packaged, session.keys(), session.trust(), session.policy)
+    verified = await backend.attest(client, context)
     ms = session.state.modules[spec.name]
     ms.module_key = verified.key.reveal().hex()
     ms.control_counter = 0
     ms.evidence = verified.evidence_kind
+    ms.emulated = verified.emulated
+    ms.control_suite = verified.control_suite
     ms.manifest = built.manifest.to_dict()
     session.save()
     report.attested[spec.name] = verified.evidence_kind
-    session.progress(f"[{spec.node}] attested {spec.name}: {backend.label}")
+    session.progress(f"[{spec.node}] attested {spec.name}: {verified.evidence_kind}")
 
 
 async def _key_connection(
@@ -123,7 +136,7 @@ async def _key_connection(
 ) -> None:
     conn = session.descriptor.connection(conn_name)
     cs: ConnectionState = session.state.connection_id(conn_name)
-    suite = choose_suite(conn, manifests)
+    suite = choose_suite(session.descriptor, conn, manifests)
     key = Secret(os.urandom(16))
     cs.suite = suite
     cs.key = key.reveal().hex()
@@ -143,7 +156,7 @@ async def _key_connection(
         role_code = Role.SENDER if role == "source" else Role.RECEIVER
         suite_id = SUITE_NAMES[suite]
         wrapped = wrap_key(
-            get_suite(CONTROL_SUITE),
+            get_suite(ms.control_suite),
             Secret(bytes.fromhex(ms.module_key)),
             key,
             conn_id=cs.id,
@@ -158,9 +171,7 @@ async def _key_connection(
         cs.keyed_instance[role] = ms.instance
         session.save()
 
-    async with asyncio.TaskGroup() as group:
-        for end in ends:
-            group.create_task(key_end(end.role, end.module, end.io_id))
+    await run_steps(key_end(end.role, end.module, end.io_id) for end in ends)
     report.keyed.append(conn_name)
     session.progress(f"keyed {conn_name} (connection {cs.id}, {suite})")
 

@@ -15,7 +15,6 @@ from authex.crypto.channel import ChannelEnd, ReceiveWindow, SendCounter
 from authex.crypto.control import open_result, seal_call
 from authex.crypto.secret import Secret
 from authex.crypto.suites import get_suite
-from authex.deployer.deploy import CONTROL_SUITE
 from authex.deployer.session import Session
 from authex.deployer.state import ConnectionState, ModuleState
 from authex.descriptor import Connection
@@ -81,7 +80,7 @@ async def call(session: Session, module: str, entry: str, arg: bytes) -> CallOut
     ms.control_counter += 1
     counter = ms.control_counter
     session.save()
-    aead = get_suite(CONTROL_SUITE)
+    aead = get_suite(ms.control_suite)
     key = Secret(bytes.fromhex(ms.module_key))
     sealed = seal_call(aead, key, endpoint.id, counter, arg)
     reply = await (await session.client(ms.node)).request(
@@ -212,6 +211,7 @@ def status_report(
                 "node": spec.node,
                 "tee": tee,
                 "label": get_backend(tee).label,
+                "emulated": bool(ms and ms.emulated),
                 "measurement": ms.measurement if ms else "",
                 "attested": bool(ms and ms.module_key),
                 "evidence": ms.evidence if ms else "",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authex.deployer.state import DeploymentState
-from authex.descriptor import Connection, Descriptor
+from authex.descriptor import Connection, Descriptor, suites_for_connection
 from authex.manifest import IoKind, Manifest
 
 SUITE_PREFERENCE = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")
@@ -89,10 +89,13 @@ def connection_ends(conn: Connection, manifests: Mapping[str, Manifest]) -> list
     return ends
 
 
-def choose_suite(conn: Connection, manifests: Mapping[str, Manifest]) -> str:
+def choose_suite(
+    descriptor: Descriptor, conn: Connection, manifests: Mapping[str, Manifest]
+) -> str:
+    """The descriptor's suite, else the best one both ends' TEEs and manifests support."""
     if conn.suite is not None:
         return conn.suite
-    common = set(SUITE_PREFERENCE)
+    common = set(suites_for_connection(descriptor, conn))
     for endpoint in (conn.source, conn.target):
         if endpoint.module is not None:
             common &= set(manifests[endpoint.module].suites)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authex.deployer.client import AgentClient
 from authex.deployer.state import DeploymentState, StateStore
-from authex.descriptor import Descriptor
+from authex.deployer.trust import TrustStore, load_trust
+from authex.descriptor import Descriptor, Policy
 from authex.errors import AuthexError, RemoteError
+from authex.tee.base import OperatorKeys
 from authex.wire.messages import Status, StatusResult
 
 
@@ -31,6 +33,7 @@ class Session:
     descriptor: Descriptor
     store: StateStore
     progress: Callable[[str], None] = _quiet
+    allow_emulated: bool = False  # `authex up` accepts emulated TEEs for local development
     state: DeploymentState = field(init=False)
     operator: Ed25519PrivateKey = field(init=False)
     clients: dict[str, AgentClient] = field(default_factory=dict, init=False)
@@ -52,6 +55,22 @@ class Session:
                 await client.close()
         finally:
             self._lock.__exit__(et, e, tb)
+
+    @property
+    def policy(self) -> Policy:
+        policy = self.descriptor.policy
+        if self.allow_emulated and not policy.allow_emulated:
+            policy = replace(policy, allow_emulated=True)
+        return policy
+
+    def trust(self) -> TrustStore:
+        path = self.descriptor.trust
+        if path is None:
+            path = self.store.folder / "trust.yaml"
+        return load_trust(path)
+
+    def keys(self) -> OperatorKeys:
+        return OperatorKeys(self.operator, self.store.ta_vendor_key)
 
     def save(self) -> None:
         self.store.save(self.state)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authex.errors import StateError
@@ -32,6 +33,8 @@ class ModuleState:
     module_key: str = ""  # hex K_m; "" = not attested
     control_counter: int = 0
     evidence: str = ""  # what the attestation rested on, for status
+    emulated: bool = False  # attested on an emulated TEE platform
+    control_suite: str = "aes-gcm-128"  # AEAD for set-key and calls under the control key
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -151,6 +154,22 @@ class StateStore:
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+    def ta_vendor_key(self) -> rsa.RSAPrivateKey:
+        """The operator's TrustZone TA signing key (RSA-2048), created on first use."""
+        from authex.attestation.trustzone import (
+            generate_vendor_key,
+            load_vendor_key,
+            vendor_key_pem,
+        )
+
+        path = self.folder / "ta-vendor.pem"
+        self._ensure_folder()
+        if path.exists():
+            return load_vendor_key(path.read_bytes())
+        key = generate_vendor_key()
+        _write_private(path, vendor_key_pem(key))
+        return key
 
     def operator_key(self) -> Ed25519PrivateKey:
         """The operator's signing key, created on first use."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from authex.deployer.steps import run_steps
 from authex.descriptor import Descriptor, ModuleSpec
 from authex.errors import BuildError
 from authex.sdk.build import BuiltModule, build_python_module
@@ -26,9 +27,14 @@ async def build_all(
 
     async def one(spec: ModuleSpec) -> tuple[str, BuiltModule]:
         built = await asyncio.to_thread(build_module, spec, operator_public)
-        progress(f"built {spec.name} ({spec.language}) measurement {built.measurement.hex()[:16]}…")
+        progress(f"built {spec.name} ({spec.language}, {len(built.artifact)} bytes)")
         return spec.name, built
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(spec)) for spec in descriptor.modules]
-    return dict(task.result() for task in tasks)
+    built: dict[str, BuiltModule] = {}
+
+    async def store(spec: ModuleSpec) -> None:
+        name, module = await one(spec)
+        built[name] = module
+
+    await run_steps(store(spec) for spec in descriptor.modules)
+    return {spec.name: built[spec.name] for spec in descriptor.modules}

@@ -376,7 +376,14 @@ class _Checker:
         text = self.string(path, value, what)
         if text is None:
             return None
-        resolved = (self.base / text).resolve()
+        if "\0" in text:
+            self.report(path, f"expected {what}, got a path containing a NUL character")
+            return None
+        try:
+            resolved = (self.base / text).resolve()
+        except (OSError, ValueError) as exc:
+            self.report(path, f"cannot resolve the path {describe(text)}: {exc}")
+            return None
         trouble = self.path_check(resolved, kind)
         if trouble is not None:
             self.report(path, trouble)

@@ -1,37 +1,81 @@
-"""The interface every TEE backend implements on the deployer's side, and the registry.
+"""The deployer's side of a TEE backend, and the registry of backends by TEE kind.
 
-A backend knows which cipher suites its modules support, how to tell whether it can be used
-here (probe), and how to attest a loaded module into a VerifiedModule.
+A backend packages a built module for its platform (the image the node admits and the
+measurement the deployer expects), and attests a loaded module: it runs the challenge, checks
+the evidence against the operator's trust file and the descriptor's policy, and only then
+yields a VerifiedModule carrying the control key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authex.attestation.verified import VerifiedModule
 from authex.deployer.client import AgentClient
-from authex.errors import BackendError
+from authex.deployer.trust import NodeTrust, TrustStore
+from authex.descriptor import ModuleSpec, Node, Policy
+from authex.errors import AttestationError, BackendError, ProtocolError
+from authex.wire.messages import Attest, Attested
+
+
+@dataclass(frozen=True)
+class Packaged:
+    image: bytes  # what the node's platform admits
+    measurement: bytes  # what the platform must report and the evidence must show
+
+
+@dataclass(frozen=True)
+class OperatorKeys:
+    """The operator's signing keys: Ed25519 (compiled into modules) and, created on demand,
+    the RSA key that signs TrustZone TAs."""
+
+    operator: Ed25519PrivateKey
+    ta_vendor: Callable[[], rsa.RSAPrivateKey]
+
+
+@dataclass(frozen=True)
+class AttestContext:
+    module: ModuleSpec
+    node: Node
+    packaged: Packaged
+    keys: OperatorKeys
+    trust: TrustStore
+    policy: Policy
 
 
 class Backend(Protocol):
     name: str
     label: str  # shown by `authex status`
     emulated: bool
-    suites: tuple[str, ...]
+    control_suite: str
 
-    def probe(self) -> str | None:
-        """None if usable here, else why not."""
-        ...
+    def package(self, spec: ModuleSpec, artifact: bytes, keys: OperatorKeys) -> Packaged: ...
 
-    async def attest(
-        self,
-        client: AgentClient,
-        module: str,
-        measurement: bytes,
-        operator: Ed25519PrivateKey,
-    ) -> VerifiedModule: ...
+    async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule: ...
+
+
+def enrolled(ctx: AttestContext) -> NodeTrust:
+    """The node's trust entry, refusing emulated platforms unless the policy allows them."""
+    trust = ctx.trust.node(ctx.node.name, ctx.node.tee)
+    if trust.emulated and not ctx.policy.allow_emulated:
+        raise AttestationError(
+            f"node {ctx.node.name} is an emulated {ctx.node.tee} platform and the descriptor's "
+            "policy does not accept emulated TEEs (policy: {allow_emulated: true} for development)",
+            where=f"module {ctx.module.name}",
+        )
+    return trust
+
+
+async def exchange(client: AgentClient, module: str, challenge: bytes) -> bytes:
+    reply = await client.request(Attest(module, challenge))
+    if not isinstance(reply, Attested):
+        raise ProtocolError("agent answered attest without evidence", where=client.where)
+    return reply.evidence
 
 
 _BACKENDS: dict[str, Backend] = {}
@@ -42,8 +86,20 @@ def register(backend: Backend) -> None:
 
 
 def get_backend(name: str) -> Backend:
-    from authex.tee import native  # noqa: F401  (registers itself)
+    if not _BACKENDS:
+        from authex.tee.native.backend import NativeBackend
+        from authex.tee.sancus.backend import SancusBackend
+        from authex.tee.sgx.backend import SgxBackend
+        from authex.tee.trustzone.backend import TrustZoneBackend
 
+        builtin: list[Backend] = [
+            NativeBackend(),
+            SancusBackend(),
+            TrustZoneBackend(),
+            SgxBackend(),
+        ]
+        for each in builtin:
+            register(each)
     backend = _BACKENDS.get(name)
     if backend is None:
         raise BackendError(

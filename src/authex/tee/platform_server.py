@@ -27,7 +27,14 @@ from authex.agent.config import load_node_dir
 from authex.errors import AuthexError, ProtocolError
 from authex.tee.platform_base import Admission, Platform
 from authex.tee.platforms import open_platform, read_secrets
-from authex.wire.codec import DEFAULT_MAX_FRAME, CONTROL_MAX_FRAME, Frame, FrameDecoder, Message, encode
+from authex.wire.codec import (
+    DEFAULT_MAX_FRAME,
+    CONTROL_MAX_FRAME,
+    Frame,
+    FrameDecoder,
+    Message,
+    encode,
+)
 from authex.wire.messages import Error, ErrorCode, Ok
 from authex.wire.platform import (
     AGENT_TO_PLATFORM,

@@ -24,7 +24,7 @@ def example(tmp_path: Path) -> Path:
 
 def test_validate_accepts_the_example(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(example)]) == 0
-    assert "valid — 3 nodes, 5 modules, 8 connections, 2 periodic" in capsys.readouterr().out
+    assert "valid — 4 nodes, 6 modules, 9 connections, 2 periodic" in capsys.readouterr().out
 
 
 def test_validate_lists_every_problem_with_its_place(
@@ -32,7 +32,7 @@ def test_validate_lists_every_problem_with_its_place(
 ) -> None:
     text = example.read_text()
     text = text.replace("to: controller.reading}", "to: controller.redaing}", 1)
-    text = text.replace("port: 7103", "port: 7101")
+    text = text.replace("port: 7104", "port: 7101")
     text = text.replace("source: modules/valve", "source: modules/valv")
     text = text.replace("every: 300ms}", "every: soon}", 1)
     example.write_text(text)
@@ -79,12 +79,12 @@ def test_deploy_to_unreachable_nodes_changes_nothing(
     example: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = example.read_text()
-    for port, free in zip((7101, 7102, 7103), free_ports(3), strict=True):
+    for port, free in zip((7101, 7102, 7103, 7104), free_ports(4), strict=True):
         text = text.replace(f"port: {port}", f"port: {free}")
     example.write_text(text)
     assert main(["deploy", str(example)]) == 1
     err = capsys.readouterr().err
-    assert "3 node(s) unreachable, nothing changed" in err
+    assert "4 node(s) unreachable, nothing changed" in err
     assert "node cloud (127.0.0.1:" in err and "cannot reach agent" in err
 
 

@@ -84,6 +84,7 @@ def test_arbitrary_text_only_raises_descriptor_problems(text: str) -> None:
 _scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
 _FIELD_NAMES = "name nodes modules connections periodic policy tee host port node language"
 _FIELD_NAMES += " source from to suite module entry every allow_emulated x"
+_FIELD_NAMES += " trust vendor_id isv_prod_id isv_svn debug allow_debug min_isv_svn"
 _keys = st.sampled_from(_FIELD_NAMES.split()) | st.text(max_size=6)
 _documents = st.recursive(
     _scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=6)

@@ -128,7 +128,9 @@ def test_tdx_quote_is_unsupported() -> None:
 
 def test_unsupported_key_type_and_tee_type() -> None:
     p384 = SGX_QUOTE[:2] + struct.pack("<H", 3) + SGX_QUOTE[4:]
-    with pytest.raises(AttestationError, match=r"attestation key type 3 .*att_key_type at offset 2"):
+    with pytest.raises(
+        AttestationError, match=r"attestation key type 3 .*att_key_type at offset 2"
+    ):
         parse(p384)
     tdx = SGX_QUOTE[:4] + struct.pack("<I", 0x81) + SGX_QUOTE[8:]
     with pytest.raises(AttestationError, match=r"TEE type 0x81 .*offset 4"):

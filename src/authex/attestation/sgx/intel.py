@@ -122,7 +122,13 @@ def verify_intel_quote(quote: bytes, collateral_json: bytes, at: datetime) -> In
     try:
         report: Any = qvl.verify(bytes(quote), collateral, now_secs)
     except (ValueError, TypeError, RuntimeError) as exc:
-        raise AttestationError(f"Intel quote verification failed: {_one_line(exc)}") from exc
+        reason = _one_line(exc)
+        if "expired" in reason.lower():
+            reason += (
+                f" (the collateral is not valid at {at.isoformat()}: verify at a time inside its "
+                "validity window, or fetch fresh collateral)"
+            )
+        raise AttestationError(f"Intel quote verification failed: {reason}") from exc
     status = str(report.status)
     advisories = tuple(str(a) for a in report.advisory_ids)
     return IntelVerdict(status=status, advisory_ids=advisories)

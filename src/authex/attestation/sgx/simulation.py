@@ -66,7 +66,7 @@ QE_AUTH_DATA = bytes(range(32))
 SECRET_KEYS = ("sgx_root_cert", "sgx_pck_cert", "sgx_pck_key", "sgx_attestation_key")
 
 
-# --- a tiny DER writer for the SGX extension (only the types that extension uses) -----------------
+# --- a tiny DER writer for the SGX extension (only the types that extension uses) ---------------
 
 
 def _der(tag: int, content: bytes) -> bytes:
@@ -106,9 +106,7 @@ def _sgx_extension_value(node_name: str) -> bytes:
     SGX type.  Values are emulation placeholders."""
     base = "1.2.840.113741.1.13.1"
     ppid = hashlib.sha256(b"authex emulated PPID\x00" + node_name.encode()).digest()[:16]
-    tcb_items = [
-        _der_seq(_der_oid(f"{base}.2.{i}"), _der_int(0)) for i in range(1, 17)
-    ]
+    tcb_items = [_der_seq(_der_oid(f"{base}.2.{i}"), _der_int(0)) for i in range(1, 17)]
     tcb_items.append(_der_seq(_der_oid(f"{base}.2.17"), _der_int(EMULATED_PCE_SVN)))
     tcb_items.append(_der_seq(_der_oid(f"{base}.2.18"), _der(0x04, bytes(16))))
     return _der_seq(
@@ -120,7 +118,7 @@ def _sgx_extension_value(node_name: str) -> bytes:
     )
 
 
-# --- helpers ---------------------------------------------------------------------------------------
+# --- helpers -------------------------------------------------------------------------------------
 
 
 def _raw_signature(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
@@ -268,7 +266,9 @@ class SimulationCA:
             attestation_key=_load_key(secrets["sgx_attestation_key"], "sgx_attestation_key"),
         )
         if public_key_xy(ca._pck_key.public_key()) != _cert_xy(ca.pck_cert):
-            raise AttestationError("SGX simulation secrets: sgx_pck_key does not match sgx_pck_cert")
+            raise AttestationError(
+                "SGX simulation secrets: sgx_pck_key does not match sgx_pck_cert"
+            )
         return ca
 
     @property

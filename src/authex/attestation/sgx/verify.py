@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,7 +129,7 @@ def _verify_chain(
     """Check the chain up to a pinned root; return that root."""
     if not pinned:
         raise _fail("chain", "no pinned root certificates were given")
-    for cert, issuer in zip(chain, chain[1:], strict=False):
+    for cert, issuer in itertools.pairwise(chain):
         problem = _issued_by(cert, issuer)
         if problem:
             raise _fail("chain", problem)
@@ -152,7 +153,8 @@ def _verify_chain(
             raise _fail(
                 "chain",
                 f"certificate {_name(cert)!r} is not valid at {now.isoformat()} (valid "
-                f"{cert.not_valid_before_utc.isoformat()} to {cert.not_valid_after_utc.isoformat()})",
+                f"{cert.not_valid_before_utc.isoformat()} to "
+                f"{cert.not_valid_after_utc.isoformat()})",
             )
     return anchor
 
@@ -181,15 +183,16 @@ def _is_emulated_root(root: x509.Certificate) -> bool:
 
 def _check_policy(quote: Quote, policy: SgxPolicy) -> None:
     body = quote.body
-    if policy.mr_enclave is not None and not hmac.compare_digest(body.mr_enclave, policy.mr_enclave):
+    want_enclave, want_signer = policy.mr_enclave, policy.mr_signer
+    if want_enclave is not None and not hmac.compare_digest(body.mr_enclave, want_enclave):
         raise _fail(
             "policy",
-            f"MRENCLAVE {body.mr_enclave.hex()} is not the expected {policy.mr_enclave.hex()}",
+            f"MRENCLAVE {body.mr_enclave.hex()} is not the expected {want_enclave.hex()}",
         )
-    if policy.mr_signer is not None and not hmac.compare_digest(body.mr_signer, policy.mr_signer):
+    if want_signer is not None and not hmac.compare_digest(body.mr_signer, want_signer):
         raise _fail(
             "policy",
-            f"MRSIGNER {body.mr_signer.hex()} is not the expected {policy.mr_signer.hex()}",
+            f"MRSIGNER {body.mr_signer.hex()} is not the expected {want_signer.hex()}",
         )
     if body.debug and not policy.allow_debug:
         raise _fail(
@@ -198,9 +201,7 @@ def _check_policy(quote: Quote, policy: SgxPolicy) -> None:
             "allow_debug to accept it",
         )
     if body.isv_svn < policy.min_isv_svn:
-        raise _fail(
-            "policy", f"ISVSVN {body.isv_svn} is below the minimum {policy.min_isv_svn}"
-        )
+        raise _fail("policy", f"ISVSVN {body.isv_svn} is below the minimum {policy.min_isv_svn}")
     if policy.isv_prod_id is not None and body.isv_prod_id != policy.isv_prod_id:
         raise _fail(
             "policy",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+import hashlib
 
 from authex.attestation.native import NativeChallenge
 from authex.attestation.verified import VerifiedModule
 from authex.deployer.client import AgentClient
-from authex.errors import ProtocolError
-from authex.wire.messages import Attest, Attested
+from authex.descriptor import ModuleSpec
+from authex.tee.base import AttestContext, OperatorKeys, Packaged, exchange
 
 
 class NativeBackend:
@@ -16,20 +16,12 @@ class NativeBackend:
         self.name = "native"
         self.label = "native — no TEE protection"
         self.emulated = False
-        self.suites: tuple[str, ...] = ("aes-gcm-128",)
+        self.control_suite = "aes-gcm-128"
 
-    def probe(self) -> str | None:
-        return None
+    def package(self, spec: ModuleSpec, artifact: bytes, keys: OperatorKeys) -> Packaged:
+        return Packaged(artifact, hashlib.sha256(artifact).digest())
 
-    async def attest(
-        self,
-        client: AgentClient,
-        module: str,
-        measurement: bytes,
-        operator: Ed25519PrivateKey,
-    ) -> VerifiedModule:
-        challenge = NativeChallenge(module, client.node, operator)
-        reply = await client.request(Attest(module, challenge.challenge))
-        if not isinstance(reply, Attested):
-            raise ProtocolError("agent answered attest without evidence", where=client.where)
-        return challenge.verify(reply.evidence, measurement)
+    async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule:
+        challenge = NativeChallenge(ctx.module.name, ctx.node.name, ctx.keys.operator)
+        evidence = await exchange(client, ctx.module.name, challenge.challenge)
+        return challenge.verify(evidence, ctx.packaged.measurement)

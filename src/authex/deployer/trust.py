@@ -1,0 +1,116 @@
+"""The operator's trust file: what was enrolled for each node when it was initialised.
+
+```yaml
+nodes:
+  mcu1: {tee: sancus, emulated: true, vendor_keys: {"4660": "<hex K_vendor>"}}
+  gw:   {tee: trustzone, emulated: true, vendor_keys: {"4660": "<hex K_vendor>"}}
+  srv:  {tee: sgx, emulated: true, root_ca: "-----BEGIN CERTIFICATE-----..."}
+```
+
+Sancus and TrustZone entries hold vendor keys (secrets: the file is written 0600); SGX entries
+pin the root certificate that quotes must chain to.  The descriptor names the file with
+``trust:``; ``authex up`` writes ``.authex/trust.yaml`` for the local nodes it creates.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from authex.errors import AttestationError, DescriptorError
+
+
+@dataclass(frozen=True)
+class NodeTrust:
+    name: str
+    tee: str
+    emulated: bool
+    vendor_keys: dict[int, bytes] = field(default_factory=dict, repr=False)
+    root_ca: str = ""
+
+    def vendor_key(self, vendor_id: int) -> bytes:
+        key = self.vendor_keys.get(vendor_id)
+        if key is None:
+            raise AttestationError(
+                f"no vendor key enrolled for vendor id {vendor_id} on node {self.name} "
+                f"(enrolled: {', '.join(map(str, sorted(self.vendor_keys))) or 'none'}); "
+                f"print it with `authex node enrolment DIR --vendor-id {vendor_id}` on the node"
+            )
+        return key
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    path: Path | None
+    nodes: dict[str, NodeTrust]
+
+    def node(self, name: str, tee: str) -> NodeTrust:
+        entry = self.nodes.get(name)
+        where = str(self.path) if self.path else "trust file"
+        if entry is None:
+            raise AttestationError(
+                f"node {name} ({tee}) is not enrolled in the trust file; add the entry printed "
+                "by `authex node init` on that node",
+                where=where,
+            )
+        if entry.tee != tee:
+            raise AttestationError(
+                f"node {name} is enrolled as {entry.tee}, but the descriptor says {tee}",
+                where=where,
+            )
+        return entry
+
+
+def parse_trust(raw: object, path: Path | None) -> TrustStore:
+    where = str(path) if path else "trust file"
+    if not isinstance(raw, dict) or not isinstance(raw.get("nodes", {}), dict):
+        raise DescriptorError("expected a mapping with a `nodes` mapping", where=where)
+    nodes: dict[str, NodeTrust] = {}
+    for name, entry in (raw.get("nodes") or {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("tee"), str):
+            raise DescriptorError(f"nodes.{name}: expected a mapping with `tee`", where=where)
+        try:
+            keys = {
+                int(vid): bytes.fromhex(str(key))
+                for vid, key in (entry.get("vendor_keys") or {}).items()
+            }
+        except ValueError as exc:
+            raise DescriptorError(f"nodes.{name}.vendor_keys: {exc}", where=where) from exc
+        nodes[str(name)] = NodeTrust(
+            str(name),
+            entry["tee"],
+            bool(entry.get("emulated", False)),
+            keys,
+            str(entry.get("root_ca", "")),
+        )
+    return TrustStore(path, nodes)
+
+
+def load_trust(path: Path | None) -> TrustStore:
+    if path is None or not path.exists():
+        return TrustStore(path, {})
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise DescriptorError(f"cannot read the trust file: {exc}", where=str(path)) from exc
+    return parse_trust(raw or {}, path)
+
+
+def write_trust(path: Path, entries: dict[str, dict[str, Any]]) -> None:
+    """Merge ``entries`` into the trust file at ``path`` (mode 0600)."""
+    current: dict[str, Any] = {}
+    if path.exists():
+        current = yaml.safe_load(path.read_text()) or {}
+    nodes = dict(current.get("nodes") or {})
+    nodes.update(entries)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("# authex operator trust file: enrolled node keys and roots (secret)\n")
+        yaml.safe_dump({"nodes": nodes}, handle, sort_keys=True)
+    os.replace(tmp, path)
