@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv demo test check bench fmt clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/authex/crypto/_spongent.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

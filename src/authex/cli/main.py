@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from authex.cli import attest, commands
+from authex.cli import attest, commands, sancus
 from authex.errors import AuthexError, DescriptorError
 
 DESCRIPTOR_CANDIDATES = ("authex.yaml", "authex.yml", "descriptor.yaml", "deployment.yaml")
@@ -121,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--vendor-id", type=int, action="append")
 
     attest.add_parser(sub)
+    sancus.add_parser(sub)
 
     platform = sub.add_parser("platform", help=argparse.SUPPRESS)
     platform_sub = platform.add_subparsers(dest="platform_command", required=True)
@@ -141,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if args.command == "attest":
         return attest.run(args)
+    if args.command == "sancus":
+        return sancus.run(args)
     try:
         return asyncio.run(commands.dispatch(args, find_descriptor))
     except KeyboardInterrupt:

@@ -44,13 +44,13 @@ def render_status(descriptor: Descriptor, report: dict[str, Any]) -> str:
     parts += ["", "MODULES"]
     parts.append(
         _table(
-            ["module", "node", "tee", "attested", "running", "measurement", "public entries"],
+            ["module", "node", "tee", "attested by", "running", "measurement", "public entries"],
             [
                 [
                     m["name"],
                     m["node"],
                     m["label"],
-                    "yes" if m["attested"] else "no",
+                    m["evidence"] if m["attested"] else "not attested",
                     "yes" if m["running"] else "no",
                     (m["measurement"][:16] + "…") if m["measurement"] else "-",
                     ", ".join(m["public_entries"]) or "-",

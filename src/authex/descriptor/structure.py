@@ -450,19 +450,14 @@ class _Checker:
             if endpoint.module is not None and (node is None or node.tee not in TEE_SUITES):
                 return  # the module's entry, or its node's, has a mistake reported elsewhere
             nodes.append(node)
-        if given:
-            reported: set[str] = set()
-            for node in nodes:
-                if suite is None or node is None or node.name in reported:
-                    continue
-                supported = TEE_SUITES[node.tee]
-                if suite not in supported:
-                    reported.add(node.name)
-                    self.report(
-                        (*path, "suite"),
-                        f"suite {suite} is not supported by {node.tee} node {node.name} "
-                        f"(supports: {', '.join(supported) or 'none'})",
-                    )
+        if given:  # suite is None if it is unknown, which is reported already
+            lacking = {n.name: n for n in nodes if n is not None and suite not in TEE_SUITES[n.tee]}
+            for node in lacking.values() if suite is not None else ():
+                self.report(
+                    (*path, "suite"),
+                    f"suite {suite} is not supported by {node.tee} node {node.name} "
+                    f"(supports: {', '.join(TEE_SUITES[node.tee]) or 'none'})",
+                )
             return
         if common_suites(*(SUITES if n is None else TEE_SUITES[n.tee] for n in nodes)):
             return

@@ -38,7 +38,7 @@ def test_validate_lists_every_problem_with_its_place(
     example.write_text(text)
     assert main(["validate", str(example)]) == 2
     err = capsys.readouterr().err
-    assert f"{example}:8:" in err  # the port clash names the second node's line
+    assert f"{example}:10:" in err  # the port clash names the second node's line
     assert "modules/valv" in err
     assert "soon" in err
     assert err.count(str(example)) >= 3
