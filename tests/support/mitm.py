@@ -38,11 +38,13 @@ Incoming = Callable[[str, Message, Message], Message]  # (node, sent, reply) -> 
 
 
 class Mitm:
-    """Rewrites control traffic; ``log`` records what the deployer sent (before any rewriting),
-    as an eavesdropper next to the deployer would see it."""
+    """Rewrites control traffic.  ``log`` records what the deployer sent (before any rewriting),
+    as an eavesdropper next to the deployer would see it; ``replies`` what the agents answered
+    (before any rewriting)."""
 
     def __init__(self) -> None:
         self.log: list[tuple[str, Message]] = []
+        self.replies: list[tuple[str, Message, Message]] = []  # (node, sent, genuine reply)
         self.outgoing: Outgoing | None = None
         self.incoming: Incoming | None = None
 
@@ -57,6 +59,7 @@ class Mitm:
             rewrite_out, rewrite_in = mitm.outgoing, mitm.incoming
             sent = rewrite_out(client.node, message) if rewrite_out else message
             reply = await original(client, sent, timeout)
+            mitm.replies.append((client.node, message, reply))
             return rewrite_in(client.node, message, reply) if rewrite_in else reply
 
         monkeypatch.setattr(AgentClient, "request", request)

@@ -83,12 +83,12 @@ def _load_builtins() -> None:
     global _builtins_loaded
     if _builtins_loaded:
         return
-    _builtins_loaded = True
     from authex.crypto.ascon import AsconAead128
     from authex.crypto.spongewrap import SpongeWrap128
 
     _SUITES.setdefault(SuiteId.ASCON_AEAD128, AsconAead128())
     _SUITES.setdefault(SuiteId.SPONGEWRAP_128, SpongeWrap128())
+    _builtins_loaded = True
 
 
 def get_suite(suite: SuiteId | int | str) -> Aead:
