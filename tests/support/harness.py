@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from authex.deployer import operations
+from authex.deployer.client import operator_context
 from authex.deployer.cluster import LocalCluster
 from authex.deployer.deploy import DeployReport, deploy
 from authex.deployer.session import Session
@@ -56,6 +58,14 @@ class App:
             return operations.status_report(session, await session.all_status())
 
         return self.with_session(body)
+
+    def operator_tls(self, node: str) -> ssl.SSLContext:
+        """The operator's mutual-TLS context for ``node`` (for raw control links in tests)."""
+        session = self.session()
+        store = session.store
+        identity = session.trust().node(node, self.descriptor.node(node).tee).identity
+        cert, key = store.operator_tls()
+        return operator_context(identity, cert, key)
 
     def connection(self, name: str) -> dict[str, Any]:
         conns: list[dict[str, Any]] = self.status()["connections"]

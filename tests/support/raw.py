@@ -4,20 +4,41 @@ deployer's logic, so tests can inject, replay and corrupt messages."""
 from __future__ import annotations
 
 import socket
+import ssl
 
 from authex import PROTOCOL_VERSION
+from authex.agent.tls import data_client_context
 from authex.wire.codec import CONTROL_MAX_FRAME, Frame, FrameDecoder, Message, encode
 from authex.wire.messages import CONTROL_REPLIES, Hello, LinkKind, Ok
 
 
+def data_tls() -> ssl.SSLContext:
+    """What any agent (or anyone) may use to open a data link."""
+    return data_client_context()
+
+
 class RawLink:
-    def __init__(self, port: int, link: LinkKind, peer: str = "mallory") -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    """A frame-level link to an agent.  Control links need ``tls`` carrying an enrolled
+    operator's certificate (tests use the deployment's own, standing in for a malicious agent
+    that can reach its modules anyway); data links work with ``data_tls()``."""
+
+    def __init__(
+        self,
+        port: int,
+        link: LinkKind,
+        peer: str = "mallory",
+        tls: ssl.SSLContext | None = None,
+        expect_ok: bool = True,
+    ) -> None:
+        plain = socket.create_connection(("127.0.0.1", port), timeout=10)
+        context = tls if tls is not None else data_tls()
+        self.sock = context.wrap_socket(plain, server_hostname="node")
         self.decoder = FrameDecoder(CONTROL_MAX_FRAME)
         self.frames: list[Frame] = []
         self.sock.sendall(encode(Hello(link, PROTOCOL_VERSION, peer)))
-        reply = self.read()
-        assert isinstance(reply, Ok), reply
+        self.hello_reply = self.read()
+        if expect_ok:
+            assert isinstance(self.hello_reply, Ok), self.hello_reply
 
     def send(self, message: Message, request_id: int = 0) -> None:
         self.sock.sendall(encode(message, request_id))
@@ -47,7 +68,7 @@ class RawLink:
                 if not chunk:
                     break
                 self.frames.extend(self.decoder.feed(chunk))
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):
             pass
         said.extend(CONTROL_REPLIES.decode(f) for f in self.frames)
         self.frames.clear()

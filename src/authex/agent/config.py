@@ -13,6 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from authex.agent.tls import IDENTITY_CERT, IDENTITY_KEY, OPERATORS
+from authex.crypto.identity import certificate_key, make_certificate, private_key_pem
 from authex.errors import AuthexError
 from authex.tee.platforms import TEES, create_secrets, open_platform, read_secrets, write_secrets
 
@@ -32,9 +36,15 @@ class NodeConfig:
 
 
 def init_node_dir(
-    directory: Path, config: NodeConfig, *, force: bool = False, ta_vendor_public_pem: str = ""
+    directory: Path,
+    config: NodeConfig,
+    *,
+    force: bool = False,
+    ta_vendor_public_pem: str = "",
+    operator_certs: list[str] | None = None,
 ) -> Path:
-    """Create the node directory: its configuration and its platform's root secrets."""
+    """Create the node directory: configuration, TLS identity, enrolled operators and the
+    platform's root secrets."""
     if config.tee not in TEES:
         raise AuthexError(
             f"unsupported TEE {config.tee!r} for a node, expected one of: " + ", ".join(TEES),
@@ -50,16 +60,39 @@ def init_node_dir(
     (directory / "modules").mkdir(exist_ok=True)
     secrets = create_secrets(config.tee, config.name, ta_vendor_public_pem=ta_vendor_public_pem)
     write_secrets(directory, secrets)
+    key = Ed25519PrivateKey.generate()
+    _write_private(directory / IDENTITY_KEY, private_key_pem(key))
+    (directory / IDENTITY_CERT).write_bytes(make_certificate(key, f"authex node {config.name}"))
+    (directory / OPERATORS).write_text("")
+    for cert in operator_certs or []:
+        enrol_operator(directory, cert)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(config), indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
 
+def enrol_operator(directory: Path, cert_pem: str) -> None:
+    """Accept control commands from the operator holding this certificate's key."""
+    certificate_key(cert_pem, where="operator certificate")  # must be an Ed25519 certificate
+    path = directory / OPERATORS
+    current = path.read_text() if path.exists() else ""
+    if cert_pem.strip() not in current:
+        path.write_text(current + cert_pem.strip() + "\n")
+
+
 def enrolment(directory: Path, vendor_ids: list[int]) -> dict[str, Any]:
     """What the operator must pin for this node in its trust file."""
     config = load_node_dir(directory)
-    return open_platform(config.tee, read_secrets(directory)).enrolment(vendor_ids)
+    entry = open_platform(config.tee, read_secrets(directory)).enrolment(vendor_ids)
+    entry["identity"] = (directory / IDENTITY_CERT).read_text()
+    return entry
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def load_node_dir(directory: Path) -> NodeConfig:

@@ -14,6 +14,7 @@ import logging
 from collections import deque
 
 from authex import PROTOCOL_VERSION
+from authex.agent.tls import data_client_context
 from authex.errors import ProtocolError
 from authex.wire.codec import FrameDecoder, encode
 from authex.wire.messages import DATA, Error, Hello, LinkKind, Ok
@@ -88,7 +89,9 @@ class PeerLink:
 
     async def _open(self) -> asyncio.StreamWriter:
         host, port = split_address(self.address)
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=data_client_context(), server_hostname=host
+        )
         writer.write(encode(Hello(LinkKind.DATA, PROTOCOL_VERSION, self.local_node)))
         decoder = FrameDecoder()
         while True:

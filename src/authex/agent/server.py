@@ -9,12 +9,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from pathlib import Path
 
 from authex import PROTOCOL_VERSION
 from authex.agent.config import NodeConfig, load_node_dir
 from authex.agent.node import CommandError, NodeAgent
 from authex.agent.platform_client import PlatformClient
+from authex.agent.tls import operators_enrolled, server_context
 from authex.errors import ProtocolError
 from authex.wire.codec import (
     CONTROL_MAX_FRAME,
@@ -43,8 +45,9 @@ _READ_CHUNK = 1 << 16
 
 
 class AgentServer:
-    def __init__(self, agent: NodeAgent) -> None:
+    def __init__(self, agent: NodeAgent, tls: ssl.SSLContext) -> None:
         self.agent = agent
+        self.tls = tls
         self.server: asyncio.Server | None = None
         self._links: set[asyncio.Task[None]] = set()
 
@@ -57,7 +60,16 @@ class AgentServer:
         task = asyncio.current_task()
         assert task is not None
         self._links.add(task)
-        peer = str(writer.get_extra_info("peername"))
+        address = writer.get_extra_info("peername")
+        peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        try:
+            async with asyncio.timeout(HELLO_TIMEOUT):
+                await writer.start_tls(self.tls)
+        except (ssl.SSLError, TimeoutError, ConnectionError, OSError) as exc:
+            log.warning("link from %s refused: TLS handshake failed (%s)", peer, exc)
+            self._links.discard(task)
+            writer.transport.abort()
+            return
         try:
             await self._serve_link(reader, writer, peer)
         except ProtocolError as exc:
@@ -93,6 +105,18 @@ class AgentServer:
             writer.write(encode(Ok()))
             await self._data_link(reader, decoder, leftover, f"{hello.peer}@{peer}")
         elif hello.link == LinkKind.CONTROL:
+            if not writer.get_extra_info("peercert"):
+                log.warning("control link from %s refused: no enrolled operator certificate", peer)
+                writer.write(
+                    encode(
+                        Error(
+                            ErrorCode.REJECTED,
+                            f"node {self.agent.config.name} accepts control commands only from "
+                            "enrolled operators (mutual TLS)",
+                        )
+                    )
+                )
+                return
             writer.write(encode(Ok()))
             await self._control_link(reader, writer, decoder, leftover, peer)
         else:
@@ -188,7 +212,13 @@ async def run_node(directory: Path) -> None:
     info = await platform.start()
     log.info("platform: %s", info.description)
     agent = NodeAgent(config, directory, platform)
-    server = AgentServer(agent)
+    server = AgentServer(agent, server_context(directory))
+    if not operators_enrolled(directory):
+        log.warning(
+            "no operator enrolled on node %s: every control command will be refused "
+            "(enrol one with `authex node enrol-operator`)",
+            config.name,
+        )
     try:
         await server.start()
     except BaseException:

@@ -13,7 +13,13 @@ from typing import Any
 
 import yaml
 
-from authex.agent.config import NodeConfig, enrolment, init_node_dir, load_node_dir
+from authex.agent.config import (
+    NodeConfig,
+    enrol_operator,
+    enrolment,
+    init_node_dir,
+    load_node_dir,
+)
 from authex.cli.render import render_status, show_bytes
 from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
@@ -40,6 +46,13 @@ def _payload(text: str, is_hex: bool) -> bytes:
         return bytes.fromhex(text)
     except ValueError as exc:
         raise AuthexError(f"argument is not hex: {exc}") from exc
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise AuthexError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def _session(
@@ -69,23 +82,27 @@ async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
         "watch": watch,
         "remove": remove,
         "reset": reset,
+        "operator-cert": operator_cert,
     }
     result: int = await handlers[args.command](args, descriptor)
     return result
 
 
 async def _node(args: argparse.Namespace) -> int:
+    if args.node_command == "enrol-operator":
+        enrol_operator(Path(args.dir), _read_text(args.cert))
+        say(f"node at {args.dir} now accepts control commands from that operator")
+        return 0
     if args.node_command in ("init", "enrolment"):
         directory = Path(args.dir)
         if args.node_command == "init":
-            ta_key = ""
-            if args.ta_vendor_key:
-                ta_key = Path(args.ta_vendor_key).read_text()
+            ta_key = _read_text(args.ta_vendor_key) if args.ta_vendor_key else ""
             path = init_node_dir(
                 directory,
                 NodeConfig(args.name, args.tee, args.host, args.port),
                 force=args.force,
                 ta_vendor_public_pem=ta_key,
+                operator_certs=[_read_text(c) for c in args.operator_cert or []],
             )
             say(f"initialised node {args.name} ({args.tee}) at {path}")
             say(f"  listen address: {args.host}:{args.port}")
@@ -244,4 +261,10 @@ async def reset(args: argparse.Namespace, descriptor: Descriptor) -> int:
     for error in errors:
         print(f"warning: {error}", file=sys.stderr)
     say("reset: all modules stopped, deployment state cleared (operator key kept)")
+    return 0
+
+
+async def operator_cert(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    cert, _ = StateStore.beside(descriptor.path).operator_tls()
+    sys.stdout.write(cert.read_text())
     return 0

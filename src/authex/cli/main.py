@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reset", help="stop every module on every node and forget the deployment")
     with_descriptor(p)
 
+    p = sub.add_parser(
+        "operator-cert", help="print the operator's TLS certificate, to enrol it on nodes"
+    )
+    with_descriptor(p)
+
     node = sub.add_parser("node", help="set up or run a node agent")
     node_sub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
     p = node_sub.add_parser("init", help="create a node directory")
@@ -114,6 +119,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ta-vendor-key", help="PEM public key of the TA vendor this trustzone node trusts"
     )
+    p.add_argument(
+        "--operator-cert",
+        action="append",
+        help="operator certificate (PEM file, from `authex operator-cert`) whose control "
+        "commands this node accepts (repeatable)",
+    )
+    p = node_sub.add_parser("enrol-operator", help="accept control commands from an operator")
+    p.add_argument("dir")
+    p.add_argument("cert", help="operator certificate PEM file (from `authex operator-cert`)")
     p = node_sub.add_parser("run", help="run the agent of a node directory")
     p.add_argument("dir")
     p = node_sub.add_parser("enrolment", help="print what the operator pins for a node")

@@ -4,7 +4,8 @@ challenge = nonce (16) || deployer X25519 public (32) || Ed25519 signature (64) 
             "authex-native-attest-v1" || u16 len(name) || name || nonce || deployer public
 evidence  = module X25519 public (32) || confirmation tag (16)
 K_m       = HKDF-SHA256(X25519 shared secret, salt = nonce,
-                        info = "authex native module key v1" || deployer public || module public)[:16]
+                        info = "authex native module key v1" || deployer public
+                               || module public)[:16]
 confirm   = AES-GCM(K_m, nonce block (3, 0), AD = "attest-confirm" || nonce, empty plaintext)
 
 The module accepts only a challenge signed by the operator key compiled into its artifact, so a

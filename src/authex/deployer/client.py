@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import TracebackType
 
 from authex import PROTOCOL_VERSION
@@ -21,11 +23,22 @@ CONNECT_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 30.0
 
 
+def operator_context(node_identity_pem: str, cert: Path, key: Path) -> ssl.SSLContext:
+    """Mutual TLS 1.3: trust exactly the pinned node certificate, present the operator's."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.check_hostname = False  # pinned certificate, not a name
+    context.load_verify_locations(cadata=node_identity_pem)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 class AgentClient:
-    def __init__(self, node: str, host: str, port: int) -> None:
+    def __init__(self, node: str, host: str, port: int, tls: ssl.SSLContext) -> None:
         self.node = node
         self.host = host
         self.port = port
+        self.tls = tls
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._ids = itertools.count(1)
@@ -41,10 +54,19 @@ class AgentClient:
     async def connect(self) -> AgentClient:
         try:
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
+                asyncio.open_connection(
+                    self.host, self.port, ssl=self.tls, server_hostname=self.node
+                ),
+                CONNECT_TIMEOUT,
             )
         except TimeoutError as exc:
             raise AuthexTimeoutError("agent did not accept a connection", where=self.where) from exc
+        except ssl.SSLError as exc:
+            raise RemoteError(
+                "TLS handshake failed: the agent does not hold the node identity pinned in the "
+                f"trust file, or does not accept this operator ({exc.reason or exc})",
+                where=self.where,
+            ) from exc
         except OSError as exc:
             raise RemoteError(
                 f"cannot reach agent: {exc.strerror or exc}", where=self.where

@@ -19,7 +19,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from authex.agent.config import NodeConfig, enrolment, init_node_dir, load_node_dir
+from authex.agent.config import (
+    NodeConfig,
+    enrol_operator,
+    enrolment,
+    init_node_dir,
+    load_node_dir,
+)
+from authex.agent.tls import IDENTITY_CERT
 from authex.attestation.trustzone import vendor_public_pem
 from authex.deployer.state import StateStore
 from authex.deployer.trust import write_trust
@@ -73,12 +80,24 @@ class LocalCluster:
     def node_dir(self, node: Node) -> Path:
         directory = self.nodes_dir / node.name
         config = NodeConfig(node.name, node.tee, node.host, node.port)
-        if (directory / "node.json").exists() and load_node_dir(directory) == config:
+        operator_cert, _ = self.store.operator_tls()
+        if (
+            (directory / "node.json").exists()
+            and (directory / IDENTITY_CERT).exists()
+            and load_node_dir(directory) == config
+        ):
+            enrol_operator(directory, operator_cert.read_text())
             return directory
         ta_vendor = ""
         if node.tee == "trustzone":
             ta_vendor = vendor_public_pem(self.store.ta_vendor_key()).decode()
-        init_node_dir(directory, config, force=True, ta_vendor_public_pem=ta_vendor)
+        init_node_dir(
+            directory,
+            config,
+            force=True,
+            ta_vendor_public_pem=ta_vendor,
+            operator_certs=[operator_cert.read_text()],
+        )
         return directory
 
     def enrol(self) -> Path:

@@ -15,11 +15,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from authex.deployer.client import AgentClient
+from authex.deployer.client import AgentClient, operator_context
 from authex.deployer.state import DeploymentState, StateStore
 from authex.deployer.trust import TrustStore, load_trust
 from authex.descriptor import Descriptor, Policy
-from authex.errors import AuthexError, RemoteError
+from authex.errors import AuthexError, RemoteError, StateError
 from authex.tee.base import OperatorKeys
 from authex.wire.messages import Status, StatusResult
 
@@ -38,6 +38,7 @@ class Session:
     operator: Ed25519PrivateKey = field(init=False)
     clients: dict[str, AgentClient] = field(default_factory=dict, init=False)
     _lock: Any = field(default=None, init=False)
+    _trust: TrustStore | None = field(default=None, init=False)
 
     async def __aenter__(self) -> Session:
         self._lock = self.store.locked()
@@ -64,10 +65,16 @@ class Session:
         return policy
 
     def trust(self) -> TrustStore:
-        path = self.descriptor.trust
-        if path is None:
-            path = self.store.folder / "trust.yaml"
-        return load_trust(path)
+        if self._trust is None:
+            path = self.descriptor.trust
+            if path is None:
+                path = self.store.folder / "trust.yaml"
+            self._trust = load_trust(path)
+        return self._trust
+
+    @property
+    def trust_store(self) -> TrustStore:
+        return self.trust()
 
     def keys(self) -> OperatorKeys:
         return OperatorKeys(self.operator, self.store.ta_vendor_key)
@@ -83,7 +90,15 @@ class Session:
         client = self.clients.get(node)
         if client is None:
             spec = self.descriptor.node(node)
-            client = await AgentClient(node, spec.host, spec.port).connect()
+            identity = self.trust_store.node(node, spec.tee).identity
+            if not identity:
+                raise StateError(
+                    f"the trust file pins no TLS identity for node {node}; add the `identity` "
+                    "printed by `authex node init` (or `authex node enrolment`) on that node"
+                )
+            cert, key = self.store.operator_tls()
+            context = operator_context(identity, cert, key)
+            client = await AgentClient(node, spec.host, spec.port, context).connect()
             self.clients[node] = client
         return client
 

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from authex.crypto.identity import certificate_key, make_certificate, private_key_pem
 from authex.errors import StateError
 
 STATE_VERSION = 1
@@ -170,6 +171,17 @@ class StateStore:
         key = generate_vendor_key()
         _write_private(path, vendor_key_pem(key))
         return key
+
+    def operator_tls(self) -> tuple[Path, Path]:
+        """Certificate and key files (PEM) for mutual TLS, made from the operator key."""
+        key = self.operator_key()
+        cert_path = self.folder / "operator.pem"
+        key_path = self.folder / "operator-key.pem"
+        public = key.public_key().public_bytes_raw()
+        if not cert_path.exists() or certificate_key(cert_path.read_bytes(), where="") != public:
+            _write_private(key_path, private_key_pem(key))
+            cert_path.write_bytes(make_certificate(key, "authex operator"))
+        return cert_path, key_path
 
     def operator_key(self) -> Ed25519PrivateKey:
         """The operator's signing key, created on first use."""

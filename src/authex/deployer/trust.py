@@ -7,6 +7,9 @@ nodes:
   srv:  {tee: sgx, emulated: true, root_ca: "-----BEGIN CERTIFICATE-----..."}
 ```
 
+Every entry also pins the node's TLS identity certificate (``identity``): the deployer talks
+only to the agent holding that certificate's key.
+
 Sancus and TrustZone entries hold vendor keys (secrets: the file is written 0600); SGX entries
 pin the root certificate that quotes must chain to.  The descriptor names the file with
 ``trust:``; ``authex up`` writes ``.authex/trust.yaml`` for the local nodes it creates.
@@ -31,6 +34,7 @@ class NodeTrust:
     emulated: bool
     vendor_keys: dict[int, bytes] = field(default_factory=dict, repr=False)
     root_ca: str = ""
+    identity: str = ""  # the node's TLS certificate (PEM), pinned for the control link
 
     def vendor_key(self, vendor_id: int) -> bytes:
         key = self.vendor_keys.get(vendor_id)
@@ -86,6 +90,7 @@ def parse_trust(raw: object, path: Path | None) -> TrustStore:
             bool(entry.get("emulated", False)),
             keys,
             str(entry.get("root_ca", "")),
+            str(entry.get("identity", "")),
         )
     return TrustStore(path, nodes)
 

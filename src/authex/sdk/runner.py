@@ -33,11 +33,11 @@ from typing import BinaryIO
 
 from authex.errors import AuthexError, AuthexTimeoutError, ProtocolError
 from authex.manifest import Manifest
+from authex.sdk.attesters import CONTROL_SUITES, attester_for
 from authex.sdk.build import unpack_artifact
 from authex.sdk.inspect import claim_stdio
 from authex.sdk.loader import ImportFailed, check_matches, find_module, load_main
 from authex.sdk.module import Module
-from authex.sdk.attesters import CONTROL_SUITES, attester_for
 from authex.sdk.platform_link import PlatformLink
 from authex.sdk.runtime import ModuleRuntime
 from authex.wire.codec import FrameDecoder, Message, encode

@@ -5,8 +5,9 @@ starts each module process with two private links:
 
 - the host link, a socket pair whose far end is passed to the agent with SCM_RIGHTS (the module
   sees it as stdin/stdout), and
-- the platform link (``--platform-fd`` in the module), on which the platform first sends ModuleIdentity
-  (measurement, payload and, for Sancus/TrustZone, K_m) and then answers SGX quote requests.
+- the platform link (``--platform-fd`` in the module), on which the platform first sends
+  ModuleIdentity (measurement, payload and, for Sancus/TrustZone, K_m) and then answers SGX
+  quote requests.
 
 The agent link is the inherited socket ``--fd``.  Blocking I/O with one thread per module link:
 loads are rare, and quoting is CPU-bound anyway.  When the agent goes away, modules are stopped.
@@ -28,8 +29,8 @@ from authex.errors import AuthexError, ProtocolError
 from authex.tee.platform_base import Admission, Platform
 from authex.tee.platforms import open_platform, read_secrets
 from authex.wire.codec import (
-    DEFAULT_MAX_FRAME,
     CONTROL_MAX_FRAME,
+    DEFAULT_MAX_FRAME,
     Frame,
     FrameDecoder,
     Message,

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from authex.cli.main import main
+from authex.deployer.cluster import LocalCluster
+from authex.descriptor import load_descriptor
 from support.net import free_ports
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "smart-irrigation"
@@ -85,7 +87,19 @@ def test_deploy_to_unreachable_nodes_changes_nothing(
     assert main(["deploy", str(example)]) == 1
     err = capsys.readouterr().err
     assert "4 node(s) unreachable, nothing changed" in err
+    assert "node field2 (sancus) is not enrolled in the trust file" in err
+    # enrolled (as `authex up` would do) but no agent running: the network error is named
+    cluster = LocalCluster(load_descriptor(example))
+    cluster.enrol()
+    assert main(["deploy", str(example)]) == 1
+    err = capsys.readouterr().err
     assert "node cloud (127.0.0.1:" in err and "cannot reach agent" in err
+    assert not (example.parent / ".authex" / "state.json").exists() or all(
+        not m["module_key"]
+        for m in json.loads((example.parent / ".authex" / "state.json").read_text())[
+            "modules"
+        ].values()
+    )
 
 
 def test_node_init_writes_config_and_refuses_to_overwrite(

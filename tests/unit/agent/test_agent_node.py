@@ -1,0 +1,478 @@
+"""The node agent's routing logic without sockets: a stub platform and fake module processes.
+
+Checks where sealed messages go (local module, remote agent, operator), what is dropped and how
+everything is counted, that watchers and the retained buffer behave, that a module can only
+emit on connections it is the source of, and the operator's send/request/timer commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+import authex.agent.node as node_mod
+import authex.agent.peers as peers_mod
+from authex.agent.config import NodeConfig
+from authex.agent.node import CommandError, LoadedModule, NodeAgent
+from authex.agent.peers import PeerLink
+from authex.agent.platform_client import PlatformClient
+from authex.agent.process import ModuleProcess
+from authex.wire.codec import Message, encode
+from authex.wire.messages import (
+    AddRoute,
+    Direction,
+    ErrorCode,
+    Event,
+    HostCall,
+    HostCallResult,
+    HostDeliver,
+    HostEmit,
+    HostRejected,
+    Ok,
+    RejectReason,
+    Request,
+    Response,
+    Send,
+    Status,
+    StatusResult,
+    Timer,
+    WatchEvent,
+)
+
+FWD, RSP = Direction.FORWARD, Direction.RESPONSE
+N2_ADDRESS = "127.0.0.1:7002"
+
+# connection ids of the routes installed on n1
+LOCAL = 1  # a -> b, both on n1
+OUT = 2  # a (n1) -> c (n2)
+IN = 3  # c (n2) -> a (n1)
+OP_IN = 4  # operator -> a (n1), also requests to a's handler
+OP_OUT = 5  # b (n1) -> operator
+
+
+class FakeProcess:
+    """What NodeAgent uses of a ModuleProcess."""
+
+    def __init__(self, name: str, running: bool = True) -> None:
+        self.name = name
+        self.running = running
+        self.sent: list[Message] = []
+        self.requests: list[Message] = []
+        self.measurement = bytes(range(32))
+        self.pid: int | None = 4000
+        self.exit_reason = ""
+        self.on_send: Callable[[Message], None] | None = None
+
+    def send(self, message: Message, request_id: int = 0) -> None:
+        self.sent.append(message)
+        if self.on_send is not None:
+            self.on_send(message)
+
+    async def request(self, message: Message, timeout: float = 30.0) -> Message:
+        self.requests.append(message)
+        return HostCallResult(0, b"")
+
+    async def stop(self) -> None:
+        self.running = False
+        self.exit_reason = "stopped"
+
+
+class StubPlatform:
+    info = None
+
+    def __init__(self) -> None:
+        self.stopped: list[str] = []
+        self.closed = False
+
+    async def stop(self, name: str) -> None:
+        self.stopped.append(name)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def add_route(
+    agent: NodeAgent, conn_id: int, src: tuple[str, str], dst: tuple[str, str]
+) -> None:
+    addresses = {"n1": "127.0.0.1:7001", "n2": N2_ADDRESS}
+    agent.routes.add(
+        AddRoute(conn_id, src[0], src[1], addresses[src[0]], dst[0], dst[1], addresses[dst[0]])
+    )
+
+
+@pytest.fixture
+def connect_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """PeerLink never opens a socket here: connecting is recorded instead."""
+    calls: list[str] = []
+
+    def fake(self: PeerLink) -> None:
+        calls.append(self.address)
+
+    monkeypatch.setattr(PeerLink, "_ensure_connecting", fake)
+    yield calls
+
+
+@pytest.fixture
+def agent(tmp_path: Path, connect_calls: list[str]) -> NodeAgent:
+    config = NodeConfig("n1", "native", "127.0.0.1", 7001)
+    a = NodeAgent(config, tmp_path, cast(PlatformClient, StubPlatform()))
+    add_route(a, LOCAL, ("n1", "a"), ("n1", "b"))
+    add_route(a, OUT, ("n1", "a"), ("n2", "c"))
+    add_route(a, IN, ("n2", "c"), ("n1", "a"))
+    add_route(a, OP_IN, ("n1", ""), ("n1", "a"))
+    add_route(a, OP_OUT, ("n1", "b"), ("n1", ""))
+    for name, instance in (("a", 1), ("b", 2)):
+        load(a, FakeProcess(name), instance)
+    return a
+
+
+def load(agent: NodeAgent, process: FakeProcess, instance: int = 7) -> FakeProcess:
+    module = LoadedModule(process.name, "native", instance, cast(ModuleProcess, process), 0.0)
+    agent.modules[process.name] = module
+    return process
+
+
+def fake(agent: NodeAgent, name: str) -> FakeProcess:
+    return cast(FakeProcess, agent.modules[name].process)
+
+
+def emit(agent: NodeAgent, name: str, message: Message) -> None:
+    agent._on_module(cast(ModuleProcess, agent.modules[name].process), message)
+
+
+def counts(agent: NodeAgent, conn_id: int) -> tuple[int, int, int, int]:
+    s = agent.stats[conn_id]
+    return s.delivered, s.forwarded, s.to_operator, s.dropped
+
+
+# --- route ---------------------------------------------------------------------------------
+
+
+def test_event_to_local_module_is_delivered(agent: NodeAgent) -> None:
+    agent.route(Event(LOCAL, FWD, 1, b"sealed"))
+    assert fake(agent, "b").sent == [HostDeliver(LOCAL, FWD, 1, b"sealed")]
+    assert fake(agent, "a").sent == []
+    assert counts(agent, LOCAL) == (1, 0, 0, 0)
+
+
+def test_response_goes_back_to_the_source_module(agent: NodeAgent) -> None:
+    agent.route(Event(LOCAL, RSP, 9, b"answer"))
+    assert fake(agent, "a").sent == [HostDeliver(LOCAL, RSP, 9, b"answer")]
+    assert counts(agent, LOCAL) == (1, 0, 0, 0)
+
+
+def test_event_for_module_not_running_is_dropped(agent: NodeAgent) -> None:
+    fake(agent, "b").running = False
+    agent.route(Event(LOCAL, FWD, 1, b"x"))
+    assert fake(agent, "b").sent == []
+    assert counts(agent, LOCAL) == (0, 0, 0, 1)
+
+
+def test_event_for_module_not_loaded_is_dropped(agent: NodeAgent) -> None:
+    del agent.modules["b"]
+    agent.route(Event(LOCAL, FWD, 1, b"x"))
+    assert counts(agent, LOCAL) == (0, 0, 0, 1)
+
+
+def test_event_without_route_is_dropped(agent: NodeAgent) -> None:
+    agent.route(Event(77, FWD, 1, b"x"))
+    assert counts(agent, 77) == (0, 0, 0, 1)
+    assert all(not fake(agent, m).sent for m in ("a", "b"))
+
+
+def test_event_to_remote_node_is_forwarded(agent: NodeAgent, connect_calls: list[str]) -> None:
+    event = Event(OUT, FWD, 3, b"to c")
+    agent.route(event)
+    agent.route(Event(OUT, FWD, 4, b"again"))
+    assert counts(agent, OUT) == (0, 2, 0, 0)
+    link = agent.peers[N2_ADDRESS]
+    assert list(link.queue) == [encode(event), encode(Event(OUT, FWD, 4, b"again"))]
+    assert connect_calls == [N2_ADDRESS, N2_ADDRESS]
+    assert list(agent.peers) == [N2_ADDRESS]  # one link per peer
+
+
+def test_event_to_operator_is_retained_and_counted(agent: NodeAgent) -> None:
+    agent.route(Event(OP_OUT, FWD, 1, b"alert"))
+    assert counts(agent, OP_OUT) == (0, 0, 1, 0)
+    retained, _queue = agent.subscribe(OP_OUT)
+    assert retained == [WatchEvent(OP_OUT, 1, b"alert")]
+
+
+# --- module emissions ----------------------------------------------------------------------
+
+
+def test_module_emission_on_its_connection_is_routed(agent: NodeAgent) -> None:
+    emit(agent, "a", HostEmit(LOCAL, FWD, 5, b"e"))
+    emit(agent, "a", HostEmit(OUT, FWD, 6, b"f"))
+    emit(agent, "b", HostEmit(OP_OUT, FWD, 7, b"g"))
+    assert fake(agent, "b").sent == [HostDeliver(LOCAL, FWD, 5, b"e")]
+    assert counts(agent, LOCAL) == (1, 0, 0, 0)
+    assert counts(agent, OUT) == (0, 1, 0, 0)
+    assert counts(agent, OP_OUT) == (0, 0, 1, 0)
+
+
+def test_handler_response_is_routed_back(agent: NodeAgent) -> None:
+    emit(agent, "b", HostEmit(LOCAL, RSP, 5, b"r"))  # b answers a's request
+    emit(agent, "a", HostEmit(IN, RSP, 6, b"r2"))  # a answers c's request on n2
+    assert fake(agent, "a").sent == [HostDeliver(LOCAL, RSP, 5, b"r")]
+    assert counts(agent, IN) == (0, 1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("module", "conn_id", "direction"),
+    [
+        ("b", LOCAL, FWD),  # b is the target of LOCAL, not its source
+        ("a", LOCAL, RSP),  # only the target answers
+        ("a", IN, FWD),  # c (on n2) is the source of IN
+        ("b", OUT, FWD),  # a is the source of OUT
+        ("a", OP_IN, FWD),  # the operator is the source of OP_IN
+        ("a", 99, FWD),  # no route at all
+    ],
+)
+def test_module_emitting_on_a_connection_it_does_not_source_is_dropped(
+    agent: NodeAgent, module: str, conn_id: int, direction: int
+) -> None:
+    emit(agent, module, HostEmit(conn_id, direction, 1, b"forged"))
+    assert counts(agent, conn_id) == (0, 0, 0, 1)
+    assert all(not fake(agent, m).sent for m in ("a", "b"))
+    assert agent.peers == {}
+    assert agent.retained[conn_id] == type(agent.retained[conn_id])()
+
+
+def test_rejections_are_counted_by_reason(agent: NodeAgent) -> None:
+    emit(agent, "b", HostRejected(LOCAL, FWD, 3, RejectReason.REPLAY))
+    emit(agent, "b", HostRejected(LOCAL, FWD, 4, RejectReason.REPLAY))
+    emit(agent, "b", HostRejected(LOCAL, FWD, 5, RejectReason.FORGED))
+    emit(agent, "b", HostRejected(LOCAL, FWD, 6, 99))
+    assert dict(agent.stats[LOCAL].rejected) == {"replay": 2, "forged": 1, "reason-99": 1}
+    assert agent.stats[LOCAL].to_dict()["rejected"] == {"replay": 2, "forged": 1, "reason-99": 1}
+
+
+def test_unexpected_module_message_is_ignored(agent: NodeAgent) -> None:
+    emit(agent, "a", Ok())
+    assert agent.stats == {}
+
+
+# --- events from other agents ----------------------------------------------------------------
+
+
+def test_data_event_for_a_local_module_is_delivered(agent: NodeAgent) -> None:
+    agent.on_data_event(Event(IN, FWD, 1, b"from c"), "n2")
+    agent.on_data_event(Event(OUT, RSP, 2, b"c answers"), "n2")
+    assert fake(agent, "a").sent == [
+        HostDeliver(IN, FWD, 1, b"from c"),
+        HostDeliver(OUT, RSP, 2, b"c answers"),
+    ]
+    assert counts(agent, IN) == (1, 0, 0, 0)
+
+
+def test_data_event_for_the_operator_is_handed_over(agent: NodeAgent) -> None:
+    agent.on_data_event(Event(OP_OUT, FWD, 1, b"x"), "n2")
+    assert counts(agent, OP_OUT) == (0, 0, 1, 0)
+
+
+@pytest.mark.parametrize(("conn_id", "direction"), [(OUT, FWD), (IN, RSP), (42, FWD)])
+def test_data_event_not_for_this_node_is_dropped(
+    agent: NodeAgent, conn_id: int, direction: int
+) -> None:
+    # never bounced on to another agent (no forwarding loops through this node)
+    agent.on_data_event(Event(conn_id, direction, 1, b"x"), "n2")
+    assert counts(agent, conn_id) == (0, 0, 0, 1)
+    assert agent.peers == {}
+
+
+# --- the operator: watchers, retained events, responses ----------------------------------------
+
+
+def test_watchers_get_events_and_retained_is_bounded(
+    agent: NodeAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(node_mod, "RETAINED_PER_CONNECTION", 3)
+    agent.retained.clear()
+    early, first = agent.subscribe(OP_OUT)
+    assert early == []
+    for counter in range(1, 6):
+        agent.route(Event(OP_OUT, FWD, counter, b"e%d" % counter))
+    got = [first.get_nowait() for _ in range(first.qsize())]
+    assert [e.counter for e in got] == [1, 2, 3, 4, 5]
+    retained, second = agent.subscribe(OP_OUT)
+    assert [e.counter for e in retained] == [3, 4, 5]  # the newest three
+    agent.unsubscribe(OP_OUT, first)
+    agent.route(Event(OP_OUT, FWD, 6, b"e6"))
+    assert first.empty()
+    assert second.get_nowait() == WatchEvent(OP_OUT, 6, b"e6")
+    assert counts(agent, OP_OUT) == (0, 0, 6, 0)
+
+
+def test_default_retained_bound(agent: NodeAgent) -> None:
+    for counter in range(node_mod.RETAINED_PER_CONNECTION + 5):
+        agent.route(Event(OP_OUT, FWD, counter, b""))
+    retained, _ = agent.subscribe(OP_OUT)
+    assert len(retained) == node_mod.RETAINED_PER_CONNECTION
+    assert retained[0].counter == 5
+
+
+def test_watchers_are_per_connection(agent: NodeAgent) -> None:
+    add_route(agent, 6, ("n1", "a"), ("n1", ""))
+    _, q5 = agent.subscribe(OP_OUT)
+    _, q6 = agent.subscribe(6)
+    agent.route(Event(6, FWD, 1, b"six"))
+    assert q5.empty()
+    assert q6.get_nowait().ciphertext == b"six"
+
+
+def test_response_to_operator_request_resolves_it(agent: NodeAgent) -> None:
+    async def go() -> None:
+        future: asyncio.Future[HostEmit] = asyncio.get_running_loop().create_future()
+        agent.operator_requests[(OP_IN, 8)] = future
+        emit(agent, "a", HostEmit(OP_IN, RSP, 8, b"answer"))
+        assert future.done() and future.result() == HostEmit(OP_IN, RSP, 8, b"answer")
+        emit(agent, "a", HostEmit(OP_IN, RSP, 8, b"duplicate"))  # no second result
+        assert future.result().ciphertext == b"answer"
+
+    asyncio.run(go())
+    retained, _ = agent.subscribe(OP_IN)
+    assert retained == []  # responses are not broadcast to watchers
+    assert agent.stats[OP_IN].to_operator == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: NodeAgent._to_operator counts a response nobody waits for (late or unsolicited) "
+    "as to_operator although it is handed to no one; it should count it as dropped",
+)
+def test_response_nobody_waits_for_is_counted_as_dropped(agent: NodeAgent) -> None:
+    emit(agent, "a", HostEmit(OP_IN, RSP, 8, b"late"))
+    assert counts(agent, OP_IN) == (0, 0, 0, 1)
+
+
+def test_operator_send_enters_at_the_target(agent: NodeAgent) -> None:
+    reply = asyncio.run(agent.command(Send(OP_IN, 4, b"sealed")))
+    assert reply == Ok()
+    assert fake(agent, "a").sent == [HostDeliver(OP_IN, FWD, 4, b"sealed")]
+    assert counts(agent, OP_IN) == (1, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("conn_id", "message"),
+    [(OUT, "operator events enter at the target"), (42, "no route for connection 42")],
+)
+def test_operator_send_elsewhere_is_refused(
+    agent: NodeAgent, conn_id: int, message: str
+) -> None:
+    with pytest.raises(CommandError, match=message) as caught:
+        asyncio.run(agent.command(Send(conn_id, 1, b"x")))
+    assert caught.value.code == ErrorCode.UNKNOWN_CONNECTION
+
+
+def test_operator_request_gets_the_handlers_response(agent: NodeAgent) -> None:
+    handler = fake(agent, "a")
+
+    def answer(message: Message) -> None:
+        assert isinstance(message, HostDeliver)
+        response = HostEmit(message.conn_id, RSP, message.counter, b"re:" + message.ciphertext)
+        asyncio.get_running_loop().call_soon(emit, agent, "a", response)
+
+    handler.on_send = answer
+    reply = asyncio.run(agent.command(Request(OP_IN, 12, b"q")))
+    assert reply == Response(OP_IN, 12, b"re:q")
+    assert agent.operator_requests == {}
+    assert counts(agent, OP_IN) == (1, 0, 1, 0)
+
+
+def test_operator_request_times_out(agent: NodeAgent, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node_mod, "OPERATOR_REQUEST_TIMEOUT", 0.01)
+    with pytest.raises(CommandError, match="did not respond in time") as caught:
+        asyncio.run(agent.command(Request(OP_IN, 1, b"q")))
+    assert caught.value.code == ErrorCode.TIMEOUT
+    assert agent.operator_requests == {}
+
+
+# --- timers and status -----------------------------------------------------------------------
+
+
+def test_timer_command_fires_the_entry(agent: NodeAgent) -> None:
+    async def go() -> None:
+        assert await agent.command(Timer("b", 0x3001, node_mod.MIN_TIMER_MS)) == Ok()
+        for _ in range(500):
+            if len(fake(agent, "b").requests) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert fake(agent, "b").requests[:2] == [HostCall(0x3001, 0, 0, b"")] * 2
+        status = agent.status()
+        assert status["timers"][0]["module"] == "b" and status["timers"][0]["fired"] >= 2
+        assert await agent.command(Timer("b", 0x3001, 0)) == Ok()  # period 0 cancels
+        assert agent.timers == {}
+
+    asyncio.run(go())
+
+
+def test_timer_period_below_minimum_is_refused(agent: NodeAgent) -> None:
+    with pytest.raises(CommandError, match="below") as caught:
+        asyncio.run(agent.command(Timer("b", 0x3001, node_mod.MIN_TIMER_MS - 1)))
+    assert caught.value.code == ErrorCode.BAD_REQUEST
+    assert agent.timers == {}
+
+
+def test_timer_for_stopped_module_is_refused(agent: NodeAgent) -> None:
+    fake(agent, "b").running = False
+    with pytest.raises(CommandError) as caught:
+        asyncio.run(agent.command(Timer("b", 0x3001, 100)))
+    assert caught.value.code == ErrorCode.MODULE_FAILED
+
+
+def test_status_reports_modules_routes_counts_and_peers(agent: NodeAgent) -> None:
+    agent.route(Event(LOCAL, FWD, 1, b"x"))
+    agent.route(Event(OUT, FWD, 1, b"x"))
+    agent.route(Event(99, FWD, 1, b"x"))
+    reply = asyncio.run(agent.command(Status()))
+    assert isinstance(reply, StatusResult)
+    status = agent.status()
+    assert status["node"] == "n1" and status["platform"] == "" and status["emulated"] is False
+    assert {(m["name"], m["instance"], m["running"]) for m in status["modules"]} == {
+        ("a", 1, True),
+        ("b", 2, True),
+    }
+    assert status["routes"] == [LOCAL, OUT, IN, OP_IN, OP_OUT]
+    assert status["connections"][str(LOCAL)]["delivered"] == 1
+    assert status["connections"]["99"]["dropped"] == 1
+    assert status["peers"] == {N2_ADDRESS: {"sent": 0, "queued": 1, "dropped": 0}}
+
+
+# --- peer links while not connected ------------------------------------------------------------
+
+
+def test_peer_link_queues_while_not_connected(connect_calls: list[str]) -> None:
+    link = PeerLink("n1", N2_ADDRESS)
+    link.send(b"one")
+    link.send(b"two")
+    assert list(link.queue) == [b"one", b"two"]
+    assert (link.sent, link.dropped) == (0, 0)
+    assert connect_calls == [N2_ADDRESS, N2_ADDRESS]
+
+
+def test_peer_link_drops_oldest_beyond_the_bound(
+    connect_calls: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peers_mod, "MAX_QUEUED", 3)
+    link = PeerLink("n1", N2_ADDRESS)
+    for i in range(5):
+        link.send(b"f%d" % i)
+    assert list(link.queue) == [b"f2", b"f3", b"f4"]
+    assert link.dropped == 2
+
+
+def test_close_stops_modules_timers_and_platform(agent: NodeAgent) -> None:
+    platform = cast(StubPlatform, agent.platform)
+
+    async def go() -> None:
+        await agent.command(Timer("a", 0x3001, 1000))
+        await agent.close()
+
+    asyncio.run(go())
+    assert agent.modules == {} and agent.timers == {}
+    assert platform.closed

@@ -1,0 +1,263 @@
+"""The deployment state store: private files, atomic saves, clear errors, one command at a time,
+and the operator's keys created once."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from authex.deployer.state import (
+    STATE_VERSION,
+    ConnectionState,
+    DeploymentState,
+    ModuleState,
+    StateStore,
+    TimerState,
+)
+from authex.errors import StateError
+
+MODULE_KEY = "5e" * 16
+CONN_KEY = "c0" * 16
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def sample_state() -> DeploymentState:
+    state = DeploymentState(descriptor="/x/descriptor.yaml")
+    state.modules["a"] = ModuleState(
+        node="n1",
+        measurement="ab" * 32,
+        instance=42,
+        module_key=MODULE_KEY,
+        control_counter=3,
+        evidence="sancus-mac",
+        emulated=True,
+        control_suite="spongewrap-128",
+        manifest={"name": "a", "endpoints": []},
+    )
+    cs = state.connection_id("ab")
+    cs.suite = "aes-gcm-128"
+    cs.key = CONN_KEY
+    cs.epoch = 2
+    cs.keyed = {"source": 2, "target": 2}
+    cs.keyed_instance = {"source": 42, "target": 7}
+    cs.routes = {"n1": "0123456789abcdef"}
+    cs.operator_send = 5
+    state.timers["a.tick"] = TimerState("a", "tick", 300, 42)
+    return state
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    return StateStore(tmp_path / "deploy" / ".authex")
+
+
+def test_beside_puts_the_folder_next_to_the_descriptor(tmp_path: Path) -> None:
+    store = StateStore.beside(tmp_path / "app" / "descriptor.yaml")
+    assert store.folder == (tmp_path / "app" / ".authex").resolve()
+    assert store.path.name == "state.json"
+
+
+def test_load_without_a_state_file_is_an_empty_state(store: StateStore) -> None:
+    assert not store.exists()
+    state = store.load()
+    assert state == DeploymentState()
+    assert not store.folder.exists()  # reading creates nothing
+
+
+def test_save_is_private_and_round_trips(store: StateStore) -> None:
+    state = sample_state()
+    store.save(state)
+    assert store.exists()
+    assert mode(store.folder) == 0o700
+    assert mode(store.path) == 0o600
+    assert store.load() == state
+    assert [p.name for p in store.folder.iterdir()] == ["state.json"]  # no .tmp left behind
+
+
+def test_save_replaces_an_existing_state_keeping_it_private(store: StateStore) -> None:
+    store.save(sample_state())
+    store.path.chmod(0o644)  # even if someone loosened it
+    state = store.load()
+    state.modules["a"].control_counter = 9
+    store.save(state)
+    assert mode(store.path) == 0o600
+    assert store.load().modules["a"].control_counter == 9
+    assert not any(p.name.endswith(".tmp") for p in store.folder.iterdir())
+
+
+def test_keys_are_in_the_state_file(store: StateStore) -> None:
+    store.save(sample_state())
+    text = store.path.read_text()
+    assert MODULE_KEY in text  # the state file is the one place keys are kept
+    assert CONN_KEY in text
+    raw = json.loads(text)
+    assert raw["version"] == STATE_VERSION
+    assert raw["modules"]["a"]["module_key"] == MODULE_KEY
+    assert raw["connections"]["ab"]["key"] == CONN_KEY
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: ModuleState/ConnectionState reprs show the hex keys; keys must stay out of "
+    "logs and tracebacks (use field(repr=False) as NodeTrust does)",
+)
+def test_reprs_do_not_show_keys() -> None:
+    state = sample_state()
+    assert MODULE_KEY not in repr(state.modules["a"])
+    assert CONN_KEY not in repr(state.connections["ab"])
+    assert MODULE_KEY not in repr(state)
+
+
+def test_remove_deletes_the_state_file(store: StateStore) -> None:
+    store.save(sample_state())
+    store.remove()
+    assert not store.exists()
+    store.remove()  # twice is fine
+
+
+def test_corrupt_json_names_the_file(store: StateStore) -> None:
+    store.save(sample_state())
+    store.path.write_text('{"version": 1, "modules": ')
+    with pytest.raises(StateError) as caught:
+        store.load()
+    assert caught.value.where == str(store.path)
+    assert str(store.path) in str(caught.value)
+    assert "corrupt deployment state" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda raw: raw.pop("modules"),
+        lambda raw: raw["modules"]["a"].pop("node"),
+        lambda raw: raw["modules"]["a"].update(surprise=1),
+        lambda raw: raw["connections"].update(x="not an object"),
+    ],
+    ids=["no-modules", "module-without-node", "unknown-field", "connection-not-object"],
+)
+def test_inconsistent_state_names_the_file(store: StateStore, mutate: object) -> None:
+    raw = json.loads(sample_state().to_json())
+    assert callable(mutate)
+    mutate(raw)
+    store.save(DeploymentState())
+    store.path.write_text(json.dumps(raw))
+    with pytest.raises(StateError, match="corrupt deployment state") as caught:
+        store.load()
+    assert caught.value.where == str(store.path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a state file holding valid JSON of the wrong shape ([] or modules: []) raises "
+    "AttributeError from StateStore.load instead of StateError",
+)
+@pytest.mark.parametrize("text", ["[]", "null", '{"version": 1, "descriptor": "", '
+                                  '"next_connection_id": 1, "modules": [], "connections": {}, '
+                                  '"timers": {}}'])
+def test_state_of_the_wrong_shape_is_a_state_error(store: StateStore, text: str) -> None:
+    store.save(DeploymentState())
+    store.path.write_text(text)
+    with pytest.raises(StateError):
+        store.load()
+
+
+def test_wrong_version_is_refused(store: StateStore) -> None:
+    raw = json.loads(sample_state().to_json())
+    raw["version"] = STATE_VERSION + 1
+    store.save(DeploymentState())
+    store.path.write_text(json.dumps(raw))
+    with pytest.raises(StateError, match=f"unsupported state version {STATE_VERSION + 1}"):
+        store.load()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the unsupported-version StateError raised by DeploymentState.from_dict does "
+    "not name the state file (StateStore.load should add where=path)",
+)
+def test_wrong_version_names_the_file(store: StateStore) -> None:
+    store.save(DeploymentState())
+    store.path.write_text(json.dumps({"version": 99}))
+    with pytest.raises(StateError) as caught:
+        store.load()
+    assert caught.value.where == str(store.path)
+
+
+def test_lock_is_exclusive(store: StateStore) -> None:
+    with store.locked():
+        assert mode(store.folder) == 0o700
+        with pytest.raises(StateError, match="another authex command") as caught, store.locked():
+            pass
+        assert caught.value.where == str(store.lock_path)
+    with store.locked():  # released after the first block
+        pass
+
+
+def test_lock_is_released_when_the_body_fails(store: StateStore) -> None:
+    with pytest.raises(RuntimeError), store.locked():
+        raise RuntimeError("boom")
+    with store.locked():
+        pass
+
+
+def test_lock_of_another_store_on_the_same_folder_is_refused(store: StateStore) -> None:
+    other = StateStore(store.folder)
+    with store.locked(), pytest.raises(StateError, match="another authex command"), other.locked():
+        pass
+
+
+def test_operator_key_is_created_once_and_private(store: StateStore) -> None:
+    assert not store.key_path.exists()
+    first = store.operator_key()
+    assert mode(store.key_path) == 0o600
+    assert mode(store.folder) == 0o700
+    second = store.operator_key()
+    assert first.private_bytes_raw() == second.private_bytes_raw()
+    again = StateStore(store.folder).operator_key()
+    assert again.public_key().public_bytes_raw() == first.public_key().public_bytes_raw()
+    assert store.key_path.read_text().strip() == first.private_bytes_raw().hex()
+
+
+def test_corrupt_operator_key_names_the_file(store: StateStore) -> None:
+    store.operator_key()
+    store.key_path.write_text("not hex\n")
+    with pytest.raises(StateError, match="corrupt operator key") as caught:
+        store.operator_key()
+    assert caught.value.where == str(store.key_path)
+    assert "not hex" not in str(caught.value)
+
+
+def test_ta_vendor_key_is_created_once_and_private(store: StateStore) -> None:
+    first = store.ta_vendor_key()
+    path = store.folder / "ta-vendor.pem"
+    assert mode(path) == 0o600
+    assert first.key_size == 2048
+    second = store.ta_vendor_key()
+    assert first.private_numbers() == second.private_numbers()
+
+
+def test_connection_id_assigns_increasing_ids_stably() -> None:
+    state = DeploymentState()
+    first = state.connection_id("x")
+    second = state.connection_id("y")
+    assert (first.id, second.id) == (1, 2)
+    assert state.connection_id("x") is first
+    assert state.next_connection_id == 3
+    assert state.connection_id("z").id == 3
+    assert isinstance(first, ConnectionState) and first.key == "" and first.epoch == 0
+
+
+def test_connection_ids_survive_a_round_trip(store: StateStore) -> None:
+    state = DeploymentState()
+    for name in ("x", "y"):
+        state.connection_id(name)
+    store.save(state)
+    loaded = store.load()
+    assert loaded.connection_id("y").id == 2
+    assert loaded.connection_id("new").id == 3
