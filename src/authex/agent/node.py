@@ -60,8 +60,10 @@ from authex.wire.messages import (
 
 log = logging.getLogger("authex.agent")
 RETAINED_PER_CONNECTION = 1000
+WATCH_QUEUE = 10_000  # events buffered for one watcher
 OPERATOR_REQUEST_TIMEOUT = 30.0
 MIN_TIMER_MS = 10
+HIGH_WATER = 1 << 20  # unsent bytes towards one module before data links pause
 
 
 class CommandError(AuthexError):
@@ -405,10 +407,19 @@ class NodeAgent:
         watch_event = WatchEvent(event.conn_id, event.counter, event.ciphertext)
         self.retained[event.conn_id].append(watch_event)
         for queue in self.watchers[event.conn_id]:
-            queue.put_nowait(watch_event)
+            try:
+                queue.put_nowait(watch_event)
+            except asyncio.QueueFull:  # a watcher that does not read loses events, not memory
+                self.stats[event.conn_id].dropped += 1
+
+    async def backpressure(self) -> None:
+        """Wait while any module's host link holds more than HIGH_WATER unsent bytes."""
+        for module in self.modules.values():
+            if module.process.buffered > HIGH_WATER:
+                await module.process.drain()
 
     def subscribe(self, conn_id: int) -> tuple[list[WatchEvent], asyncio.Queue[WatchEvent]]:
-        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
+        queue: asyncio.Queue[WatchEvent] = asyncio.Queue(WATCH_QUEUE)
         self.watchers[conn_id].add(queue)
         return list(self.retained[conn_id]), queue
 

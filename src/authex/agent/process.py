@@ -93,6 +93,13 @@ class ModuleProcess:
             raise RemoteError(reply.message, code=reply.code, where=f"module {self.name}")
         return reply
 
+    @property
+    def buffered(self) -> int:
+        """Bytes written to the module but not yet sent."""
+        if self._writer is None or self._writer.transport.is_closing():
+            return 0
+        return self._writer.transport.get_write_buffer_size()
+
     async def drain(self) -> None:
         if self._writer is not None and self._open:
             with contextlib.suppress(ConnectionError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 import logging
 import signal
 import ssl
@@ -41,6 +42,8 @@ from authex.wire.messages import (
 
 log = logging.getLogger("authex.agent.server")
 HELLO_TIMEOUT = 10.0
+MAX_LINKS = 512  # open links in all
+MAX_LINKS_PER_HOST = 64  # open links from one peer address
 _READ_CHUNK = 1 << 16
 
 
@@ -50,6 +53,7 @@ class AgentServer:
         self.tls = tls
         self.server: asyncio.Server | None = None
         self._links: set[asyncio.Task[None]] = set()
+        self._per_host: Counter[str] = Counter()
 
     async def start(self) -> None:
         cfg = self.agent.config
@@ -62,6 +66,14 @@ class AgentServer:
         self._links.add(task)
         address = writer.get_extra_info("peername")
         peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        host = address[0] if isinstance(address, tuple) else peer
+        if len(self._links) > MAX_LINKS or self._per_host[host] >= MAX_LINKS_PER_HOST:
+            log.warning("link from %s refused: too many open links", peer)
+            self._links.discard(task)
+            writer.transport.abort()
+            return
+        self._per_host[host] += 1
+        task.add_done_callback(lambda _: self._release(host))
         try:
             async with asyncio.timeout(HELLO_TIMEOUT):
                 await writer.start_tls(self.tls)
@@ -83,6 +95,11 @@ class AgentServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _release(self, host: str) -> None:
+        self._per_host[host] -= 1
+        if self._per_host[host] <= 0:
+            del self._per_host[host]
 
     async def _serve_link(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
@@ -136,6 +153,7 @@ class AgentServer:
                 if not isinstance(message, Event):
                     raise ProtocolError(f"unexpected {type(message).__name__} on a data link")
                 self.agent.on_data_event(message, peer)
+            await self.agent.backpressure()  # a slow module slows its senders, not our memory
             chunk = await reader.read(_READ_CHUNK)
             if not chunk:
                 return

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authex.crypto.identity import certificate_key, make_certificate, private_key_pem
+from authex.deployer.sealing import ENCRYPTION, PASSPHRASE_ENV, StateSealer, passphrase
 from authex.errors import StateError
 
 STATE_VERSION = 1
@@ -109,6 +110,7 @@ class StateStore:
     """The ``.authex`` folder of one deployment."""
 
     def __init__(self, folder: Path) -> None:
+        self._sealer_cache: StateSealer | None = None
         self.folder = folder
         self.path = folder / "state.json"
         self.key_path = folder / "operator.key"
@@ -141,13 +143,31 @@ class StateStore:
         if not self.path.exists():
             return DeploymentState()
         try:
-            return DeploymentState.from_dict(json.loads(self.path.read_text()))
+            raw = json.loads(self.path.read_text())
+            if isinstance(raw, dict) and raw.get("encrypted") == ENCRYPTION:
+                raw = json.loads(self._sealer(raw).open(raw))
+            return DeploymentState.from_dict(raw)
         except (ValueError, KeyError, TypeError) as exc:
             raise StateError(f"corrupt deployment state: {exc}", where=str(self.path)) from exc
 
     def save(self, state: DeploymentState) -> None:
         self._ensure_folder()
-        _write_private(self.path, state.to_json().encode())
+        text = state.to_json()
+        if passphrase() is not None:
+            text = json.dumps(self._sealer(None).seal(text.encode()))
+        _write_private(self.path, text.encode())
+
+    def _sealer(self, envelope: dict[str, Any] | None) -> StateSealer:
+        secret = passphrase()
+        if secret is None:
+            raise StateError(
+                f"the deployment state is encrypted: set {PASSPHRASE_ENV} to open it",
+                where=str(self.path),
+            )
+        salt = bytes.fromhex(envelope["salt"]) if envelope else None
+        if self._sealer_cache is None or (salt is not None and salt != self._sealer_cache.salt):
+            self._sealer_cache = StateSealer(secret, salt, where=str(self.path))
+        return self._sealer_cache
 
     def exists(self) -> bool:
         return self.path.exists()
