@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import yaml
-from support.harness import running_app
 
 from authex.deployer.state import StateStore
+from support.harness import running_app
 
 
 def key_material(folder: Path) -> dict[str, bytes]:

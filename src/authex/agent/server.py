@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 import logging
 import signal
 import ssl
+from collections import Counter
 from pathlib import Path
 
 from authex import PROTOCOL_VERSION
