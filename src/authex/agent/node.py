@@ -396,14 +396,18 @@ class NodeAgent:
         stats.delivered += 1
 
     def _to_operator(self, event: Event) -> None:
-        self.stats[event.conn_id].to_operator += 1
+        stats = self.stats[event.conn_id]
         if event.direction == Direction.RESPONSE:
             future = self.operator_requests.get((event.conn_id, event.counter))
-            if future is not None and not future.done():
-                future.set_result(
-                    HostEmit(event.conn_id, event.direction, event.counter, event.ciphertext)
-                )
+            if future is None or future.done():
+                stats.dropped += 1  # late or unsolicited response: nobody is waiting
+                return
+            stats.to_operator += 1
+            future.set_result(
+                HostEmit(event.conn_id, event.direction, event.counter, event.ciphertext)
+            )
             return
+        stats.to_operator += 1
         watch_event = WatchEvent(event.conn_id, event.counter, event.ciphertext)
         self.retained[event.conn_id].append(watch_event)
         for queue in self.watchers[event.conn_id]:

@@ -32,7 +32,7 @@ class ModuleState:
     node: str
     measurement: str = ""
     instance: int = 0  # agent-assigned id of the loaded instance; 0 = not loaded
-    module_key: str = ""  # hex K_m; "" = not attested
+    module_key: str = field(default="", repr=False)  # hex control key; "" = not attested
     control_counter: int = 0
     evidence: str = ""  # what the attestation rested on, for status
     emulated: bool = False  # attested on an emulated TEE platform
@@ -44,7 +44,7 @@ class ModuleState:
 class ConnectionState:
     id: int
     suite: str = ""
-    key: str = ""  # hex connection key of the current epoch
+    key: str = field(default="", repr=False)  # hex connection key of the current epoch
     epoch: int = 0
     keyed: dict[str, int] = field(default_factory=dict)  # "source"/"target" -> epoch keyed
     keyed_instance: dict[str, int] = field(default_factory=dict)  # end -> module instance keyed
@@ -146,8 +146,12 @@ class StateStore:
             raw = json.loads(self.path.read_text())
             if isinstance(raw, dict) and raw.get("encrypted") == ENCRYPTION:
                 raw = json.loads(self._sealer(raw).open(raw))
+            if not isinstance(raw, dict):
+                raise TypeError("expected a JSON object")
             return DeploymentState.from_dict(raw)
-        except (ValueError, KeyError, TypeError) as exc:
+        except StateError as exc:
+            raise StateError(exc.message, where=str(self.path)) from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateError(f"corrupt deployment state: {exc}", where=str(self.path)) from exc
 
     def save(self, state: DeploymentState) -> None:

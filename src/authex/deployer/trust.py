@@ -77,11 +77,14 @@ def parse_trust(raw: object, path: Path | None) -> TrustStore:
     for name, entry in (raw.get("nodes") or {}).items():
         if not isinstance(entry, dict) or not isinstance(entry.get("tee"), str):
             raise DescriptorError(f"nodes.{name}: expected a mapping with `tee`", where=where)
+        raw_keys = entry.get("vendor_keys") or {}
+        if not isinstance(raw_keys, dict):
+            raise DescriptorError(
+                f"nodes.{name}.vendor_keys: expected a mapping of vendor id to hex key",
+                where=where,
+            )
         try:
-            keys = {
-                int(vid): bytes.fromhex(str(key))
-                for vid, key in (entry.get("vendor_keys") or {}).items()
-            }
+            keys = {int(vid): bytes.fromhex(str(key)) for vid, key in raw_keys.items()}
         except ValueError as exc:
             raise DescriptorError(f"nodes.{name}.vendor_keys: {exc}", where=where) from exc
         nodes[str(name)] = NodeTrust(

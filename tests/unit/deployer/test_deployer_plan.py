@@ -339,7 +339,8 @@ def test_timer_missing_on_node_is_registered_again(deployed: World) -> None:
     deployed.observed["n2"]["timers"] = []
     plan = deployed.plan()
     assert plan.timers == ["b.tick"]
-    assert plan.load == plan.key == plan.route == []
+    assert plan.load == plan.key == []
+    assert plan.route == []
 
 
 def test_timer_period_change_reregisters_it(tmp_path: Path, deployed: World) -> None:
@@ -347,7 +348,8 @@ def test_timer_period_change_reregisters_it(tmp_path: Path, deployed: World) -> 
     deployed.descriptor = changed
     plan = deployed.plan()
     assert plan.timers == ["b.tick"]
-    assert plan.load == plan.key == plan.route == []
+    assert plan.load == plan.key == []
+    assert plan.route == []
 
 
 def test_module_moved_to_another_node(tmp_path: Path, deployed: World) -> None:
@@ -411,7 +413,9 @@ def test_connection_ends_roles_and_io_ids(world: World) -> None:
 
 def test_connection_ends_prefer_sender_kinds_for_source(tmp_path: Path) -> None:
     # a module may have an input and an output of the same name: the source end is the output
-    text = DESCRIPTOR.replace("{name: ab, from: a.out, to: b.inp}", "{name: ab, from: a.x, to: b.x}")
+    text = DESCRIPTOR.replace(
+        "{name: ab, from: a.out, to: b.inp}", "{name: ab, from: a.x, to: b.x}"
+    )
     descriptor = make_descriptor(tmp_path, text)
     both = {IoKind.INPUT: {"x": False}, IoKind.OUTPUT: {"x": False}}
     m = {

@@ -115,8 +115,10 @@ def test_status_report_merges_state_and_agents(descriptor: Descriptor) -> None:
 def test_status_report_running_needs_the_same_instance(descriptor: Descriptor) -> None:
     state = make_state()
     session = cast(Session, SimpleNamespace(descriptor=descriptor, state=state))
-    status = {"modules": [{"name": "controller", "instance": 99, "running": True}]}
-    status["connections"] = {}
+    status: dict[str, Any] = {
+        "modules": [{"name": "controller", "instance": 99, "running": True}],
+        "connections": {},
+    }
     report = status_report(session, {"cloud": status})
     assert not next(m for m in report["modules"] if m["name"] == "controller")["running"]
 
@@ -138,7 +140,7 @@ def test_render_status_names_every_module_and_connection(descriptor: Descriptor)
 
 
 def test_render_status_with_no_connections(descriptor: Descriptor) -> None:
-    report = {"nodes": [], "modules": [], "connections": []}
+    report: dict[str, Any] = {"nodes": [], "modules": [], "connections": []}
     text = render_status(descriptor, report)
     assert "connection  id  suite" in text
 

@@ -78,11 +78,6 @@ def test_bad_vendor_key_error_does_not_echo_other_keys() -> None:
     assert KEY not in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse_trust does not check that vendor_keys is a mapping; a list raises "
-    "AttributeError instead of DescriptorError naming nodes.<name>.vendor_keys",
-)
 def test_vendor_keys_must_be_a_mapping() -> None:
     with pytest.raises(DescriptorError, match=r"nodes\.mcu1\.vendor_keys"):
         parse_trust({"nodes": {"mcu1": {"tee": "sancus", "vendor_keys": [KEY]}}}, TRUST)
