@@ -78,7 +78,9 @@ class Mitm:
         return [(n, m) for n, m in self.log[since:] if isinstance(m, kind)]
 
     def set_keys_for(self, module: str, since: int = 0) -> list[SetKey]:
-        return [m for _, m in self.sent(SetKey, since) if isinstance(m, SetKey) and m.module == module]
+        return [
+            m for _, m in self.sent(SetKey, since) if isinstance(m, SetKey) and m.module == module
+        ]
 
 
 # --- altering module images ------------------------------------------------------------------

@@ -7,7 +7,6 @@ and a repeated deploy does only what is missing.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass, field
 
@@ -23,13 +22,13 @@ from authex.deployer.plan import (
 )
 from authex.deployer.session import Session
 from authex.deployer.state import ConnectionState, ModuleState, TimerState
-from authex.deployer.steps import run_steps
+from authex.deployer.steps import collect_failures, raise_failures, run_steps
 from authex.deployer.toolchains import build_all
 from authex.descriptor import DescriptorProblems, check_interfaces
 from authex.errors import AttestationError, AuthexError, ProtocolError, RemoteError
 from authex.manifest import IoKind, Manifest
 from authex.sdk.build import BuiltModule
-from authex.tee.base import AttestContext, Packaged, get_backend
+from authex.tee.base import AttestContext, Packaged, enrolled, get_backend
 from authex.wire.messages import AddRoute, Load, Loaded, SetKey, Timer
 
 
@@ -75,19 +74,27 @@ async def deploy(session: Session) -> DeployReport:
         return report
     progress(f"plan: {plan.summary()}")
 
-    async with asyncio.TaskGroup() as group:
-        for name in plan.attest:
-            group.create_task(
-                _load_and_attest(session, builds[name], packaged[name], name in plan.load, report)
-            )
-    async with asyncio.TaskGroup() as group:
-        for conn_name in plan.key:
-            group.create_task(_key_connection(session, conn_name, manifests, report))
-        for conn_name, node in plan.route:
-            group.create_task(_install_route(session, conn_name, node))
-    async with asyncio.TaskGroup() as group:
-        for key in plan.timers:
-            group.create_task(_start_timer(session, key, manifests))
+    failures = await collect_failures(
+        _load_and_attest(session, builds[name], packaged[name], name in plan.load, report)
+        for name in plan.attest
+    )
+    # Steps that depend on a module that failed are skipped; everything else proceeds.
+    ready = {n for n, m in session.state.modules.items() if m.module_key and m.instance}
+
+    def usable(conn_name: str) -> bool:
+        conn = descriptor.connection(conn_name)
+        return all(e.module in ready for e in (conn.source, conn.target) if e.module)
+
+    failures += await collect_failures(
+        [_key_connection(session, c, manifests, report) for c in plan.key if usable(c)]
+        + [_install_route(session, c, node) for c, node in plan.route if usable(c)]
+    )
+    failures += await collect_failures(
+        _start_timer(session, key, manifests)
+        for key in plan.timers
+        if key.split(".", 1)[0] in ready
+    )
+    raise_failures(failures)
     return report
 
 
@@ -99,6 +106,8 @@ async def _load_and_attest(
     backend = get_backend(node.tee)
     client = await session.client(spec.node)
     where = f"module {spec.name} on node {spec.node}"
+    context = AttestContext(spec, node, packaged, session.keys(), session.trust(), session.policy)
+    enrolled(context)  # refuse unenrolled or (without opt-in) emulated nodes before loading
     if load:
         reply = await client.request(Load(spec.name, node.tee, packaged.image))
         if not isinstance(reply, Loaded):
@@ -117,8 +126,14 @@ async def _load_and_attest(
         )
         session.save()
         session.progress(f"[{spec.node}] loaded {spec.name}")
-    context = AttestContext(spec, node, packaged, session.keys(), session.trust(), session.policy)
-    verified = await backend.attest(client, context)
+    try:
+        verified = await backend.attest(client, context)
+    except AuthexError:
+        # Whatever runs there did not prove itself: never trust that instance again.
+        session.state.modules[spec.name].instance = 0
+        session.state.modules[spec.name].module_key = ""
+        session.save()
+        raise
     ms = session.state.modules[spec.name]
     ms.module_key = verified.key.reveal().hex()
     ms.control_counter = 0

@@ -22,8 +22,8 @@ class StepsFailed(AuthexError):
         self.failures = failures
 
 
-async def run_steps(steps: Iterable[Awaitable[Any]]) -> None:
-    """Await all steps; raise the AuthexError (or StepsFailed) after all have finished."""
+async def collect_failures(steps: Iterable[Awaitable[Any]]) -> list[AuthexError]:
+    """Await all steps concurrently; return their AuthexErrors (other exceptions propagate)."""
     results = await asyncio.gather(*steps, return_exceptions=True)
     failures: list[AuthexError] = []
     for result in results:
@@ -31,7 +31,17 @@ async def run_steps(steps: Iterable[Awaitable[Any]]) -> None:
             failures.append(result)
         elif isinstance(result, BaseException):
             raise result
+    return failures
+
+
+def raise_failures(failures: list[AuthexError]) -> None:
+    """Raise the one failure as is, several as StepsFailed, none: return."""
     if len(failures) == 1:
         raise failures[0]
     if failures:
         raise StepsFailed(failures)
+
+
+async def run_steps(steps: Iterable[Awaitable[Any]]) -> None:
+    """Await all steps; raise the AuthexError (or StepsFailed) after all have finished."""
+    raise_failures(await collect_failures(steps))

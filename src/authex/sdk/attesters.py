@@ -7,12 +7,18 @@ follows from what its platform said it is (ModuleIdentity); without a platform i
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 
 from authex.attestation.trustzone import attestation_mac
 from authex.crypto.native_exchange import NONCE_SIZE, module_respond
 from authex.crypto.secret import Secret
-from authex.crypto.session import check_challenge, sancus_session_key, trustzone_session_key
+from authex.crypto.session import (
+    MODULE_NONCE_SIZE,
+    check_challenge,
+    sancus_session_key,
+    trustzone_session_key,
+)
 from authex.crypto.spongewrap import sancus_mac
 from authex.errors import AttestationError
 
@@ -50,7 +56,9 @@ def sgx_attester(name: str, operator_public: bytes, quote: Quoter) -> Attester:
 def sancus_attester(module_key: bytes) -> Attester:
     def attest(challenge: bytes) -> tuple[bytes, Secret]:
         check_challenge(challenge, even=True)
-        return sancus_mac(module_key, challenge), sancus_session_key(module_key, challenge)
+        nonce = os.urandom(MODULE_NONCE_SIZE)
+        evidence = sancus_mac(module_key, challenge) + nonce
+        return evidence, sancus_session_key(module_key, challenge, nonce)
 
     return attest
 
@@ -58,7 +66,9 @@ def sancus_attester(module_key: bytes) -> Attester:
 def trustzone_attester(module_key: bytes) -> Attester:
     def attest(challenge: bytes) -> tuple[bytes, Secret]:
         check_challenge(challenge)
-        return attestation_mac(module_key, challenge), trustzone_session_key(module_key, challenge)
+        nonce = os.urandom(MODULE_NONCE_SIZE)
+        evidence = attestation_mac(module_key, challenge) + nonce
+        return evidence, trustzone_session_key(module_key, challenge, nonce)
 
     return attest
 

@@ -8,7 +8,7 @@ import os
 
 from authex.attestation.verified import VerifiedModule
 from authex.crypto.sancus_keys import module_key
-from authex.crypto.session import sancus_session_key
+from authex.crypto.session import sancus_session_key, split_evidence
 from authex.crypto.spongewrap import sancus_mac
 from authex.deployer.client import AgentClient
 from authex.descriptor import ModuleSpec
@@ -36,7 +36,8 @@ class SancusBackend:
         k_m = module_key(trust.vendor_key(ctx.module.vendor_id), image.identity)
         challenge = os.urandom(16)
         evidence = await exchange(client, ctx.module.name, challenge)
-        if not hmac.compare_digest(evidence, sancus_mac(k_m, challenge)):
+        mac, module_nonce = split_evidence(evidence)
+        if not hmac.compare_digest(mac, sancus_mac(k_m, challenge)):
             raise AttestationError(
                 "Sancus attestation MAC does not verify: the module runs on another node, under "
                 "another vendor key, or with altered text or layout",
@@ -47,7 +48,7 @@ class SancusBackend:
             ctx.node.name,
             "sancus",
             ctx.packaged.measurement,
-            sancus_session_key(k_m, challenge),
+            sancus_session_key(k_m, challenge, module_nonce),
             EVIDENCE_KIND + (" (emulated)" if trust.emulated else ""),
             trust.emulated,
             self.control_suite,

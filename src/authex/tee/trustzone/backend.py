@@ -7,7 +7,7 @@ import os
 
 from authex.attestation.trustzone import check_attestation, module_key, sign_ta, ta_hash
 from authex.attestation.verified import VerifiedModule
-from authex.crypto.session import trustzone_session_key
+from authex.crypto.session import split_evidence, trustzone_session_key
 from authex.deployer.client import AgentClient
 from authex.descriptor import ModuleSpec
 from authex.errors import AttestationError
@@ -34,7 +34,8 @@ class TrustZoneBackend:
         challenge = os.urandom(16)
         evidence = await exchange(client, ctx.module.name, challenge)
         try:
-            check_attestation(k_m, challenge, evidence)
+            mac, module_nonce = split_evidence(evidence)
+            check_attestation(k_m, challenge, mac)
         except AttestationError as exc:
             raise AttestationError(
                 f"{exc.message}: the TA runs on another node, under another vendor key, or was "
@@ -46,7 +47,7 @@ class TrustZoneBackend:
             ctx.node.name,
             "trustzone",
             ctx.packaged.measurement,
-            trustzone_session_key(k_m, challenge),
+            trustzone_session_key(k_m, challenge, module_nonce),
             EVIDENCE_KIND + (" (emulated)" if trust.emulated else ""),
             trust.emulated,
             self.control_suite,
