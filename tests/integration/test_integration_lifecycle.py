@@ -15,7 +15,7 @@ from authex.deployer.cluster import LocalCluster
 from authex.deployer.deploy import deploy
 from authex.deployer.state import StateStore
 from authex.descriptor import load_descriptor
-from authex.errors import StateError
+from authex.errors import AuthexError, StateError
 from support.harness import run, running_app
 
 
@@ -88,10 +88,13 @@ def test_agent_restart_reloads_only_that_nodes_modules(irrigation_dir: Path) -> 
         os.kill(pids["field2"], signal.SIGKILL)
         app.wait_for(
             "agent gone",
-            lambda: not next(n for n in app.status()["nodes"] if n["name"] == "field2")[
-                "reachable"
-            ],
+            lambda: (
+                not next(n for n in app.status()["nodes"] if n["name"] == "field2")["reachable"]
+            ),
         )
+        with pytest.raises(AuthexError, match="node field2 .*cannot reach agent"):
+            app.deploy()  # the rest of the deployment is untouched and keeps working
+        assert app.call("controller", "get_threshold").payload == b"30.0"
         cluster.start(lambda _: None)
         report = app.deploy()
         assert sorted(report.plan.load) == ["sensor2", "valve"]

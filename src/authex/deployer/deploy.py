@@ -62,9 +62,11 @@ async def deploy(session: Session) -> DeployReport:
     progress(f"contacting {len(descriptor.nodes)} nodes")
     statuses = await session.all_status()
     unreachable = {n: e for n, e in statuses.items() if isinstance(e, AuthexError)}
-    if unreachable:
+    if len(unreachable) == len(descriptor.nodes):
         lines = "\n".join(f"  {e}" for e in unreachable.values())
         raise RemoteError(f"{len(unreachable)} node(s) unreachable, nothing changed:\n{lines}")
+    for error in unreachable.values():
+        progress(f"skipping the modules of an unreachable node: {error}")
     observed = {n: s for n, s in statuses.items() if not isinstance(s, AuthexError)}
     measurements = {name: p.measurement for name, p in packaged.items()}
     plan = make_plan(descriptor, manifests, measurements, session.state, observed)
@@ -74,12 +76,18 @@ async def deploy(session: Session) -> DeployReport:
         return report
     progress(f"plan: {plan.summary()}")
 
-    failures = await collect_failures(
+    failures: list[AuthexError] = list(unreachable.values())
+    failures += await collect_failures(
         _load_and_attest(session, builds[name], packaged[name], name in plan.load, report)
         for name in plan.attest
+        if descriptor.module(name).node not in unreachable
     )
     # Steps that depend on a module that failed are skipped; everything else proceeds.
-    ready = {n for n, m in session.state.modules.items() if m.module_key and m.instance}
+    ready = {
+        n
+        for n, m in session.state.modules.items()
+        if m.module_key and m.instance and m.node not in unreachable
+    }
 
     def usable(conn_name: str) -> bool:
         conn = descriptor.connection(conn_name)
@@ -87,7 +95,11 @@ async def deploy(session: Session) -> DeployReport:
 
     failures += await collect_failures(
         [_key_connection(session, c, manifests, report) for c in plan.key if usable(c)]
-        + [_install_route(session, c, node) for c, node in plan.route if usable(c)]
+        + [
+            _install_route(session, c, node)
+            for c, node in plan.route
+            if usable(c) and node not in unreachable
+        ]
     )
     failures += await collect_failures(
         _start_timer(session, key, manifests)
