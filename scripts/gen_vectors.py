@@ -151,6 +151,7 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
         0x01020304,
         {"conn_id": 0xFFFFFFFF, "direction": 1, "counter": 1 << 40, "ciphertext": fixed("ev", 24)},
     ),
+    "EventAck": (0, {"conn_id": 0xFFFFFFFF, "direction": 1, "counter": 1 << 40}),
     "HostReady": (0, {"name": "capteur-é", "measurement": fixed("host measurement", 32)}),
     "HostAttest": (1, {"challenge": fixed("host challenge", 32)}),
     "HostAttested": (1, {"evidence": fixed("host evidence", 32)}),
@@ -177,6 +178,7 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
     "HostEmit": (0, {"conn_id": 9, "direction": 0, "counter": 256, "ciphertext": b"\x80" * 17}),
     "HostRejected": (3, {"conn_id": 9, "direction": 0, "counter": 255, "reason": 2}),
     "HostStop": (5, {}),
+    "HostAccepted": (0, {"conn_id": 9, "direction": 1, "counter": 1 << 33}),
 }
 
 

@@ -92,7 +92,7 @@ def test_agent_restart_reloads_only_that_nodes_modules(irrigation_dir: Path) -> 
                 not next(n for n in app.status()["nodes"] if n["name"] == "field2")["reachable"]
             ),
         )
-        with pytest.raises(AuthexError, match="node field2 .*cannot reach agent"):
+        with pytest.raises(AuthexError, match=r"node field2 .*cannot reach agent"):
             app.deploy()  # the rest of the deployment is untouched and keeps working
         assert app.call("controller", "get_threshold").payload == b"30.0"
         cluster.start(lambda _: None)

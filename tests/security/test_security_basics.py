@@ -84,10 +84,16 @@ def test_replayed_and_reordered_events_are_rejected_and_counted(app: App) -> Non
     link.send(Event(cs.id, 0, 1, genuine[1]))  # replay
     link.send(Event(cs.id, 0, 3, genuine[3]))
     link.send(Event(cs.id, 0, 2, genuine[2]))  # reordered: older than 3
-    app.wait_for(
-        "two rejections", lambda: sum(app.connection("valve-command")["rejected"].values()) == 2
-    )
-    assert app.connection("valve-command")["rejected"] == {"replay": 2}
+
+    def refused() -> int:
+        # The receiving agent drops copies of what its module already took (or is taking) as
+        # duplicates; whatever it lets through the module rejects as a replay.  Either way
+        # the module's code sees each counter at most once.
+        conn = app.connection("valve-command")
+        return int(conn["duplicates"]) + int(conn["rejected"].get("replay", 0))
+
+    app.wait_for("two refusals", lambda: refused() == 2)
+    assert set(app.connection("valve-command")["rejected"]) <= {"replay"}
     assert app.watch("valve-state", count=1) == [b"open"]  # the genuine event took effect once
 
 

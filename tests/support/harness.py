@@ -35,17 +35,18 @@ class App:
         self.descriptor = descriptor
         self.progress: list[str] = []
 
-    def session(self) -> Session:
+    def session(self, *, exclusive: bool = True) -> Session:
         return Session(
             self.descriptor,
             StateStore.beside(self.descriptor.path),
             self.progress.append,
             allow_emulated=True,  # as `authex up` does for local development
+            exclusive=exclusive,
         )
 
-    def with_session(self, body: Callable[[Session], Awaitable[T]]) -> T:
+    def with_session(self, body: Callable[[Session], Awaitable[T]], *, exclusive: bool = True) -> T:
         async def go() -> T:
-            async with self.session() as session:
+            async with self.session(exclusive=exclusive) as session:
                 return await body(session)
 
         return asyncio.run(go())
@@ -57,7 +58,7 @@ class App:
         async def body(session: Session) -> dict[str, Any]:
             return operations.status_report(session, await session.all_status())
 
-        return self.with_session(body)
+        return self.with_session(body, exclusive=False)
 
     def operator_tls(self, node: str) -> ssl.SSLContext:
         """The operator's mutual-TLS context for ``node`` (for raw control links in tests)."""

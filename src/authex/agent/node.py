@@ -13,11 +13,13 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from authex.agent.config import NodeConfig
+from authex.agent.outbox import Outbox
 from authex.agent.peers import PeerLink
 from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
@@ -25,7 +27,7 @@ from authex.agent.router import LocalModule, Operator, RemoteNode, RouteTable, U
 from authex.agent.stats import ConnectionStats, reason_name
 from authex.agent.timers import PeriodicTimer
 from authex.errors import AuthexError, RemoteError
-from authex.wire.codec import Message, encode
+from authex.wire.codec import Message
 from authex.wire.messages import (
     AddRoute,
     Attest,
@@ -35,6 +37,8 @@ from authex.wire.messages import (
     Direction,
     ErrorCode,
     Event,
+    EventAck,
+    HostAccepted,
     HostAttest,
     HostAttested,
     HostCall,
@@ -98,6 +102,13 @@ class NodeAgent:
             lambda: deque(maxlen=RETAINED_PER_CONNECTION)
         )
         self.operator_requests: dict[tuple[int, int], asyncio.Future[HostEmit]] = {}
+        self.outbox = Outbox(directory / "outbox.sqlite")
+        # events delivered to a local module, waiting for it to take them: who to acknowledge
+        self.awaiting: dict[tuple[int, int, int], list[Callable[[], None]]] = {}
+        # highest counter a local module took, per (connection, direction): resends at or
+        # below it are acknowledged again without delivering them twice
+        self.delivered_upto: dict[tuple[int, int], int] = {}
+        self._commit_scheduled = False
         self.started_at = time.time()
         self.stopping = asyncio.Event()
 
@@ -255,7 +266,14 @@ class NodeAgent:
                 for t in self.timers.values()
             ],
             "peers": {
-                a: {"sent": p.sent, "queued": len(p.queue), "dropped": p.dropped}
+                a: {
+                    "connected": p.connected,
+                    "sent": p.sent,
+                    "resent": p.resent,
+                    "reconnects": p.reconnects,
+                    "outbox": self.outbox.size(a),
+                    "refused": self.outbox.refused.get(a, 0),
+                }
                 for a, p in self.peers.items()
             },
         }
@@ -321,6 +339,11 @@ class NodeAgent:
         await module.process.stop()
         log.info("stopped module %s", module.name)
 
+    def start(self) -> None:
+        """Resume sending whatever the outbox kept from before a restart."""
+        for address in self.outbox.peers():
+            self._peer(address).notify()
+
     # --- event routing ----------------------------------------------------------------------
 
     def _on_module(self, process: ModuleProcess, message: Message) -> None:
@@ -336,7 +359,10 @@ class NodeAgent:
             self.route(
                 Event(message.conn_id, message.direction, message.counter, message.ciphertext)
             )
+        elif isinstance(message, HostAccepted):
+            self._taken(message.conn_id, message.direction, message.counter, accepted=True)
         elif isinstance(message, HostRejected):
+            self._taken(message.conn_id, message.direction, message.counter, accepted=False)
             self.stats[message.conn_id].rejected[reason_name(message.reason)] += 1
             log.warning(
                 "module %s rejected a message on connection %d (counter %d): %s",
@@ -363,19 +389,70 @@ class NodeAgent:
                 HostDeliver(event.conn_id, event.direction, event.counter, event.ciphertext),
             )
         elif isinstance(target, RemoteNode):
-            self._peer(target.address).send(encode(event))
+            if self.outbox.add(target.address, event) is None:
+                stats.dropped += 1  # outbox full (logged there) or already queued
+                return
+            self._schedule_commit()
+            self._peer(target.address).notify()
             stats.forwarded += 1
         else:
             self._to_operator(event)
 
-    def on_data_event(self, event: Event, peer: str) -> None:
-        """An event arrived from another agent: it must be for a module on this node."""
+    def on_data_event(self, event: Event, peer: str, ack: Callable[[], None]) -> None:
+        """An event arrived from another agent: it must be for a module (or the operator) on
+        this node.  ``ack`` acknowledges it to the sender once the destination took it."""
         target = self._target_or_none(event.conn_id, event.direction)
         if not isinstance(target, LocalModule | Operator):
             self.stats[event.conn_id].dropped += 1
             log.warning("event for connection %d from %s not for this node", event.conn_id, peer)
             return
-        self.route(event)
+        if isinstance(target, Operator):
+            self.route(event)
+            ack()
+            return
+        key = (event.conn_id, event.direction)
+        if event.counter <= self.delivered_upto.get(key, 0):
+            self.stats[event.conn_id].duplicates += 1  # a resend of what the module took
+            ack()
+            return
+        waiting = self.awaiting.get((event.conn_id, event.direction, event.counter))
+        if waiting is not None:
+            self.stats[event.conn_id].duplicates += 1
+            waiting.append(ack)  # a second copy in flight is acknowledged with the first
+            return
+        message = HostDeliver(event.conn_id, event.direction, event.counter, event.ciphertext)
+        if self._deliver(target.module, message):
+            self.awaiting[(event.conn_id, event.direction, event.counter)] = [ack]
+        # else: not acknowledged, so the sender will offer it again
+
+    def _taken(self, conn_id: int, direction: int, counter: int, *, accepted: bool) -> None:
+        """A local module took (or refused for good) a message: acknowledge it upstream."""
+        if accepted:
+            key = (conn_id, direction)
+            self.delivered_upto[key] = max(self.delivered_upto.get(key, 0), counter)
+        for ack in self.awaiting.pop((conn_id, direction, counter), []):
+            ack()
+
+    def _on_ack(self, address: str, ack: EventAck) -> None:
+        if self.outbox.acknowledge(address, ack.conn_id, ack.direction, ack.counter):
+            self._schedule_commit()
+            self._peer(address).acknowledged()
+
+    def _schedule_commit(self) -> None:
+        """Commit the outbox once per batch of events (at the end of this loop iteration)."""
+        if self._commit_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the event loop (tests): commit now
+            self.outbox.commit()
+            return
+        self._commit_scheduled = True
+        loop.call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._commit_scheduled = False
+        self.outbox.commit()
 
     def _target_or_none(self, conn_id: int, direction: int) -> object:
         try:
@@ -383,7 +460,7 @@ class NodeAgent:
         except UnknownRoute:
             return None
 
-    def _deliver(self, module_name: str, message: HostDeliver) -> None:
+    def _deliver(self, module_name: str, message: HostDeliver) -> bool:
         stats = self.stats[message.conn_id]
         module = self.modules.get(module_name)
         if module is None or not module.process.running:
@@ -391,9 +468,10 @@ class NodeAgent:
             log.warning(
                 "module %s not running; dropped connection %d", module_name, message.conn_id
             )
-            return
+            return False
         module.process.send(message)
         stats.delivered += 1
+        return True
 
     def _to_operator(self, event: Event) -> None:
         stats = self.stats[event.conn_id]
@@ -433,7 +511,9 @@ class NodeAgent:
     def _peer(self, address: str) -> PeerLink:
         link = self.peers.get(address)
         if link is None:
-            link = self.peers[address] = PeerLink(self.config.name, address)
+            link = self.peers[address] = PeerLink(
+                self.config.name, address, self.outbox, self._on_ack
+            )
         return link
 
     async def close(self) -> None:
@@ -445,4 +525,5 @@ class NodeAgent:
         self.modules.clear()
         for peer in self.peers.values():
             await peer.close()
+        self.outbox.close()
         await self.platform.close()

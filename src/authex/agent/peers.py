@@ -1,9 +1,11 @@
-"""Edge: long-lived outgoing data links to other agents, with write coalescing.
+"""Edge: long-lived outgoing data links to other agents, driven by the durable outbox.
 
-One link per peer address.  Frames are written straight into the transport while connected
-(the event loop coalesces them into few syscalls); while connecting, they wait in a bounded
-queue.  When the queue is full the oldest frame is dropped and counted (durable outboxes that
-lose nothing are the reliability work of a later change; see docs/architecture.md).
+One link per peer address.  A sender task writes every stored event for the peer in order
+(the transport coalesces them into few syscalls and ``drain`` applies TCP back-pressure), and
+reads the peer's EventAcks, which delete events from the outbox.  After a reconnection
+(exponential backoff with jitter) everything not yet acknowledged is sent again; so is it when
+acknowledgements stall (the destination module was not running), and the receiver drops what
+it already delivered.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+import random
+import ssl
+import time
+from collections.abc import Callable
 
 from authex import PROTOCOL_VERSION
+from authex.agent.outbox import Outbox
 from authex.agent.tls import data_client_context
 from authex.errors import ProtocolError
 from authex.wire.codec import FrameDecoder, encode
-from authex.wire.messages import DATA, Error, Hello, LinkKind, Ok
+from authex.wire.messages import DATA, Error, EventAck, Hello, LinkKind, Ok
 
 log = logging.getLogger("authex.agent.peers")
-MAX_QUEUED = 100_000
-HIGH_WATER = 1 << 20
 CONNECT_TIMEOUT = 5.0
+BACKOFF_START = 0.05
+BACKOFF_MAX = 2.0
+RESEND_AFTER = 2.0  # seconds without acknowledgement progress before resending
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -31,63 +38,103 @@ def split_address(address: str) -> tuple[str, int]:
 
 
 class PeerLink:
-    def __init__(self, local_node: str, address: str) -> None:
+    def __init__(
+        self,
+        local_node: str,
+        address: str,
+        outbox: Outbox,
+        on_ack: Callable[[str, EventAck], None],
+    ) -> None:
         self.local_node = local_node
         self.address = address
-        self.queue: deque[bytes] = deque()
-        self.dropped = 0
+        self.outbox = outbox
+        self.on_ack = on_ack
         self.sent = 0
-        self._writer: asyncio.StreamWriter | None = None
-        self._connector: asyncio.Task[None] | None = None
-        self._drainer: asyncio.Task[None] | None = None
-        self._watcher: asyncio.Task[None] | None = None
+        self.resent = 0
+        self.reconnects = 0
+        self.connected = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._last_progress = time.monotonic()
 
-    def send(self, frame: bytes) -> None:
-        writer = self._writer
-        if writer is not None and not writer.is_closing():
-            writer.write(frame)
-            self.sent += 1
-            if writer.transport.get_write_buffer_size() > HIGH_WATER and self._drainer is None:
-                self._drainer = asyncio.create_task(self._drain(writer))
-            return
-        if len(self.queue) >= MAX_QUEUED:
-            self.queue.popleft()
-            self.dropped += 1
-            log.warning("peer %s unreachable: queue full, dropped oldest frame", self.address)
-        self.queue.append(frame)
-        self._ensure_connecting()
+    def notify(self) -> None:
+        """New events are in the outbox for this peer."""
+        self._wake.set()
+        if self._task is None and not self._closed:
+            self._task = asyncio.create_task(self._run(), name=f"peer-{self.address}")
 
-    async def _drain(self, writer: asyncio.StreamWriter) -> None:
-        try:
-            await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            self._drainer = None
+    def acknowledged(self) -> None:
+        self._last_progress = time.monotonic()
 
-    def _ensure_connecting(self) -> None:
-        if self._closed or (self._connector is not None and not self._connector.done()):
-            return
-        self._connector = asyncio.create_task(self._connect(), name=f"peer-{self.address}")
-
-    async def _connect(self) -> None:
-        delay = 0.05
+    async def _run(self) -> None:
+        delay = BACKOFF_START
         while not self._closed:
             try:
-                writer = await asyncio.wait_for(self._open(), CONNECT_TIMEOUT)
-            except (OSError, TimeoutError, ProtocolError) as exc:
-                log.info("peer %s: connect failed (%s); retry in %.2fs", self.address, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                reader, writer = await asyncio.wait_for(self._open(), CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, ProtocolError, ssl.SSLError) as exc:
+                pause = delay * random.uniform(0.5, 1.5)
+                log.info("peer %s: connect failed (%s); retry in %.2fs", self.address, exc, pause)
+                await asyncio.sleep(pause)
+                delay = min(delay * 2, BACKOFF_MAX)
                 continue
-            while self.queue:
-                writer.write(self.queue.popleft())
-                self.sent += 1
-            self._writer = writer
-            return
+            delay = BACKOFF_START
+            self.connected = True
+            try:
+                await self._pump(reader, writer)
+            except (ConnectionError, ssl.SSLError, ProtocolError) as exc:
+                log.info("peer %s: link lost (%s)", self.address, exc)
+            finally:
+                self.connected = False
+                writer.close()
+            self.reconnects += 1
 
-    async def _open(self) -> asyncio.StreamWriter:
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        acks = asyncio.create_task(self._read_acks(reader))
+        cursor = 0  # a new link sends everything not yet acknowledged
+        try:
+            while not self._closed:
+                self._wake.clear()
+                rows = list(self.outbox.pending(self.address, cursor))
+                if rows:
+                    for row_id, event in rows:
+                        writer.write(encode(event))
+                        cursor = row_id
+                    self.sent += len(rows)
+                    self._last_progress = time.monotonic()
+                    await writer.drain()
+                    continue
+                if acks.done():
+                    return
+                if self.outbox.size(self.address) and (
+                    time.monotonic() - self._last_progress > RESEND_AFTER
+                ):
+                    self.resent += self.outbox.size(self.address)
+                    self._last_progress = time.monotonic()
+                    cursor = 0  # acknowledgements stalled: send the unacknowledged again
+                    continue
+                wake = asyncio.create_task(self._wake.wait())
+                await asyncio.wait(
+                    {wake, acks}, timeout=RESEND_AFTER, return_when="FIRST_COMPLETED"
+                )
+                wake.cancel()
+        finally:
+            acks.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await acks
+
+    async def _read_acks(self, reader: asyncio.StreamReader) -> None:
+        decoder = FrameDecoder()
+        while True:
+            chunk = await reader.read(1 << 16)
+            if not chunk:
+                return
+            for frame in decoder.feed(chunk):
+                message = DATA.decode(frame)
+                if isinstance(message, EventAck):
+                    self.on_ack(self.address, message)
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         host, port = split_address(self.address)
         reader, writer = await asyncio.open_connection(
             host, port, ssl=data_client_context(), server_hostname=host
@@ -105,35 +152,13 @@ class PeerLink:
                     raise ProtocolError(f"peer refused data link: {reply.message}")
                 if not isinstance(reply, Ok):
                     raise ProtocolError("unexpected reply to hello")
-                break
-        self._watcher = asyncio.create_task(self._watch_close(reader, writer))
-        return writer
-
-    async def _watch_close(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        """Data links are one-way; reading only tells us when the peer goes away."""
-        with contextlib.suppress(ConnectionError):
-            while await reader.read(4096):
-                pass
-        if self._writer is writer:
-            self._writer = None
-            log.info("peer %s: link closed", self.address)
-            if self.queue:
-                self._ensure_connecting()
+                if len(frames) > 1:
+                    raise ProtocolError("peer sent frames before the link was open")
+                return reader, writer
 
     async def close(self) -> None:
         self._closed = True
-        if self._connector is not None:
-            self._connector.cancel()
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
-        if self._writer is not None:
-            with contextlib.suppress(ConnectionError):
-                await self._writer.drain()
-            self._writer.close()
-            self._writer = None
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+                await self._task

@@ -11,6 +11,7 @@ import logging
 import signal
 import ssl
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from authex import PROTOCOL_VERSION
@@ -33,6 +34,7 @@ from authex.wire.messages import (
     Error,
     ErrorCode,
     Event,
+    EventAck,
     Hello,
     LinkKind,
     Ok,
@@ -120,7 +122,7 @@ class AgentServer:
         leftover = hello_frames[1:]
         if hello.link == LinkKind.DATA:
             writer.write(encode(Ok()))
-            await self._data_link(reader, decoder, leftover, f"{hello.peer}@{peer}")
+            await self._data_link(reader, writer, decoder, leftover, f"{hello.peer}@{peer}")
         elif hello.link == LinkKind.CONTROL:
             if not writer.get_extra_info("peercert"):
                 log.warning("control link from %s refused: no enrolled operator certificate", peer)
@@ -142,17 +144,26 @@ class AgentServer:
     async def _data_link(
         self,
         reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
         decoder: FrameDecoder,
         frames: list[Frame],
         peer: str,
     ) -> None:
         decoder.max_payload = DEFAULT_MAX_FRAME
+
+        def acknowledger(event: Event) -> Callable[[], None]:
+            def ack() -> None:
+                if not writer.is_closing():
+                    writer.write(encode(EventAck(event.conn_id, event.direction, event.counter)))
+
+            return ack
+
         while True:
             for frame in frames:
                 message = DATA.decode(frame)
                 if not isinstance(message, Event):
                     raise ProtocolError(f"unexpected {type(message).__name__} on a data link")
-                self.agent.on_data_event(message, peer)
+                self.agent.on_data_event(message, peer, acknowledger(message))
             await self.agent.backpressure()  # a slow module slows its senders, not our memory
             chunk = await reader.read(_READ_CHUNK)
             if not chunk:
@@ -230,6 +241,7 @@ async def run_node(directory: Path) -> None:
     info = await platform.start()
     log.info("platform: %s", info.description)
     agent = NodeAgent(config, directory, platform)
+    agent.start()
     server = AgentServer(agent, server_context(directory))
     if not operators_enrolled(directory):
         log.warning(

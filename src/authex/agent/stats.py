@@ -14,7 +14,8 @@ class ConnectionStats:
     delivered: int = 0  # handed to a local module
     forwarded: int = 0  # sent on to a remote agent
     to_operator: int = 0  # handed to watchers / pending operator requests
-    dropped: int = 0  # no route, wrong source, or module not running
+    dropped: int = 0  # no route, wrong source, module not running, or outbox full
+    duplicates: int = 0  # resends of events the module had already taken (acknowledged again)
     rejected: Counter[str] = field(default_factory=Counter)  # reported by the receiving module
 
     def to_dict(self) -> dict[str, Any]:
@@ -23,6 +24,7 @@ class ConnectionStats:
             "forwarded": self.forwarded,
             "to_operator": self.to_operator,
             "dropped": self.dropped,
+            "duplicates": self.duplicates,
             "rejected": dict(self.rejected),
         }
 

@@ -56,9 +56,15 @@ def _read_text(path: str) -> str:
 
 
 def _session(
-    descriptor: Descriptor, progress: Callable[[str], None] = say, *, allow_emulated: bool = False
+    descriptor: Descriptor,
+    progress: Callable[[str], None] = say,
+    *,
+    allow_emulated: bool = False,
+    exclusive: bool = True,
 ) -> Session:
-    return Session(descriptor, StateStore.beside(descriptor.path), progress, allow_emulated)
+    return Session(
+        descriptor, StateStore.beside(descriptor.path), progress, allow_emulated, exclusive
+    )
 
 
 async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
@@ -149,8 +155,8 @@ async def deploy_cmd(
 
 async def up(args: argparse.Namespace, descriptor: Descriptor) -> int:
     say(
-        "local development cluster: agents on loopback; control links are plaintext and "
-        "unauthenticated (loopback only)"
+        "local development cluster: one agent per node on loopback, control links in mutual "
+        "TLS with this deployment's operator enrolled on each node"
     )
     emulated = sorted({n.tee for n in descriptor.nodes if n.tee != "native"})
     if emulated:
@@ -185,7 +191,7 @@ async def down(args: argparse.Namespace, descriptor: Descriptor) -> int:
 
 
 async def status(args: argparse.Namespace, descriptor: Descriptor) -> int:
-    async with _session(descriptor) as session:
+    async with _session(descriptor, exclusive=False) as session:
         report = operations.status_report(session, await session.all_status())
     if args.json:
         say(json.dumps(report, indent=1))
@@ -228,7 +234,7 @@ async def watch(args: argparse.Namespace, descriptor: Descriptor) -> int:
 
     async def run() -> None:
         nonlocal seen
-        async with _session(descriptor) as session:
+        async with _session(descriptor, exclusive=False) as session:
             async for counter, plaintext in operations.watch(session, args.connection):
                 say(f"{args.connection} #{counter}: {show_bytes(plaintext)}")
                 seen += 1

@@ -33,6 +33,8 @@ from authex.wire.messages import (
     Send,
 )
 
+COUNTED = ("delivered", "forwarded", "to_operator", "dropped", "duplicates")
+
 
 @dataclass(frozen=True)
 class CallOutcome:
@@ -229,15 +231,14 @@ def status_report(
     connections = []
     for conn in session.descriptor.connections:
         cs = session.state.connections.get(conn.name)
-        counts: dict[str, Any] = {"delivered": 0, "forwarded": 0, "to_operator": 0, "rejected": {}}
+        counts: dict[str, Any] = {name: 0 for name in COUNTED} | {"rejected": {}}
         if cs is not None:
             for status in statuses.values():
                 if isinstance(status, dict):
                     c = status["connections"].get(str(cs.id))
                     if c:
-                        counts["delivered"] += c["delivered"]
-                        counts["forwarded"] += c["forwarded"]
-                        counts["to_operator"] += c["to_operator"]
+                        for name in COUNTED:
+                            counts[name] += c.get(name, 0)
                         for reason, n in c["rejected"].items():
                             counts["rejected"][reason] = counts["rejected"].get(reason, 0) + n
         connections.append(

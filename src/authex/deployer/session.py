@@ -34,6 +34,7 @@ class Session:
     store: StateStore
     progress: Callable[[str], None] = _quiet
     allow_emulated: bool = False  # `authex up` accepts emulated TEEs for local development
+    exclusive: bool = True  # False: read-only (status, watch), runs beside other commands
     state: DeploymentState = field(init=False)
     operator: Ed25519PrivateKey = field(init=False)
     clients: dict[str, AgentClient] = field(default_factory=dict, init=False)
@@ -41,8 +42,9 @@ class Session:
     _trust: TrustStore | None = field(default=None, init=False)
 
     async def __aenter__(self) -> Session:
-        self._lock = self.store.locked()
-        self._lock.__enter__()
+        if self.exclusive:
+            self._lock = self.store.locked()
+            self._lock.__enter__()
         self.state = self.store.load()
         self.state.descriptor = str(self.descriptor.path)
         self.operator = self.store.operator_key()
@@ -55,7 +57,9 @@ class Session:
             for client in self.clients.values():
                 await client.close()
         finally:
-            self._lock.__exit__(et, e, tb)
+            if self._lock is not None:
+                self._lock.__exit__(et, e, tb)
+                self._lock = None
 
     @property
     def policy(self) -> Policy:
@@ -80,6 +84,8 @@ class Session:
         return OperatorKeys(self.operator, self.store.ta_vendor_key)
 
     def save(self) -> None:
+        if not self.exclusive:
+            raise StateError("a read-only session cannot change the deployment state")
         self.store.save(self.state)
 
     @property

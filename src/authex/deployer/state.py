@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from authex.deployer.sealing import ENCRYPTION, PASSPHRASE_ENV, StateSealer, pas
 from authex.errors import StateError
 
 STATE_VERSION = 1
+LOCK_TIMEOUT = 30.0
 
 
 @dataclass
@@ -124,17 +126,25 @@ class StateStore:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the deployment's exclusive lock (one mutating command at a time)."""
+    def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the deployment's exclusive lock (one mutating command at a time), waiting up
+        to ``timeout`` seconds for another command to finish."""
         self._ensure_folder()
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise StateError(
-                    "another authex command is using this deployment", where=str(self.lock_path)
-                ) from exc
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as exc:
+                    if time.monotonic() >= deadline:
+                        raise StateError(
+                            f"another authex command is using this deployment (waited "
+                            f"{timeout:g}s)",
+                            where=str(self.lock_path),
+                        ) from exc
+                    time.sleep(0.05)
             yield
         finally:
             os.close(fd)

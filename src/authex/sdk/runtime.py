@@ -40,6 +40,7 @@ from authex.wire.messages import (
     Direction,
     Error,
     ErrorCode,
+    HostAccepted,
     HostAttest,
     HostAttested,
     HostCall,
@@ -272,12 +273,18 @@ class ModuleRuntime:
         except Exception:
             conn.stats.failed += 1
             self.log(f"{what} raised; the event is dropped:\n{traceback.format_exc().rstrip()}")
+            self._accepted(message)
             return None
         if reply is not None:
             counter, sealed = conn.end.seal(Direction.RESPONSE, reply, counter=message.counter)
             self._send(HostEmit(conn.end.conn_id, Direction.RESPONSE, counter, sealed), 0)
             conn.stats.emitted += 1
+        self._accepted(message)
         return None
+
+    def _accepted(self, message: HostDeliver) -> None:
+        """Tell the agent the message was taken, so it can acknowledge it to the sender."""
+        self._send(HostAccepted(message.conn_id, message.direction, message.counter), 0)
 
     def _call(self, message: HostCall, request_id: int) -> None:
         def answer(status: CallStatus, payload: bytes) -> None:
@@ -370,6 +377,7 @@ class ModuleRuntime:
             ):
                 reply = self._open(conn, response)
                 if reply is not None:
+                    self._accepted(response)
                     return reply
             else:
                 self._reject(response, RejectReason.REPLAY)

@@ -243,6 +243,17 @@ class Event(Message):
     ciphertext: Bytes
 
 
+@dataclass(frozen=True)
+class EventAck(Message):
+    """Receiver -> sender on the same data link: the destination took this event (processed,
+    rejected, or already had it), so the sender may drop it from its outbox."""
+
+    TYPE = 0x41
+    conn_id: U32
+    direction: U8
+    counter: U64
+
+
 # --- host: agent <-> module process ---------------------------------------------------------
 
 
@@ -330,6 +341,17 @@ class HostStop(Message):
     TYPE = 0x89
 
 
+@dataclass(frozen=True)
+class HostAccepted(Message):
+    """Module -> agent: a delivered message was authenticated and handed to the module's code
+    (its callback ran, even if it raised).  Lets the agent acknowledge it upstream."""
+
+    TYPE = 0x8A
+    conn_id: U32
+    direction: U8
+    counter: U64
+
+
 COMMON = (Hello, Ok, Error)
 CONTROL_REQUESTS = Registry(
     "control",
@@ -359,7 +381,7 @@ CONTROL_REPLIES = Registry(
     Response,
     WatchEvent,
 )
-DATA = Registry("data", Hello, Ok, Error, Event)
+DATA = Registry("data", Hello, Ok, Error, Event, EventAck)
 HOST_TO_MODULE = Registry("host", HostAttest, HostSetKey, HostDeliver, HostCall, HostStop)
 MODULE_TO_HOST = Registry(
     "host reply",
@@ -370,4 +392,5 @@ MODULE_TO_HOST = Registry(
     HostCallResult,
     HostEmit,
     HostRejected,
+    HostAccepted,
 )

@@ -15,18 +15,18 @@ from typing import cast
 import pytest
 
 import authex.agent.node as node_mod
-import authex.agent.peers as peers_mod
 from authex.agent.config import NodeConfig
 from authex.agent.node import CommandError, LoadedModule, NodeAgent
 from authex.agent.peers import PeerLink
 from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
-from authex.wire.codec import Message, encode
+from authex.wire.codec import Message
 from authex.wire.messages import (
     AddRoute,
     Direction,
     ErrorCode,
     Event,
+    HostAccepted,
     HostCall,
     HostCallResult,
     HostDeliver,
@@ -104,13 +104,13 @@ def add_route(agent: NodeAgent, conn_id: int, src: tuple[str, str], dst: tuple[s
 
 @pytest.fixture
 def connect_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """PeerLink never opens a socket here: connecting is recorded instead."""
+    """PeerLink never opens a socket here: being told of new outbox events is recorded."""
     calls: list[str] = []
 
     def fake(self: PeerLink) -> None:
         calls.append(self.address)
 
-    monkeypatch.setattr(PeerLink, "_ensure_connecting", fake)
+    monkeypatch.setattr(PeerLink, "notify", fake)
     yield calls
 
 
@@ -187,8 +187,8 @@ def test_event_to_remote_node_is_forwarded(agent: NodeAgent, connect_calls: list
     agent.route(event)
     agent.route(Event(OUT, FWD, 4, b"again"))
     assert counts(agent, OUT) == (0, 2, 0, 0)
-    link = agent.peers[N2_ADDRESS]
-    assert list(link.queue) == [encode(event), encode(Event(OUT, FWD, 4, b"again"))]
+    stored = [e for _, e in agent.outbox.pending(N2_ADDRESS)]
+    assert stored == [event, Event(OUT, FWD, 4, b"again")]  # durable before it is sent
     assert connect_calls == [N2_ADDRESS, N2_ADDRESS]
     assert list(agent.peers) == [N2_ADDRESS]  # one link per peer
 
@@ -259,18 +259,46 @@ def test_unexpected_module_message_is_ignored(agent: NodeAgent) -> None:
 
 
 def test_data_event_for_a_local_module_is_delivered(agent: NodeAgent) -> None:
-    agent.on_data_event(Event(IN, FWD, 1, b"from c"), "n2")
-    agent.on_data_event(Event(OUT, RSP, 2, b"c answers"), "n2")
+    acks: list[str] = []
+    agent.on_data_event(Event(IN, FWD, 1, b"from c"), "n2", lambda: acks.append("in"))
+    agent.on_data_event(Event(OUT, RSP, 2, b"c answers"), "n2", lambda: acks.append("rsp"))
     assert fake(agent, "a").sent == [
         HostDeliver(IN, FWD, 1, b"from c"),
         HostDeliver(OUT, RSP, 2, b"c answers"),
     ]
     assert counts(agent, IN) == (1, 0, 0, 0)
+    assert acks == []  # acknowledged only once the module took it
+    emit(agent, "a", HostAccepted(IN, FWD, 1))
+    emit(agent, "a", HostRejected(OUT, RSP, 2, 2))  # refused for good: acknowledged too
+    assert acks == ["in", "rsp"]
+
+
+def test_resent_events_are_acknowledged_without_a_second_delivery(agent: NodeAgent) -> None:
+    acks: list[int] = []
+    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", lambda: acks.append(1))
+    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", lambda: acks.append(2))  # in flight
+    emit(agent, "a", HostAccepted(IN, FWD, 1))
+    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", lambda: acks.append(3))  # late resend
+    assert fake(agent, "a").sent == [HostDeliver(IN, FWD, 1, b"one")]
+    assert acks == [1, 2, 3]
+    assert agent.stats[IN].duplicates == 2
+
+
+def test_undeliverable_data_event_is_not_acknowledged(agent: NodeAgent) -> None:
+    acks: list[int] = []
+    fake(agent, "a").running = False
+    agent.on_data_event(Event(IN, FWD, 1, b"x"), "n2", lambda: acks.append(1))
+    assert acks == []  # the sender keeps it and offers it again
+    fake(agent, "a").running = True
+    agent.on_data_event(Event(IN, FWD, 1, b"x"), "n2", lambda: acks.append(2))
+    assert fake(agent, "a").sent == [HostDeliver(IN, FWD, 1, b"x")]
 
 
 def test_data_event_for_the_operator_is_handed_over(agent: NodeAgent) -> None:
-    agent.on_data_event(Event(OP_OUT, FWD, 1, b"x"), "n2")
+    acks: list[int] = []
+    agent.on_data_event(Event(OP_OUT, FWD, 1, b"x"), "n2", lambda: acks.append(1))
     assert counts(agent, OP_OUT) == (0, 0, 1, 0)
+    assert acks == [1]
 
 
 @pytest.mark.parametrize(("conn_id", "direction"), [(OUT, FWD), (IN, RSP), (42, FWD)])
@@ -278,7 +306,7 @@ def test_data_event_not_for_this_node_is_dropped(
     agent: NodeAgent, conn_id: int, direction: int
 ) -> None:
     # never bounced on to another agent (no forwarding loops through this node)
-    agent.on_data_event(Event(conn_id, direction, 1, b"x"), "n2")
+    agent.on_data_event(Event(conn_id, direction, 1, b"x"), "n2", lambda: None)
     assert counts(agent, conn_id) == (0, 0, 0, 1)
     assert agent.peers == {}
 
@@ -432,30 +460,16 @@ def test_status_reports_modules_routes_counts_and_peers(agent: NodeAgent) -> Non
     assert status["routes"] == [LOCAL, OUT, IN, OP_IN, OP_OUT]
     assert status["connections"][str(LOCAL)]["delivered"] == 1
     assert status["connections"]["99"]["dropped"] == 1
-    assert status["peers"] == {N2_ADDRESS: {"sent": 0, "queued": 1, "dropped": 0}}
-
-
-# --- peer links while not connected ------------------------------------------------------------
-
-
-def test_peer_link_queues_while_not_connected(connect_calls: list[str]) -> None:
-    link = PeerLink("n1", N2_ADDRESS)
-    link.send(b"one")
-    link.send(b"two")
-    assert list(link.queue) == [b"one", b"two"]
-    assert (link.sent, link.dropped) == (0, 0)
-    assert connect_calls == [N2_ADDRESS, N2_ADDRESS]
-
-
-def test_peer_link_drops_oldest_beyond_the_bound(
-    connect_calls: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(peers_mod, "MAX_QUEUED", 3)
-    link = PeerLink("n1", N2_ADDRESS)
-    for i in range(5):
-        link.send(b"f%d" % i)
-    assert list(link.queue) == [b"f2", b"f3", b"f4"]
-    assert link.dropped == 2
+    assert status["peers"] == {
+        N2_ADDRESS: {
+            "connected": False,
+            "sent": 0,
+            "resent": 0,
+            "reconnects": 0,
+            "outbox": 1,
+            "refused": 0,
+        }
+    }
 
 
 def test_close_stops_modules_timers_and_platform(agent: NodeAgent) -> None:

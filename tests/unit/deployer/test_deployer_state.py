@@ -190,7 +190,10 @@ def test_wrong_version_names_the_file(store: StateStore) -> None:
 def test_lock_is_exclusive(store: StateStore) -> None:
     with store.locked():
         assert mode(store.folder) == 0o700
-        with pytest.raises(StateError, match="another authex command") as caught, store.locked():
+        with (
+            pytest.raises(StateError, match="another authex command") as caught,
+            store.locked(timeout=0.2),
+        ):
             pass
         assert caught.value.where == str(store.lock_path)
     with store.locked():  # released after the first block
@@ -206,8 +209,32 @@ def test_lock_is_released_when_the_body_fails(store: StateStore) -> None:
 
 def test_lock_of_another_store_on_the_same_folder_is_refused(store: StateStore) -> None:
     other = StateStore(store.folder)
-    with store.locked(), pytest.raises(StateError, match="another authex command"), other.locked():
+    with (
+        store.locked(),
+        pytest.raises(StateError, match="another authex command"),
+        other.locked(timeout=0.2),
+    ):
         pass
+
+
+def test_a_waiting_command_gets_the_lock_when_the_other_finishes(store: StateStore) -> None:
+    import threading
+
+    held = threading.Event()
+    release = threading.Event()
+
+    def first() -> None:
+        with store.locked():
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    held.wait(5)
+    threading.Timer(0.2, release.set).start()
+    with StateStore(store.folder).locked(timeout=10):  # waits for the first, then proceeds
+        assert release.is_set()
+    thread.join(5)
 
 
 def test_operator_key_is_created_once_and_private(store: StateStore) -> None:

@@ -25,6 +25,7 @@ from authex.wire.codec import FrameDecoder, Message, encode
 from authex.wire.messages import (
     MODULE_TO_HOST,
     CallStatus,
+    HostAccepted,
     HostAttest,
     HostAttested,
     HostCall,
@@ -74,6 +75,13 @@ class Runner:
         self.proc.stdin.flush()
 
     def read(self, timeout: float = DEADLINE) -> tuple[Message, int]:
+        """The next frame from the module, skipping HostAccepted acknowledgements."""
+        while True:
+            message, rid = self.read_any(timeout)
+            if not isinstance(message, HostAccepted):
+                return message, rid
+
+    def read_any(self, timeout: float = DEADLINE) -> tuple[Message, int]:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout

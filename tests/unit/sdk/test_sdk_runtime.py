@@ -24,6 +24,7 @@ from authex.wire.messages import (
     CallStatus,
     Error,
     ErrorCode,
+    HostAccepted,
     HostAttest,
     HostAttested,
     HostCall,
@@ -52,6 +53,7 @@ class Rig:
     module_key: Secret | None = None
     control: int = 0
     peers: dict[int, ChannelEnd] = field(default_factory=dict)
+    accepted: list[HostAccepted] = field(default_factory=list)
     runtime: ModuleRuntime = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,9 +76,12 @@ class Rig:
         return endpoint.id
 
     def handle(self, message: Message, request_id: int = 7) -> list[tuple[Message, int]]:
+        """What the runtime sent in answer, less the HostAccepted acknowledgements, which
+        are collected in ``accepted``."""
         self.sent.clear()
         assert self.runtime.handle(message, request_id)
-        return list(self.sent)
+        self.accepted += [m for m, _ in self.sent if isinstance(m, HostAccepted)]
+        return [(m, rid) for m, rid in self.sent if not isinstance(m, HostAccepted)]
 
     def attest(self) -> None:
         exchange = DeployerExchange.start("counter", self.operator)
@@ -226,6 +231,11 @@ def test_replayed_forged_and_unknown_deliveries_are_rejected(rig: Rig) -> None:
     forged = HostDeliver(1, 0, later.counter, flipped)
     assert rig.handle(forged) == [(HostRejected(1, 0, later.counter, RejectReason.FORGED), 0)]
     assert rig.handle(later) == []  # the genuine one still gets through
+    # only messages that reached the module's code are acknowledged, each once
+    assert rig.accepted == [
+        HostAccepted(1, 0, event.counter),
+        HostAccepted(1, 0, later.counter),
+    ]
     unknown = HostDeliver(99, 0, 1, bytes(20))
     assert rig.handle(unknown) == [(HostRejected(99, 0, 1, RejectReason.UNKNOWN_CONNECTION), 0)]
     assert rig.runtime.stats()[1].rejected == 2 and rig.runtime.unknown_rejected == 1

@@ -31,7 +31,7 @@ def test_type_code_in_its_range(cls: type[Message]) -> None:
     common = {m.Hello, m.Ok, m.Error}
     if cls in common:
         assert 0x01 <= cls.TYPE <= 0x0F
-    elif cls is m.Event:
+    elif cls in (m.Event, m.EventAck):
         assert 0x40 <= cls.TYPE <= 0x4F
     elif cls.__name__.startswith("Host"):
         assert 0x80 <= cls.TYPE <= 0x9F
@@ -48,7 +48,7 @@ def test_registry_contents() -> None:
     def names(registry: Registry) -> set[str]:
         return {cls.__name__ for cls in registry.by_type.values()}
 
-    assert names(m.DATA) == {"Hello", "Ok", "Error", "Event"}
+    assert names(m.DATA) == {"Hello", "Ok", "Error", "Event", "EventAck"}
     assert names(m.HOST_TO_MODULE) == {
         "HostAttest",
         "HostSetKey",
@@ -64,6 +64,7 @@ def test_registry_contents() -> None:
         "HostCallResult",
         "HostEmit",
         "HostRejected",
+        "HostAccepted",
     }
     assert "Hello" in names(m.CONTROL_REQUESTS)
     assert not names(m.CONTROL_REQUESTS) & names(m.CONTROL_REPLIES)
