@@ -103,31 +103,41 @@ async def call(session: Session, module: str, entry: str, arg: bytes) -> CallOut
     return CallOutcome(status, reply.payload)
 
 
-async def send(session: Session, connection: str, data: bytes) -> int:
-    """Operator -> module event on a direct connection; returns the counter used."""
+@dataclass(frozen=True)
+class _Outgoing:
+    """A message the operator sealed on one of its direct connections, counter saved."""
+
+    state: ConnectionState
+    end: ChannelEnd
+    node: str
+    counter: int
+    sealed: bytes
+
+
+def _seal_from_operator(session: Session, connection: str, data: bytes) -> _Outgoing:
     conn, cs = _connection(session, connection)
     if conn.source.module is not None or conn.target.module is None:
         raise StateError(f"connection {connection!r} does not start at the operator")
     end = _operator_end(cs)
     counter, sealed = end.seal(Direction.FORWARD, data)
     cs.operator_send = counter
-    session.save()
+    session.save()  # before sending: a counter is never used twice, even after a crash
     node = session.descriptor.module(conn.target.module).node
-    await (await session.client(node)).request(Send(cs.id, counter, sealed))
-    return counter
+    return _Outgoing(cs, end, node, counter, sealed)
+
+
+async def send(session: Session, connection: str, data: bytes) -> int:
+    """Operator -> module event on a direct connection; returns the counter used."""
+    out = _seal_from_operator(session, connection, data)
+    await (await session.client(out.node)).request(Send(out.state.id, out.counter, out.sealed))
+    return out.counter
 
 
 async def request(session: Session, connection: str, data: bytes) -> bytes:
     """Operator -> handler request on a direct connection; returns the verified response."""
-    conn, cs = _connection(session, connection)
-    if conn.source.module is not None or conn.target.module is None:
-        raise StateError(f"connection {connection!r} does not start at the operator")
-    end = _operator_end(cs)
-    counter, sealed = end.seal(Direction.FORWARD, data)
-    cs.operator_send = counter
-    session.save()
-    node = session.descriptor.module(conn.target.module).node
-    reply = await (await session.client(node)).request(Request(cs.id, counter, sealed))
+    out = _seal_from_operator(session, connection, data)
+    cs, end, counter = out.state, out.end, out.counter
+    reply = await (await session.client(out.node)).request(Request(cs.id, counter, out.sealed))
     if not isinstance(reply, Response) or reply.counter != counter:
         raise RemoteError("agent answered the request with a mismatched response")
     plaintext = end.open(Direction.RESPONSE, reply.counter, reply.ciphertext)

@@ -3,15 +3,13 @@ K_m = KDF(K_vendor, TA hash) from the enrolled vendor key and check the challeng
 
 from __future__ import annotations
 
-import os
-
-from authex.attestation.trustzone import check_attestation, module_key, sign_ta, ta_hash
+from authex.attestation.trustzone import attestation_mac, module_key, sign_ta, ta_hash
 from authex.attestation.verified import VerifiedModule
-from authex.crypto.session import split_evidence, trustzone_session_key
+from authex.crypto.session import trustzone_session_key
 from authex.deployer.client import AgentClient
 from authex.descriptor import ModuleSpec
-from authex.errors import AttestationError
-from authex.tee.base import AttestContext, OperatorKeys, Packaged, enrolled, exchange
+from authex.tee.base import AttestContext, OperatorKeys, Packaged, enrolled
+from authex.tee.challenge_mac import attest_by_mac
 from authex.tee.images import ta_payload
 
 EVIDENCE_KIND = "TrustZone MAC(K_m, challenge)"
@@ -31,24 +29,15 @@ class TrustZoneBackend:
     async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule:
         trust = enrolled(ctx)
         k_m = module_key(trust.vendor_key(ctx.module.vendor_id), ctx.packaged.measurement)
-        challenge = os.urandom(16)
-        evidence = await exchange(client, ctx.module.name, challenge)
-        try:
-            mac, module_nonce = split_evidence(evidence)
-            check_attestation(k_m, challenge, mac)
-        except AttestationError as exc:
-            raise AttestationError(
-                f"{exc.message}: the TA runs on another node, under another vendor key, or was "
-                "altered",
-                where=f"module {ctx.module.name} on node {ctx.node.name}",
-            ) from exc
-        return VerifiedModule(
-            ctx.module.name,
-            ctx.node.name,
-            "trustzone",
-            ctx.packaged.measurement,
-            trustzone_session_key(k_m, challenge, module_nonce),
-            EVIDENCE_KIND + (" (emulated)" if trust.emulated else ""),
-            trust.emulated,
-            self.control_suite,
+        return await attest_by_mac(
+            client,
+            ctx,
+            trust,
+            k_m,
+            mac=attestation_mac,
+            session_key=trustzone_session_key,
+            evidence_kind=EVIDENCE_KIND,
+            mismatch="TrustZone attestation MAC does not verify: the TA runs on another node, "
+            "under another vendor key, or was altered",
+            control_suite=self.control_suite,
         )
