@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test check bench fmt clean
+.PHONY: venv demo test test-rust check bench fmt clean
 
 $(STAMP): pyproject.toml setup.py src/authex/crypto/_spongent.c
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/smart-irrigation/demo.py
 
-test: $(STAMP)
+test: $(STAMP) test-rust
 	$(BIN)/python -m pytest -q
+
+# The Rust module SDK checks itself against spec/vectors (needs cargo >= 1.88, crates.io).
+test-rust:
+	@command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+	cargo test --locked --quiet --manifest-path sdks/rust/Cargo.toml
 
 check: $(STAMP)
 	scripts/check

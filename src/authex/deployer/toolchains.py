@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from authex.deployer.rust import build_rust_module
 from authex.deployer.steps import run_steps
 from authex.descriptor import Descriptor, ModuleSpec
 from authex.errors import BuildError
@@ -14,8 +15,10 @@ from authex.sdk.build import BuiltModule, build_python_module
 def build_module(spec: ModuleSpec, operator_public: bytes) -> BuiltModule:
     if spec.language == "python":
         return build_python_module(spec.source, spec.name, operator_public)
+    if spec.language == "rust":
+        return build_rust_module(spec.source, spec.name, operator_public)
     raise BuildError(
-        f"language {spec.language!r} has no toolchain in this version (supported: python)",
+        f"language {spec.language!r} has no toolchain in this version (supported: python, rust)",
         where=f"module {spec.name}",
     )
 
@@ -36,5 +39,9 @@ async def build_all(
         name, module = await one(spec)
         built[name] = module
 
-    await run_steps(store(spec) for spec in descriptor.modules)
+    # cargo builds one binary per crate and target folder at a time: Rust modules in sequence
+    rust = [spec for spec in descriptor.modules if spec.language == "rust"]
+    for spec in rust:
+        await store(spec)
+    await run_steps(store(spec) for spec in descriptor.modules if spec.language != "rust")
     return {spec.name: built[spec.name] for spec in descriptor.modules}

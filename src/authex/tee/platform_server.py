@@ -16,7 +16,9 @@ loads are rare, and quoting is CPU-bound anyway.  When the agent goes away, modu
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -50,6 +52,7 @@ from authex.wire.platform import (
 )
 
 log = logging.getLogger("authex.platform")
+ELF_MAGIC = b"\x7fELF"
 STOP_TIMEOUT = 5.0
 
 
@@ -125,18 +128,10 @@ class PlatformServer:
         plat_ours, plat_module = socket.socketpair()
         folder = self.directory / "modules" / message.name
         folder.mkdir(parents=True, exist_ok=True)
+        program = self._program(message.name, admission.payload)
         with open(folder / "module.log", "ab") as log_file:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "authex.sdk.runner",
-                    "-",
-                    "--name",
-                    message.name,
-                    "--platform-fd",
-                    str(plat_module.fileno()),
-                ],
+                [*program, "-", "--name", message.name, "--platform-fd", str(plat_module.fileno())],
                 stdin=host_module.fileno(),
                 stdout=host_module.fileno(),
                 stderr=log_file,
@@ -163,6 +158,20 @@ class PlatformServer:
         )
         host_agent.close()
         log.info("admitted %s (%s, pid %d)", message.name, self.platform.tee, process.pid)
+
+    def _program(self, name: str, payload: bytes) -> list[str]:
+        """How to start the module: its own executable (Rust, C) or the Python runner."""
+        if not payload.startswith(ELF_MAGIC):
+            return [sys.executable, "-m", "authex.sdk.runner"]
+        folder = self.directory / "platform" / "bin"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / f"{name}-{hashlib.sha256(payload).hexdigest()[:16]}"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(payload)
+            tmp.chmod(0o700)
+            os.replace(tmp, path)
+        return [str(path)]
 
     def _serve_module(self, module: RunningModule) -> None:
         decoder = FrameDecoder(DEFAULT_MAX_FRAME)
