@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.harness import running_app
-from support.net import free_ports
 
 from authex.wire.messages import CallStatus
+from support.harness import running_app
+from support.net import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 ECHO = REPO / "sdks" / "rust" / "examples" / "echo"
