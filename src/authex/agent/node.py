@@ -79,6 +79,14 @@ class CommandError(AuthexError):
 
 
 @dataclass
+class InFlight:
+    """One copy of an event handed to a local module, and the acknowledgements it owes."""
+
+    ciphertext: bytes
+    acks: list[Callable[[], None]]
+
+
+@dataclass
 class LoadedModule:
     name: str
     tee: str
@@ -104,7 +112,8 @@ class NodeAgent:
         self.operator_requests: dict[tuple[int, int], asyncio.Future[HostEmit]] = {}
         self.outbox = Outbox(directory / "outbox.sqlite")
         # events delivered to a local module, waiting for it to take them: who to acknowledge
-        self.awaiting: dict[tuple[int, int, int], list[Callable[[], None]]] = {}
+        # copies in delivery order, each with the acknowledgements it owes
+        self.awaiting: dict[tuple[int, int, int], deque[InFlight]] = {}
         # highest counter a local module took, per (connection, direction): resends at or
         # below it are acknowledged again without delivering them twice
         self.delivered_upto: dict[tuple[int, int], int] = {}
@@ -415,22 +424,33 @@ class NodeAgent:
             self.stats[event.conn_id].duplicates += 1  # a resend of what the module took
             ack()
             return
-        waiting = self.awaiting.get((event.conn_id, event.direction, event.counter))
-        if waiting is not None:
-            self.stats[event.conn_id].duplicates += 1
-            waiting.append(ack)  # a second copy in flight is acknowledged with the first
-            return
+        copies = self.awaiting.setdefault((event.conn_id, event.direction, event.counter), deque())
+        for copy in copies:
+            if copy.ciphertext == event.ciphertext:  # the same bytes are already with the module
+                self.stats[event.conn_id].duplicates += 1
+                copy.acks.append(ack)
+                return
+        # A copy with other bytes (a forgery, or the genuine one after a forgery) goes to the
+        # module too: only the module can tell which one is authentic.
         message = HostDeliver(event.conn_id, event.direction, event.counter, event.ciphertext)
         if self._deliver(target.module, message):
-            self.awaiting[(event.conn_id, event.direction, event.counter)] = [ack]
-        # else: not acknowledged, so the sender will offer it again
+            copies.append(InFlight(event.ciphertext, [ack]))
+        elif not copies:
+            del self.awaiting[(event.conn_id, event.direction, event.counter)]
+        # not delivered: not acknowledged, so the sender offers it again
 
     def _taken(self, conn_id: int, direction: int, counter: int, *, accepted: bool) -> None:
         """A local module took (or refused for good) a message: acknowledge it upstream."""
         if accepted:
             key = (conn_id, direction)
             self.delivered_upto[key] = max(self.delivered_upto.get(key, 0), counter)
-        for ack in self.awaiting.pop((conn_id, direction, counter), []):
+        copies = self.awaiting.get((conn_id, direction, counter))
+        if not copies:
+            return
+        copy = copies.popleft()  # modules answer in delivery order
+        if not copies:
+            del self.awaiting[(conn_id, direction, counter)]
+        for ack in copy.acks:
             ack()
 
     def _on_ack(self, address: str, ack: EventAck) -> None:

@@ -56,6 +56,7 @@ class AgentServer:
         self.server: asyncio.Server | None = None
         self._links: set[asyncio.Task[None]] = set()
         self._per_host: Counter[str] = Counter()
+        self._writers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         cfg = self.agent.config
@@ -66,6 +67,8 @@ class AgentServer:
         task = asyncio.current_task()
         assert task is not None
         self._links.add(task)
+        self._writers[task] = writer
+        task.add_done_callback(lambda t: self._writers.pop(t, None))
         address = writer.get_extra_info("peername")
         peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
         host = address[0] if isinstance(address, tuple) else peer
@@ -92,6 +95,8 @@ class AgentServer:
                 writer.write(encode(Error(ErrorCode.BAD_REQUEST, str(exc))))
         except (ConnectionError, asyncio.IncompleteReadError):
             log.info("link from %s dropped", peer)
+        except asyncio.CancelledError:  # the agent is shutting down: the link just closes
+            pass
         finally:
             self._links.discard(task)
             writer.close()
@@ -229,8 +234,14 @@ class AgentServer:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
-        for task in list(self._links):
-            task.cancel()
+        # Close the links rather than cancel their tasks (asyncio's stream callbacks treat a
+        # cancelled connection task as an error): each handler then ends on its own.
+        for writer in list(self._writers.values()):
+            writer.transport.abort()
+        if self._links:
+            _, stuck = await asyncio.wait(set(self._links), timeout=5)
+            for task in stuck:
+                task.cancel()
         await self.agent.close()
 
 
