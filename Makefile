@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-rust check bench fmt clean
+.PHONY: venv demo test test-rust check bench bench-quick fuzz fmt clean
 
 $(STAMP): pyproject.toml setup.py src/authex/crypto/_spongent.c
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,28 @@ check: $(STAMP)
 	scripts/check
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet '.[bench]' || echo "matplotlib did not install: plots are skipped"
 	$(BIN)/python -m bench
 
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
+
+FUZZ_TIME ?= 60
+FUZZ_HARNESSES := frames quote descriptor
+
+# A longer fuzzing campaign with atheris (make test runs the bounded Hypothesis fuzz tests).
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet atheris || echo "atheris did not install: the harnesses skip (docs/fuzzing.md)"
+	mkdir -p fuzz/crashes $(addprefix fuzz/corpus/,$(FUZZ_HARNESSES))
+	for h in $(FUZZ_HARNESSES); do \
+	  $(BIN)/python fuzz/fuzz_$$h.py -max_total_time=$(FUZZ_TIME) \
+	    -artifact_prefix=fuzz/crashes/$$h- fuzz/corpus/$$h || exit 1; \
+	done
+	AUTHEX_FUZZ_SCALE=20 $(BIN)/python -m pytest -q tests/fuzz
+
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests examples bench
-	$(BIN)/ruff check --fix src tests examples bench
+	$(BIN)/ruff format src tests examples bench fuzz
+	$(BIN)/ruff check --fix src tests examples bench fuzz
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -25,7 +25,7 @@ class Row:
     unit: str
     baseline: str = ""  # e.g. "floor 21.4 µs"
     ratio: float | None = None  # value / baseline value
-    target: str = ""  # e.g. "≤ 8× floor"
+    target: str = ""  # e.g. "≤ 8x floor"
     met: bool | None = None
     note: str = ""
 
@@ -75,14 +75,14 @@ def format_value(value: float | None, unit: str) -> str:
 def format_ratio(value: float | None) -> str:
     if value is None:
         return ""
-    return f"{value:.1f}×" if value < 100 else f"{value:,.0f}×"
+    return f"{value:.1f}x" if value < 100 else f"{value:,.0f}x"
 
 
-HEADERS = ("benchmark", "figure", "value", "baseline", "ratio", "target", "")
+HEADERS = ("benchmark", "figure", "value", "baseline", "ratio", "target", "", "details")
 
 
 def format_table(rows: list[Row]) -> str:
-    """A plain-text table, one line per row; notes go on the line under their row."""
+    """A plain-text table, one line per row (the details column is not padded)."""
     cells = [
         (
             r.section,
@@ -92,6 +92,7 @@ def format_table(rows: list[Row]) -> str:
             format_ratio(r.ratio),
             r.target,
             r.verdict(),
+            r.note,
         )
         for r in rows
     ]
@@ -104,11 +105,8 @@ def format_table(rows: list[Row]) -> str:
         ]
         return "  ".join(parts).rstrip()
 
-    out = [line(HEADERS), line(tuple("-" * w for w in widths))]
-    for row, values in zip(rows, cells, strict=True):
-        out.append(line(values))
-        if row.note:
-            out.append(" " * (widths[0] + 2) + f"({row.note})")
+    out = [line(HEADERS), line((*("-" * w for w in widths[:-1]), "-------"))]
+    out += [line(values) for values in cells]
     return "\n".join(out)
 
 

@@ -48,7 +48,9 @@ class Summary:
         )
 
     def to_dict(self, digits: int = 3) -> dict[str, Any]:
-        return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        return {
+            k: (round(v, digits) if isinstance(v, float) else v) for k, v in asdict(self).items()
+        }
 
 
 def summarize(values: Sequence[float]) -> Summary:

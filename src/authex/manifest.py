@@ -92,7 +92,7 @@ class Manifest:
     def from_json(data: bytes, *, where: str = "manifest") -> Manifest:
         try:
             raw = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ManifestError(f"not valid JSON: {exc}", where=where) from exc
         return Manifest.from_dict(raw, where=where)
 

@@ -48,6 +48,11 @@ class Aead(Protocol):
         ...
 
 
+def _check_key(key: bytes) -> None:
+    if len(key) != KEY_SIZE:
+        raise CryptoError(f"a {KEY_SIZE}-byte key is needed, not {len(key)} bytes")
+
+
 def nonce_block(direction: int, counter: int) -> bytes:
     return struct.pack(">B3xQ4x", direction, counter)
 
@@ -58,11 +63,13 @@ class AesGcm128:
         self.suite_id = SuiteId.AES_GCM_128
 
     def seal(self, key: bytes, direction: int, counter: int, ad: bytes, plaintext: bytes) -> bytes:
+        _check_key(key)
         return AESGCM(key).encrypt(nonce_block(direction, counter)[:12], plaintext, ad)
 
     def open(self, key: bytes, direction: int, counter: int, ad: bytes, sealed: bytes) -> bytes:
         if len(sealed) < TAG_SIZE:
             raise CryptoError("sealed message shorter than its tag")
+        _check_key(key)
         try:
             return AESGCM(key).decrypt(nonce_block(direction, counter)[:12], sealed, ad)
         except InvalidTag as exc:

@@ -69,6 +69,16 @@ class TrustStore:
         return entry
 
 
+def _vendor_id(value: object) -> int:
+    """A vendor id key: an integer 0..65535, written as a number or a decimal string."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"vendor id {value!r} is not an integer")
+    number = int(value)
+    if not 0 <= number <= 0xFFFF:
+        raise ValueError(f"vendor id {number} is outside 0..65535")
+    return number
+
+
 def parse_trust(raw: object, path: Path | None) -> TrustStore:
     where = str(path) if path else "trust file"
     if not isinstance(raw, dict) or not isinstance(raw.get("nodes", {}), dict):
@@ -84,13 +94,18 @@ def parse_trust(raw: object, path: Path | None) -> TrustStore:
                 where=where,
             )
         try:
-            keys = {int(vid): bytes.fromhex(str(key)) for vid, key in raw_keys.items()}
-        except ValueError as exc:
+            keys = {_vendor_id(vid): bytes.fromhex(str(key)) for vid, key in raw_keys.items()}
+        except (ValueError, TypeError) as exc:
             raise DescriptorError(f"nodes.{name}.vendor_keys: {exc}", where=where) from exc
+        emulated = entry.get("emulated", False)
+        if not isinstance(emulated, bool):
+            raise DescriptorError(
+                f"nodes.{name}.emulated: expected true or false, got {emulated!r}", where=where
+            )
         nodes[str(name)] = NodeTrust(
             str(name),
             entry["tee"],
-            bool(entry.get("emulated", False)),
+            emulated,
             keys,
             str(entry.get("root_ca", "")),
             str(entry.get("identity", "")),

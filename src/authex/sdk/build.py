@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -135,8 +136,24 @@ def unpack_artifact(artifact: bytes, where: str = "artifact") -> tuple[Manifest,
     """
     try:
         with zipfile.ZipFile(io.BytesIO(artifact)) as archive:
+            for info in archive.infolist():
+                # artifacts are written stored and unflagged (pack_artifact): refuse the rest
+                # before zipfile tries to decompress or decrypt anything
+                if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+                    raise BuildError(
+                        f"artifact entry {info.filename!r} is compressed or encrypted",
+                        where=where,
+                    )
             contents = {info.filename: archive.read(info) for info in archive.infolist()}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        RuntimeError,
+        NotImplementedError,
+        EOFError,
+        zlib.error,
+    ) as exc:
         raise BuildError(f"not a module artifact: {exc}", where=where) from exc
     if MANIFEST_ENTRY not in contents:
         raise BuildError(f"artifact has no {MANIFEST_ENTRY}", where=where)

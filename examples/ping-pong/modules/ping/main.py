@@ -1,13 +1,15 @@
 """ping: the probe end of the ping-pong example, used by ``python -m bench``.
 
-Three experiments, each started by the operator with an authenticated entry:
+Three experiments, each started by the operator with an authenticated entry and each bounded in
+count and in time (``budget_ms``; a run out of time still reports ``MIN_SAMPLES``):
 
-- ``hop``: a chain of ``count`` (+ ``warmup``) round trips.  Every ping goes out on ``ping``; the
-  pong module echoes it on its own output back into ``pong`` here, which records the round-trip
-  time (``time.perf_counter_ns``) and sends the next ping.  Only one ping is in flight.  When the
-  chain is done the round-trip times go to the operator on ``report``.
-- ``request_rtt``: ``count`` (+ ``warmup``) blocking ``ctx.request("ask", ...)`` calls to the
-  pong module's handler; the entry returns the round-trip times.
+- ``hop``: a chain of round trips, ``warmup`` untimed ones then up to ``count`` timed ones.  Every
+  ping goes out on ``ping``; the pong module echoes it on its own output back into ``pong`` here,
+  which records the round-trip time (``time.perf_counter_ns``) and sends the next ping.  Only one
+  ping is in flight.  When the chain is done the round-trip times go to the operator on
+  ``report``.
+- ``request_rtt``: blocking ``ctx.request("ask", ...)`` calls to the pong module's handler,
+  ``warmup`` untimed then up to ``count`` timed; the entry returns the round-trip times.
 - ``blast``: a stream of sequence-numbered events on ``stream`` for a given time, with credit
   flow control: two windows are sent at once, then one more window for every ``credit`` event
   the receiver sends back.  After the deadline an end marker carries the number sent and the
@@ -31,8 +33,9 @@ module.requests("ask")
 HEAD = struct.Struct("<III")  # run, seq, window
 END = 0xFFFFFFFF  # the sequence number of a stream's end marker
 END_INFO = struct.Struct("<QQQ")  # after HEAD in the end marker: sent, start ns, stop ns
-HOP_ARG = struct.Struct("<IIII")  # run, count, warmup, size
-REQUEST_ARG = struct.Struct("<III")  # count, warmup, size
+HOP_ARG = struct.Struct("<IIIII")  # run, count, warmup, size, budget (ms)
+REQUEST_ARG = struct.Struct("<IIII")  # count, warmup, size, budget (ms)
+MIN_SAMPLES = 5  # a run out of time still reports at least this many round trips
 BLAST_ARG = struct.Struct("<IdII")  # run, seconds, size, window
 REPORT_HEAD = struct.Struct("<IIII")  # run, samples, errors, reserved
 
@@ -52,20 +55,36 @@ class _Hop:
 
     def __init__(self) -> None:
         self.run = 0
-        self.total = 0
+        self.count = 0
         self.warmup = 0
         self.size = 16
         self.seq = 0
         self.sent_at = 0
         self.errors = 0
+        self.measuring = False
+        self.warm_until = 0
+        self.deadline = 0
         self.active = False
         self.samples: list[int] = []
 
-    def start(self, run: int, count: int, warmup: int, size: int) -> None:
-        self.run, self.total, self.warmup, self.size = run, count + warmup, warmup, size
+    def start(self, run: int, count: int, warmup: int, size: int, budget_ms: int) -> None:
+        now = time.perf_counter_ns()
+        self.run, self.count, self.warmup, self.size = run, count, warmup, size
         self.seq = self.errors = 0
         self.samples = []
+        self.measuring = warmup == 0
+        self.warm_until = now + budget_ms * 250_000  # a quarter of the budget at most
+        self.deadline = now + budget_ms * 1_000_000
         self.active = True
+
+    def done(self, now: int) -> bool:
+        """Enough samples, or out of time (with a few samples, or far out of time)."""
+        n = len(self.samples)
+        if n >= self.count:
+            return True
+        if now < self.deadline:
+            return False
+        return n >= MIN_SAMPLES or now >= self.deadline + 2 * (self.deadline - self.warm_until)
 
     def send(self, ctx: Context) -> None:
         payload = _padded(HEAD.pack(self.run, self.seq, 0), self.size)
@@ -112,11 +131,11 @@ _blast = _Blast()
 
 @module.entry()
 def hop(ctx: Context, arg: bytes) -> bytes:
-    """Start a ping-pong chain: arg = HOP_ARG(run, count, warmup, size)."""
-    run, count, warmup, size = HOP_ARG.unpack(arg)
-    if count < 1 or size < HEAD.size:
-        raise ValueError(f"need count >= 1 and size >= {HEAD.size}")
-    _hop.start(run, count, warmup, size)
+    """Start a ping-pong chain: arg = HOP_ARG(run, count, warmup, size, budget_ms)."""
+    run, count, warmup, size, budget_ms = HOP_ARG.unpack(arg)
+    if count < 1 or size < HEAD.size or budget_ms < 1:
+        raise ValueError(f"need count >= 1, size >= {HEAD.size} and budget_ms >= 1")
+    _hop.start(run, count, warmup, size, budget_ms)
     _hop.send(ctx)
     return b"started"
 
@@ -125,35 +144,45 @@ def hop(ctx: Context, arg: bytes) -> bytes:
 def pong(ctx: Context, data: bytes) -> None:
     now = time.perf_counter_ns()
     run, seq, _ = HEAD.unpack_from(data)
-    if not _hop.active or run != _hop.run or seq != _hop.seq or len(data) != _hop.size:
-        _hop.errors += 1
+    hop = _hop
+    if not hop.active or run != hop.run or seq != hop.seq or len(data) != hop.size:
+        hop.errors += 1
         return
-    if seq >= _hop.warmup:
-        _hop.samples.append(now - _hop.sent_at)
-    _hop.seq += 1
-    if _hop.seq < _hop.total:
-        _hop.send(ctx)
+    if hop.measuring:
+        hop.samples.append(now - hop.sent_at)
+    elif seq + 1 >= hop.warmup or now >= hop.warm_until:
+        hop.measuring = True
+    hop.seq += 1
+    if not hop.done(now):
+        hop.send(ctx)
         return
-    _hop.active = False
-    ctx.emit("report", _samples(_hop.run, _hop.samples, _hop.errors))
+    hop.active = False
+    ctx.emit("report", _samples(hop.run, hop.samples, hop.errors))
 
 
 @module.entry()
 def request_rtt(ctx: Context, arg: bytes) -> bytes:
-    """``count`` timed requests to the connected handler: arg = REQUEST_ARG(count, warmup, size);
-    returns REPORT_HEAD and the round-trip times (ns)."""
-    count, warmup, size = REQUEST_ARG.unpack(arg)
+    """Timed requests to the connected handler: arg = REQUEST_ARG(count, warmup, size,
+    budget_ms); returns REPORT_HEAD and the round-trip times (ns)."""
+    count, warmup, size, budget_ms = REQUEST_ARG.unpack(arg)
+    begin = time.perf_counter_ns()
+    warm_until = begin + budget_ms * 250_000
+    deadline = begin + budget_ms * 1_000_000
     samples: list[int] = []
     errors = 0
-    for i in range(count + warmup):
+    i = 0
+    while len(samples) < count:
         payload = _padded(HEAD.pack(0, i, 0), size)
         start = time.perf_counter_ns()
         reply = ctx.request("ask", payload, timeout=10.0)
-        elapsed = time.perf_counter_ns() - start
+        end = time.perf_counter_ns()
         if reply != payload:
             errors += 1
-        if i >= warmup:
-            samples.append(elapsed)
+        if i >= warmup or start >= warm_until:
+            samples.append(end - start)
+        i += 1
+        if end >= deadline and len(samples) >= MIN_SAMPLES:
+            break
     return _samples(0, samples, errors)
 
 

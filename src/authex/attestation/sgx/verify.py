@@ -98,10 +98,24 @@ def _load_chain(quote: Quote) -> list[x509.Certificate]:
         )
     try:
         chain = x509.load_pem_x509_certificates(quote.qe_cert_data.rstrip(b"\x00"))
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise _fail("certificates", f"PCK certificate chain is not valid PEM: {exc}") from exc
     if len(chain) > MAX_CHAIN_LENGTH:
         raise _fail("certificates", f"PCK chain has {len(chain)} certificates (limit 5)")
+    for index, cert in enumerate(chain):
+        # cryptography parses names, extensions and keys lazily: force it here, so a malformed
+        # certificate is refused now instead of escaping later as a library exception
+        try:
+            cert.subject.rfc4514_string()
+            cert.issuer.rfc4514_string()
+            for _ in cert.extensions:
+                pass
+            cert.public_key()
+            _ = cert.signature_hash_algorithm, cert.not_valid_before_utc, cert.not_valid_after_utc
+        except Exception as exc:  # ValueError, DuplicateExtension, UnsupportedAlgorithm, ...
+            raise _fail(
+                "certificates", f"certificate {index} of the PCK chain is malformed: {exc}"
+            ) from exc
     return chain
 
 

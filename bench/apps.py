@@ -1,0 +1,137 @@
+"""Generated applications on real local agents, driven in-process like the deployer CLI does.
+
+A ``LocalApp`` writes a descriptor (JSON, which is valid YAML) into a temporary folder, starts
+one agent per node with ``LocalCluster`` on free loopback ports, and opens deployer sessions
+(``allow_emulated``, as ``authex up`` does).  Leaving the ``with`` block stops every agent, and
+with them their platform and module processes.  Progress lines are kept with a timestamp, which
+is how deployment phases are timed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from authex.deployer.cluster import LocalCluster
+from authex.deployer.session import Session
+from authex.deployer.state import StateStore
+from authex.descriptor import Descriptor, load_descriptor
+
+T = TypeVar("T")
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel reports free right now (bound together, so all distinct)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def native_nodes(names: list[str], tees: list[str] | None = None) -> list[dict[str, Any]]:
+    tees = tees or ["native"] * len(names)
+    ports = free_ports(len(names))
+    return [
+        {"name": n, "tee": t, "host": "127.0.0.1", "port": p}
+        for n, t, p in zip(names, tees, ports, strict=True)
+    ]
+
+
+@dataclass
+class Progress:
+    """Deployer progress lines with the ``time.perf_counter()`` at which each arrived."""
+
+    lines: list[tuple[float, str]] = field(default_factory=list)
+
+    def __call__(self, line: str) -> None:
+        self.lines.append((time.perf_counter(), line))
+
+    def mark(self) -> int:
+        return len(self.lines)
+
+    def since(self, mark: int) -> list[tuple[float, str]]:
+        return self.lines[mark:]
+
+
+def phase_times(lines: list[tuple[float, str]], start: float, end: float) -> dict[str, float]:
+    """Split a deploy into build, load + attest and key + route, from its progress lines.
+
+    ``deploy`` reports "building", then "contacting" once every module is built, then one
+    "attested" per module and one "keyed" per connection; routes and timers finish by ``end``.
+    """
+
+    def first(prefix: str) -> float | None:
+        return next((t for t, line in lines if line.startswith(prefix)), None)
+
+    def last(word: str) -> float | None:
+        found = [t for t, line in lines if word in line]
+        return found[-1] if found else None
+
+    built = first("contacting") or start
+    attested = last("] attested ") or built
+    return {
+        "build_s": built - start,
+        "load_attest_s": attested - built,
+        "key_route_s": end - attested,
+        "deploy_s": end - built,  # everything after the build: load, attest, key, route
+        "total_s": end - start,
+    }
+
+
+class LocalApp:
+    def __init__(self, folder: Path, descriptor: dict[str, Any]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.path = folder / "descriptor.yaml"
+        self.path.write_text(json.dumps(descriptor, indent=1) + "\n")
+        self.descriptor: Descriptor = load_descriptor(self.path)
+        self.cluster = LocalCluster(self.descriptor)
+        self.progress = Progress()
+        self.start_s = 0.0
+
+    def __enter__(self) -> LocalApp:
+        begin = time.perf_counter()
+        try:
+            self.cluster.start(self.progress)
+        except BaseException:
+            self.cluster.stop()
+            raise
+        self.start_s = time.perf_counter() - begin
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cluster.stop()
+
+    def session(self) -> Session:
+        return Session(
+            self.descriptor,
+            StateStore.beside(self.path),
+            self.progress,
+            allow_emulated=True,
+        )
+
+    async def in_session(self, body: Callable[[Session], Awaitable[T]]) -> T:
+        async with self.session() as session:
+            return await body(session)
+
+    def agent_pids(self) -> dict[str, int]:
+        """Node name -> pid of its agent (what ``LocalCluster`` recorded)."""
+        try:
+            raw = json.loads(self.cluster.record.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {str(k): int(v) for k, v in raw.items()}

@@ -1,0 +1,280 @@
+"""Attestation per backend, Sancus key derivation per KiB, and resident memory.
+
+One application with a node of every TEE kind (native, and the emulated sancus, trustzone and
+sgx platforms), ``MODULES_PER_NODE`` idle modules on each (examples/ping-pong's pong module):
+
+- attestation: after the deployment (whose own attest step per module is read from the progress
+  lines), ``Backend.attest`` is called again ``attest_repeats`` times per module, one call at a
+  time, against the running agent: challenge, evidence, verification and key derivation, as a
+  deploy does it.  (Re-attesting only replaces the module's control key; nothing else runs.)
+- memory: VmRSS of every module process at idle (pids from the status report), of each agent
+  (pids ``LocalCluster`` recorded) and of each agent's platform process (its child).
+- key derivation: ``bench.kdf`` in two child processes, accelerated and ``AUTHEX_PURE_PYTHON=1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from authex.deployer import operations
+from authex.deployer.deploy import deploy
+from authex.deployer.session import Session
+from authex.sdk.build import build_python_module
+from authex.tee.base import AttestContext, get_backend
+from bench.apps import LocalApp, native_nodes
+from bench.config import (
+    BACKENDS,
+    KDF_TARGET_MS,
+    MEMORY_TARGET_MB,
+    MISSING_SDK,
+    PING_PONG,
+    REPO,
+    SGX_ATTEST_TARGET_MS,
+    Settings,
+)
+from bench.procs import platform_pid, pss_kib, rss_kib
+from bench.report import Results, Row
+from bench.stats import ratio, summarize
+
+MODULES_PER_NODE = 2
+
+
+def attest_descriptor() -> dict[str, Any]:
+    names = [f"n-{tee}" for tee in BACKENDS]
+    modules = [
+        {
+            "name": f"m-{tee}-{i}",
+            "node": f"n-{tee}",
+            "language": "python",
+            "source": str(PING_PONG / "pong"),
+        }
+        for tee in BACKENDS
+        for i in range(MODULES_PER_NODE)
+    ]
+    return {
+        "name": "bench-attest",
+        "nodes": native_nodes(names, list(BACKENDS)),
+        "modules": modules,
+    }
+
+
+def _deploy_attest_ms(lines: list[tuple[float, str]], module: str) -> float | None:
+    """The deploy's own attest step for ``module``: from "loaded" to "attested"."""
+    loaded = next((t for t, line in lines if line.endswith(f"] loaded {module}")), None)
+    attested = next((t for t, line in lines if f"] attested {module}:" in line), None)
+    if loaded is None or attested is None:
+        return None
+    return (attested - loaded) * 1000
+
+
+async def _attest_times(session: Session, module: str, repeats: int) -> list[float]:
+    descriptor = session.descriptor
+    spec = descriptor.module(module)
+    node = descriptor.node(spec.node)
+    backend = get_backend(node.tee)
+    keys = session.keys()
+    built = await asyncio.to_thread(
+        build_python_module, spec.source, spec.name, session.operator_public
+    )
+    packaged = backend.package(spec, built.artifact, keys)
+    context = AttestContext(spec, node, packaged, keys, session.trust(), session.policy)
+    client = await session.client(spec.node)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        await backend.attest(client, context)
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+async def _memory(app: LocalApp, session: Session) -> dict[str, Any]:
+    report = operations.status_report(session, await session.all_status())
+    modules: dict[str, list[float]] = {}
+    modules_pss: dict[str, list[float]] = {}
+    for m in report["modules"]:
+        pid = int(m["pid"]) if m.get("pid") else 0
+        kib = rss_kib(pid) if pid else None
+        if kib is not None:
+            modules.setdefault(m["tee"], []).append(kib / 1024)
+        pss = pss_kib(pid) if pid else None
+        if pss is not None:
+            modules_pss.setdefault(m["tee"], []).append(pss / 1024)
+    agents: dict[str, float] = {}
+    platforms: dict[str, float] = {}
+    for node, pid in app.agent_pids().items():
+        tee = app.descriptor.node(node).tee
+        kib = rss_kib(pid)
+        if kib is not None:
+            agents[tee] = kib / 1024
+        child = platform_pid(pid)
+        child_kib = rss_kib(child) if child else None
+        if child_kib is not None:
+            platforms[tee] = child_kib / 1024
+    return {
+        "unit": "MiB (VmRSS)",
+        "module_mb": modules,
+        "module_pss_mb": modules_pss,
+        "agent_mb": agents,
+        "platform_mb": platforms,
+    }
+
+
+def kdf_times(pure: bool, settings: Settings) -> dict[str, Any]:
+    env = dict(os.environ)
+    env["AUTHEX_PURE_PYTHON"] = "1" if pure else "0"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    sizes = [str(s) for s in settings.kdf_sizes]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.kdf", str(settings.kdf_budget_s), *sizes],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _kdf_bench(settings: Settings, results: Results) -> None:
+    data: dict[str, Any] = {}
+    accelerated: dict[str, float] = {}
+    for label, pure in (("accelerated", False), ("pure Python", True)):
+        raw = kdf_times(pure, settings)
+        per_size = {}
+        for size, samples in raw["ms"].items():
+            summary = summarize(samples)
+            if not pure:
+                accelerated[size] = summary.p50
+            base = accelerated.get(size) if pure else None
+            per_size[size] = summary.to_dict(4) | {
+                "ms_per_kib": round(summary.p50 / (int(size) / 1024), 4)
+            }
+            is_4k = int(size) == 4096
+            results.add(
+                Row(
+                    "attest",
+                    f"Sancus K_m derivation {int(size) // 1024} KiB, {label}",
+                    summary.p50,
+                    "ms",
+                    baseline=f"accelerated {base:.2f} ms" if base else "",
+                    target=f"≤ {KDF_TARGET_MS:g} ms" if is_4k else "",
+                    ratio=ratio(summary.p50, base or (KDF_TARGET_MS if is_4k else None)),
+                    met=summary.p50 <= KDF_TARGET_MS if is_4k else None,
+                    note=f"{summary.p50 / (int(size) / 1024):.2f} ms/KiB, n={summary.n}"
+                    + ("" if raw["accelerated"] != pure else ", accelerator state unexpected"),
+                )
+            )
+        data[label] = {"accelerated": raw["accelerated"], "sizes": per_size}
+    results.data.setdefault("attest", {})["sancus_kdf"] = data
+
+
+async def _app_bench(
+    app: LocalApp, selected: set[str], settings: Settings, results: Results
+) -> None:
+    async with app.session() as session:
+        mark = app.progress.mark()
+        begin = time.perf_counter()
+        await deploy(session)
+        deploy_s = time.perf_counter() - begin
+        lines = app.progress.since(mark)
+        if "memory" in selected:
+            await asyncio.sleep(settings.settle_s)  # idle: nothing runs in the modules
+            memory = await _memory(app, session)
+            results.data["memory"] = memory
+            _memory_rows(memory, results)
+        if "attest" in selected:
+            data: dict[str, Any] = {"deploy_s": round(deploy_s, 3), "per_backend": {}}
+            native_ms: float | None = None
+            for tee in BACKENDS:
+                direct: list[float] = []
+                in_deploy: list[float] = []
+                for i in range(MODULES_PER_NODE):
+                    module = f"m-{tee}-{i}"
+                    direct += await _attest_times(session, module, settings.attest_repeats)
+                    step = _deploy_attest_ms(lines, module)
+                    if step is not None:
+                        in_deploy.append(step)
+                summary = summarize(direct)
+                if tee == "native":
+                    native_ms = summary.p50
+                base = native_ms if tee != "native" else None
+                data["per_backend"][tee] = {
+                    "attest_ms": summary.to_dict(),
+                    "deploy_step_ms": [round(v, 2) for v in in_deploy],
+                }
+                is_sgx = tee == "sgx"
+                results.add(
+                    Row(
+                        "attest",
+                        f"{tee} attestation p50 (Backend.attest)",
+                        summary.p50,
+                        "ms",
+                        baseline=f"native {base:.2f} ms" if base else "",
+                        target=f"≤ {SGX_ATTEST_TARGET_MS:g} ms" if is_sgx else "",
+                        ratio=ratio(summary.p50, base),
+                        met=summary.p50 <= SGX_ATTEST_TARGET_MS if is_sgx else None,
+                        note=f"{get_backend(tee).label}; p99 {summary.p99:.1f} ms, n={summary.n}"
+                        + (
+                            f"; in the deploy {statistics.median(in_deploy):.0f} ms"
+                            if in_deploy
+                            else ""
+                        ),
+                    )
+                )
+            results.data.setdefault("attest", {}).update(data)
+
+
+def _median(values: list[float] | None) -> str:
+    return f"{statistics.median(values):.1f}" if values else "?"
+
+
+def _memory_rows(memory: dict[str, Any], results: Results) -> None:
+    target = MEMORY_TARGET_MB["python"]
+    for tee in BACKENDS:
+        values = memory["module_mb"].get(tee, [])
+        if not values:
+            continue
+        value = statistics.median(values)
+        results.add(
+            Row(
+                "memory",
+                f"python module RSS at idle ({tee})",
+                value,
+                "MiB",
+                target=f"≤ {target:g} MiB",
+                ratio=ratio(value, target),
+                met=value <= target,
+                note=f"n={len(values)}, PSS {_median(memory['module_pss_mb'].get(tee))} MiB; "
+                f"agent {memory['agent_mb'].get(tee, 0):.1f} MiB, "
+                f"platform process {memory['platform_mb'].get(tee, 0):.1f} MiB",
+            )
+        )
+    for language in ("rust", "c"):
+        results.add(
+            Row(
+                "memory",
+                f"{language} module RSS at idle",
+                None,
+                "MiB",
+                target=f"≤ {MEMORY_TARGET_MB[language]:g} MiB",
+                note=MISSING_SDK,
+            )
+        )
+
+
+def run(selected: set[str], settings: Settings, results: Results, folder: Path) -> None:
+    if "attest" in selected:
+        _kdf_bench(settings, results)
+    if selected & {"attest", "memory"}:
+        with LocalApp(folder, attest_descriptor()) as app:
+            asyncio.run(_app_bench(app, selected, settings, results))

@@ -1,0 +1,425 @@
+"""Event hop, request round trip and throughput, with the ping-pong example on two local nodes.
+
+One deployment serves all three: pairs ``ping<i>`` (node a) and ``pong<i>`` (node b) built
+from examples/ping-pong.  Pair i's hop and request connections use ``SUITES[i]`` (the first
+three pairs cover every suite; the others use aes-gcm-128); every stream uses aes-gcm-128.
+
+- hop: the ping module times each round trip (ping -> agent a -> agent b -> pong -> agent b ->
+  agent a -> ping) with ``perf_counter_ns`` and sends the samples to the operator, which
+  watches ``hop-report<i>``; one-way = round trip / 2, compared with the TCP floor.
+- request: ``request_rtt`` on the ping module makes timed ``ctx.request`` calls to the pong
+  module's handler and returns the samples as its entry result.
+- throughput: credit-controlled streams of 16-byte events for a fixed time; the pong module
+  checks every sequence number and reports received, gaps and reordering to the operator.
+  Events/s = received / (last arrival - sender's start), both CLOCK_MONOTONIC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from authex.deployer import operations
+from authex.deployer.deploy import deploy
+from authex.deployer.session import Session
+from authex.wire.messages import CallStatus
+from bench.apps import LocalApp, native_nodes
+from bench.config import (
+    HOP_TARGET,
+    LANGUAGES,
+    MISSING_SDK,
+    PAYLOAD_SIZES,
+    PING_PONG,
+    SUITES,
+    THROUGHPUT_TARGET,
+    Settings,
+)
+from bench.report import Results, Row
+from bench.stats import Summary, ns_to_us, ratio, summarize
+
+# The wire formats of examples/ping-pong/modules/{ping,pong}/main.py.
+HOP_ARG = struct.Struct("<IIIII")  # run, count, warmup, size, budget (ms)
+REQUEST_ARG = struct.Struct("<IIII")  # count, warmup, size, budget (ms)
+BLAST_ARG = struct.Struct("<IdII")  # run, seconds, size, window
+REPORT_HEAD = struct.Struct("<IIII")  # run, samples, errors, reserved
+STREAM_REPORT = struct.Struct("<IQQQQQQQQ")
+STREAM_EVENT_SIZE = 16
+
+
+class BenchError(Exception):
+    """A benchmark could not produce its figure."""
+
+
+def traffic_descriptor(pairs: int) -> dict[str, Any]:
+    modules: list[dict[str, Any]] = []
+    connections: list[dict[str, Any]] = []
+    aes = SUITES[0]
+    for i in range(pairs):
+        ping, pong = f"ping{i}", f"pong{i}"
+        suite = SUITES[i] if i < len(SUITES) else SUITES[0]
+        modules.append(
+            {"name": ping, "node": "a", "language": "python", "source": str(PING_PONG / "ping")}
+        )
+        modules.append(
+            {"name": pong, "node": "b", "language": "python", "source": str(PING_PONG / "pong")}
+        )
+        connections += [
+            {"name": f"hop{i}", "from": f"{ping}.ping", "to": f"{pong}.ping", "suite": suite},
+            {"name": f"hop-back{i}", "from": f"{pong}.pong", "to": f"{ping}.pong", "suite": suite},
+            {"name": f"hop-report{i}", "from": f"{ping}.report", "to": "operator"},
+            {"name": f"ask{i}", "from": f"{ping}.ask", "to": f"{pong}.ask", "suite": suite},
+            {"name": f"stream{i}", "from": f"{ping}.stream", "to": f"{pong}.stream", "suite": aes},
+            {"name": f"credit{i}", "from": f"{pong}.credit", "to": f"{ping}.credit", "suite": aes},
+            {"name": f"stream-report{i}", "from": f"{pong}.report", "to": "operator"},
+        ]
+    return {
+        "name": "bench-traffic",
+        "nodes": native_nodes(["a", "b"]),
+        "modules": modules,
+        "connections": connections,
+    }
+
+
+async def call_ok(session: Session, module: str, entry: str, arg: bytes) -> bytes:
+    outcome = await operations.call(session, module, entry, arg)
+    if outcome.status != CallStatus.OK:
+        text = outcome.payload[:300].decode(errors="replace")
+        raise BenchError(f"{module}.{entry} answered {CallStatus(outcome.status).name}: {text}")
+    return outcome.payload
+
+
+class Reports:
+    """Follows operator connections with ``operations.watch``; hands out reports by run id."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.found: dict[tuple[str, int], bytes] = {}
+        self.waiting: dict[tuple[str, int], asyncio.Future[bytes]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    def follow(self, connection: str) -> None:
+        if connection in self.tasks:
+            return
+
+        async def loop() -> None:
+            async for _, plaintext in operations.watch(self.session, connection):
+                (run,) = struct.unpack_from("<I", plaintext)
+                key = (connection, run)
+                future = self.waiting.pop(key, None)
+                if future is not None and not future.done():
+                    future.set_result(plaintext)
+                else:
+                    self.found[key] = plaintext
+
+        self.tasks[connection] = asyncio.create_task(loop(), name=f"watch-{connection}")
+
+    async def get(self, connection: str, run: int, timeout: float) -> bytes:
+        self.follow(connection)
+        key = (connection, run)
+        if key in self.found:
+            return self.found.pop(key)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiting[key] = future
+        task = self.tasks[connection]
+        waits: set[asyncio.Future[Any]] = {future, task}
+        done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if future in done:
+            return future.result()
+        self.waiting.pop(key, None)
+        if task in done:
+            raise BenchError(f"watching {connection} stopped: {task.exception()!r}")
+        raise BenchError(f"no report of run {run} on {connection} within {timeout:.0f} s")
+
+    async def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def decode_samples(payload: bytes) -> tuple[int, list[int], int]:
+    run, n, errors, _ = REPORT_HEAD.unpack_from(payload)
+    samples = list(struct.unpack_from(f"<{n}Q", payload, REPORT_HEAD.size))
+    return run, samples, errors
+
+
+@dataclass
+class StreamReport:
+    run: int
+    received: int
+    gaps: int
+    out_of_order: int
+    sent: int
+    start_ns: int
+    stop_ns: int
+    first_ns: int
+    last_ns: int
+
+    @property
+    def lossless(self) -> bool:
+        return self.received == self.sent and self.gaps == 0 and self.out_of_order == 0
+
+    @property
+    def rate(self) -> float:
+        elapsed = (self.last_ns - self.start_ns) / 1e9
+        return self.received / elapsed if elapsed > 0 else 0.0
+
+
+class Traffic:
+    """The running traffic app: one session, report watchers, fresh run ids."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.reports = Reports(session)
+        self.next_run = 1
+
+    def run_id(self) -> int:
+        self.next_run += 1
+        return self.next_run
+
+    async def hop(
+        self, pair: int, size: int, count: int, warmup: int, budget_s: float
+    ) -> tuple[list[int], int]:
+        run = self.run_id()
+        connection = f"hop-report{pair}"
+        self.reports.follow(connection)
+        budget_ms = max(1, int(budget_s * 1000))
+        await call_ok(
+            self.session, f"ping{pair}", "hop", HOP_ARG.pack(run, count, warmup, size, budget_ms)
+        )
+        payload = await self.reports.get(connection, run, timeout=4 * budget_s + 30)
+        _, samples, errors = decode_samples(payload)
+        return samples, errors
+
+    async def request(
+        self, pair: int, size: int, count: int, warmup: int, budget_s: float
+    ) -> tuple[list[int], int]:
+        arg = REQUEST_ARG.pack(count, warmup, size, max(1, int(budget_s * 1000)))
+        payload = await call_ok(self.session, f"ping{pair}", "request_rtt", arg)
+        _, samples, errors = decode_samples(payload)
+        return samples, errors
+
+    async def blast(self, pairs: list[int], seconds: float, window: int) -> list[StreamReport]:
+        run = self.run_id()
+        for i in pairs:
+            self.reports.follow(f"stream-report{i}")
+        arg = BLAST_ARG.pack(run, seconds, STREAM_EVENT_SIZE, window)
+        await asyncio.gather(*(call_ok(self.session, f"ping{i}", "blast", arg) for i in pairs))
+        raw = await asyncio.gather(
+            *(self.reports.get(f"stream-report{i}", run, timeout=seconds + 60) for i in pairs)
+        )
+        return [StreamReport(*STREAM_REPORT.unpack(r)) for r in raw]
+
+
+def _one_way(samples: list[int]) -> Summary:
+    return summarize(ns_to_us(samples)).scaled(0.5)
+
+
+def _ms_or_us(value_us: float) -> str:
+    return f"{value_us / 1000:.2f} ms" if value_us >= 1000 else f"{value_us:.1f} µs"
+
+
+async def _hop_bench(
+    traffic: Traffic, settings: Settings, floor: dict[int, float], results: Results
+) -> None:
+    data: dict[str, Any] = {"python": {}}
+    target = HOP_TARGET["python"]
+    for pair, suite in enumerate(SUITES):
+        for size in PAYLOAD_SIZES:
+            samples, errors = await traffic.hop(
+                pair, size, settings.hop_count, settings.hop_warmup, settings.hop_budget_s
+            )
+            if not samples:
+                raise BenchError(f"hop {suite} {size} B: no samples")
+            one_way = _one_way(samples)
+            base = floor.get(size)
+            r = ratio(one_way.p50, base)
+            data["python"].setdefault(suite, {})[str(size)] = {
+                "one_way_us": one_way.to_dict(),
+                "rtt_us": summarize(ns_to_us(samples)).to_dict(),
+                "errors": errors,
+                "floor_one_way_us": base,
+                "ratio_p50": None if r is None else round(r, 2),
+            }
+            results.add(
+                Row(
+                    "hop",
+                    f"python {suite} {size} B one-way p50",
+                    one_way.p50,
+                    "µs",
+                    baseline=f"floor {_ms_or_us(base)}" if base else "no floor",
+                    ratio=r,
+                    target=f"≤ {target:g}x floor",
+                    met=None if r is None else r <= target,
+                    note=f"p99 {_ms_or_us(one_way.p99)}, n={one_way.n}"
+                    + (f", {errors} errors" if errors else ""),
+                )
+            )
+    for language in LANGUAGES[1:]:
+        data[language] = MISSING_SDK
+        results.add(
+            Row(
+                "hop",
+                f"{language} (every suite and size)",
+                None,
+                "µs",
+                target=f"≤ {HOP_TARGET[language]:g}x floor",
+                note=MISSING_SDK,
+            )
+        )
+    results.data["hop"] = data
+
+
+async def _request_bench(
+    traffic: Traffic, settings: Settings, floor: dict[int, float], results: Results
+) -> None:
+    data: dict[str, Any] = {"python": {SUITES[0]: {}}}
+    for size in PAYLOAD_SIZES:
+        samples, errors = await traffic.request(
+            0, size, settings.request_count, settings.request_warmup, settings.request_budget_s
+        )
+        if not samples:
+            raise BenchError(f"request {size} B: no samples")
+        rtt = summarize(ns_to_us(samples))
+        base = 2 * floor[size] if size in floor else None  # the floor's round trip
+        data["python"][SUITES[0]][str(size)] = {
+            "rtt_us": rtt.to_dict(),
+            "errors": errors,
+            "floor_rtt_us": base,
+        }
+        results.add(
+            Row(
+                "request",
+                f"python {SUITES[0]} {size} B round trip p50",
+                rtt.p50,
+                "µs",
+                baseline=f"floor RTT {_ms_or_us(base)}" if base else "",
+                ratio=ratio(rtt.p50, base),
+                note=f"p99 {_ms_or_us(rtt.p99)}, n={rtt.n}"
+                + (f", {errors} errors" if errors else ""),
+            )
+        )
+    results.data["request"] = data
+
+
+def _stream_summary(reports: list[StreamReport]) -> dict[str, Any]:
+    received = sum(r.received for r in reports)
+    sent = sum(r.sent for r in reports)
+    start = min(r.start_ns for r in reports)
+    last = max(r.last_ns for r in reports)
+    elapsed = (last - start) / 1e9
+    return {
+        "connections": len(reports),
+        "sent": sent,
+        "received": received,
+        "gaps": sum(r.gaps for r in reports),
+        "out_of_order": sum(r.out_of_order for r in reports),
+        "lossless": all(r.lossless for r in reports),
+        "elapsed_s": round(elapsed, 3),
+        "events_per_s": round(received / elapsed if elapsed > 0 else 0.0, 1),
+        "per_connection_events_per_s": [round(r.rate, 1) for r in reports],
+    }
+
+
+async def _throughput_bench(traffic: Traffic, settings: Settings, results: Results) -> None:
+    seconds, window = settings.throughput_s, settings.throughput_window
+    target = THROUGHPUT_TARGET["python"]
+    data: dict[str, Any] = {"event_size": STREAM_EVENT_SIZE, "window": window, "seconds": seconds}
+    one = _stream_summary(await traffic.blast([0], seconds, window))
+    data["one_connection"] = one
+    many_pairs = list(range(settings.throughput_connections))
+    many = _stream_summary(await traffic.blast(many_pairs, seconds, window))
+    data["one_node"] = many
+    results.data["throughput"] = {"python": data, "rust": MISSING_SDK, "c": MISSING_SDK}
+    for label, summary, with_target in (
+        ("one connection", one, True),
+        (f"one node, {len(many_pairs)} connections", many, False),
+    ):
+        loss = "no loss" if summary["lossless"] else "LOSS"
+        results.add(
+            Row(
+                "throughput",
+                f"python {label}, {STREAM_EVENT_SIZE} B events",
+                summary["events_per_s"],
+                "events/s",
+                baseline="" if with_target else f"1 connection {one['events_per_s']:,.0f}/s",
+                target=f"≥ {target:,} events/s, no loss" if with_target else "",
+                ratio=ratio(
+                    summary["events_per_s"], target if with_target else one["events_per_s"]
+                ),
+                met=(summary["events_per_s"] >= target and summary["lossless"])
+                if with_target
+                else None,
+                note=f"{summary['received']:,}/{summary['sent']:,} received in "
+                f"{summary['elapsed_s']:.1f} s, {loss}",
+            )
+        )
+        if not summary["lossless"]:
+            results.errors[f"throughput {label}"] = (
+                f"lost or reordered events: {summary['sent'] - summary['received']} missing, "
+                f"{summary['gaps']} gaps, {summary['out_of_order']} out of order"
+            )
+    results.add(
+        Row(
+            "throughput",
+            "rust one connection",
+            None,
+            "events/s",
+            target=f"≥ {THROUGHPUT_TARGET['rust']:,} events/s",
+            note=MISSING_SDK,
+        )
+    )
+
+
+async def _run_all(
+    app: LocalApp,
+    selected: set[str],
+    settings: Settings,
+    floor: dict[int, float],
+    results: Results,
+) -> None:
+    async with app.session() as session:
+        began = asyncio.get_running_loop().time()
+        await deploy(session)
+        results.data.setdefault("traffic_app", {})["deploy_s"] = round(
+            asyncio.get_running_loop().time() - began, 3
+        )
+        traffic = Traffic(session)
+        try:
+            # a short chain first: connects the agents' data links, warms every path
+            await traffic.hop(0, 16, 20, 5, 2.0)
+            steps: dict[str, Callable[[], Awaitable[None]]] = {
+                "hop": lambda: _hop_bench(traffic, settings, floor, results),
+                "request": lambda: _request_bench(traffic, settings, floor, results),
+                "throughput": lambda: _throughput_bench(traffic, settings, results),
+            }
+            for name, step in steps.items():
+                if name not in selected:
+                    continue
+                try:
+                    await step()
+                except (BenchError, TimeoutError) as exc:
+                    results.errors[name] = str(exc)
+        finally:
+            await traffic.reports.close()
+
+
+def run(
+    selected: set[str],
+    settings: Settings,
+    floor: dict[int, float],
+    results: Results,
+    folder: Any,
+) -> None:
+    pairs = settings.throughput_connections if "throughput" in selected else len(SUITES)
+    pairs = max(pairs, len(SUITES))
+    with LocalApp(folder, traffic_descriptor(pairs)) as app:
+        results.data.setdefault("traffic_app", {}).update(
+            {"pairs": pairs, "modules": 2 * pairs, "agents_start_s": round(app.start_s, 3)}
+        )
+        asyncio.run(_run_all(app, selected, settings, floor, results))
