@@ -81,7 +81,8 @@ class DeploymentState:
         return conn
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
+        # compact: the C encoder (indent forces the slow pure-Python one); saved after every step
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     @staticmethod
     def from_dict(raw: dict[str, Any]) -> DeploymentState:
