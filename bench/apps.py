@@ -10,7 +10,6 @@ is how deployment phases are timed.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,26 +17,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from authex.deployer.cluster import LocalCluster
+from authex.deployer.cluster import LocalCluster, free_ports
 from authex.deployer.session import Session
 from authex.deployer.state import StateStore
 from authex.descriptor import Descriptor, load_descriptor
 
 T = TypeVar("T")
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel reports free right now (bound together, so all distinct)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def native_nodes(names: list[str], tees: list[str] | None = None) -> list[dict[str, Any]]:

@@ -37,6 +37,21 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 START_TIMEOUT = 15.0
 
 
+def free_ports(count: int) -> list[int]:
+    """Loopback ports the kernel reports free right now (bound together, so all distinct);
+    for local clusters made on the fly (tests, benchmarks)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def is_local(node: Node) -> bool:
     return node.host in LOCAL_HOSTS or node.host.startswith("127.")
 
