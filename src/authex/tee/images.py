@@ -6,8 +6,10 @@
   identity is text || the four LE16 addresses; the text occupies [public_start, public_end).
 - trustzone: an OP-TEE signed TA image whose signed payload is
   ``"TAPR" || LE16 vendor_id || artifact``.
-- sgx: ``"SGXE" || LE16 isv_prod_id || LE16 isv_svn || u8 debug || artifact``; MRENCLAVE is the
-  SHA-256 of this whole image (it plays the role of SIGSTRUCT + enclave pages).
+- sgx: ``"SGXE" || LE16 isv_prod_id || LE16 isv_svn || u8 debug || signer (32) || artifact``,
+  where signer is the operator's Ed25519 public key (the key compiled into the module);
+  MRENCLAVE is the SHA-256 of this whole image and MRSIGNER = SHA-256(signer) (the header plays
+  the role of SIGSTRUCT, the artifact of the enclave pages, whatever its language).
 """
 
 from __future__ import annotations
@@ -97,27 +99,35 @@ def parse_ta_payload(payload: bytes) -> tuple[int, bytes]:
     return vendor_id, payload[6:]
 
 
+SGX_SIGNER_SIZE = 32
+_SGX_HEADER = 4 + 5 + SGX_SIGNER_SIZE
+
+
 @dataclass(frozen=True)
 class SgxAttributes:
     isv_prod_id: int
     isv_svn: int
     debug: bool
+    signer: bytes = bytes(SGX_SIGNER_SIZE)  # the operator's Ed25519 public key
 
 
 def sgx_image(artifact: bytes, attributes: SgxAttributes) -> bytes:
+    if len(attributes.signer) != SGX_SIGNER_SIZE:
+        raise BackendError(f"the SGX signer key must be {SGX_SIGNER_SIZE} bytes")
     header = struct.pack(
         "<HHB", attributes.isv_prod_id, attributes.isv_svn, 1 if attributes.debug else 0
     )
-    return SGX_MAGIC + header + artifact
+    return SGX_MAGIC + header + attributes.signer + artifact
 
 
 def parse_sgx_image(image: bytes) -> tuple[SgxAttributes, bytes]:
-    if len(image) < 9 or image[:4] != SGX_MAGIC:
+    if len(image) < _SGX_HEADER or image[:4] != SGX_MAGIC:
         raise BackendError("not an SGX enclave image (bad magic or too short)")
     prod, svn, debug = struct.unpack_from("<HHB", image, 4)
     if debug not in (0, 1):
         raise BackendError(f"SGX enclave image has an invalid debug flag {debug}")
-    return SgxAttributes(prod, svn, bool(debug)), image[9:]
+    signer = image[9:_SGX_HEADER]
+    return SgxAttributes(prod, svn, bool(debug), signer), image[_SGX_HEADER:]
 
 
 def mr_enclave(image: bytes) -> bytes:

@@ -29,7 +29,8 @@ class SgxBackend:
         self.control_suite = "aes-gcm-128"
 
     def package(self, spec: ModuleSpec, artifact: bytes, keys: OperatorKeys) -> Packaged:
-        attributes = SgxAttributes(spec.isv_prod_id, spec.isv_svn, spec.debug)
+        signer = keys.operator.public_key().public_bytes_raw()
+        attributes = SgxAttributes(spec.isv_prod_id, spec.isv_svn, spec.debug, signer)
         image = sgx_image(artifact, attributes)
         return Packaged(image, mr_enclave(image))
 

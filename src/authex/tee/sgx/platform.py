@@ -7,7 +7,6 @@ from typing import Any
 
 from authex.attestation.sgx.simulation import SimulationCA
 from authex.errors import BackendError
-from authex.sdk.build import unpack_artifact
 from authex.tee.images import mr_enclave, mr_signer, parse_sgx_image
 from authex.tee.platform_base import Admission
 
@@ -25,11 +24,10 @@ class SgxPlatform:
 
     def admit(self, name: str, artifact: bytes) -> Admission:
         attributes, payload = parse_sgx_image(artifact)
-        manifest, _ = unpack_artifact(payload)
         return Admission(
             measurement=mr_enclave(artifact),
             payload=payload,
-            mr_signer=mr_signer(bytes.fromhex(manifest.operator_key)),
+            mr_signer=mr_signer(attributes.signer),
             isv_prod_id=attributes.isv_prod_id,
             isv_svn=attributes.isv_svn,
             debug=attributes.debug,
