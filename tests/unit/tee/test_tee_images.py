@@ -146,9 +146,10 @@ def test_ta_payload_without_header_is_refused(payload: bytes) -> None:
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_sgx_round_trip(debug: bool) -> None:
-    attributes = SgxAttributes(isv_prod_id=7, isv_svn=65535, debug=debug)
+    signer = bytes(range(32))
+    attributes = SgxAttributes(isv_prod_id=7, isv_svn=65535, debug=debug, signer=signer)
     image = sgx_image(ARTIFACT, attributes)
-    assert image == b"SGXE" + struct.pack("<HHB", 7, 65535, int(debug)) + ARTIFACT
+    assert image == b"SGXE" + struct.pack("<HHB", 7, 65535, int(debug)) + signer + ARTIFACT
     assert parse_sgx_image(image) == (attributes, ARTIFACT)
 
 
@@ -158,11 +159,18 @@ def test_sgx_measurement_covers_the_attributes() -> None:
     assert mr_enclave(plain) != mr_enclave(sgx_image(ARTIFACT, SgxAttributes(1, 2, False)))
     assert mr_enclave(plain) != mr_enclave(sgx_image(ARTIFACT, SgxAttributes(1, 1, True)))
     assert mr_enclave(plain) != mr_enclave(sgx_image(ARTIFACT, SgxAttributes(2, 1, False)))
+    other_signer = SgxAttributes(1, 1, False, b"\x01" * 32)
+    assert mr_enclave(plain) != mr_enclave(sgx_image(ARTIFACT, other_signer))
+
+
+def test_sgx_signer_key_must_be_32_bytes() -> None:
+    with pytest.raises(BackendError, match="signer key must be 32 bytes"):
+        sgx_image(ARTIFACT, SgxAttributes(1, 1, False, b"short"))
 
 
 @pytest.mark.parametrize("flag", [2, 0x80, 0xFF])
 def test_sgx_bad_debug_flag(flag: int) -> None:
-    image = b"SGXE" + struct.pack("<HHB", 1, 1, flag) + ARTIFACT
+    image = b"SGXE" + struct.pack("<HHB", 1, 1, flag) + bytes(32) + ARTIFACT
     with pytest.raises(BackendError, match=f"invalid debug flag {flag}"):
         parse_sgx_image(image)
 
