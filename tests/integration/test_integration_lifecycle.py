@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from authex.cli.main import main
 from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
 from authex.deployer.deploy import deploy
@@ -118,3 +119,22 @@ def test_remove_and_reset(irrigation_dir: Path) -> None:
         assert app.with_session(operations.reset) == []
         assert not any(m["running"] for m in app.status()["modules"])
         assert load_descriptor(app.descriptor.path).name == "smart-irrigation"
+
+
+def test_plan_shows_what_deploy_would_do_and_changes_nothing(
+    irrigation_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_app(irrigation_dir) as app:
+        descriptor = str(app.descriptor.path)
+        assert main(["plan", descriptor]) == 0
+        strict = capsys.readouterr().out
+        assert "load and attest: sensor1 (field1, sancus)" in strict
+        assert "cannot deploy sensor1 (field1, sancus): node field1 is an emulated" in strict
+        assert main(["plan", descriptor, "--allow-emulated"]) == 0
+        relaxed = capsys.readouterr().out
+        assert "cannot deploy" not in relaxed
+        assert "key (fresh key to both ends): readings-1" in relaxed
+        assert not any(m["running"] for m in app.status()["modules"])  # nothing was loaded
+        app.deploy()
+        assert main(["plan", descriptor, "--allow-emulated"]) == 0
+        assert "nothing to do: everything is deployed" in capsys.readouterr().out

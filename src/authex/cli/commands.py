@@ -20,10 +20,10 @@ from authex.agent.config import (
     init_node_dir,
     load_node_dir,
 )
-from authex.cli.render import render_status, show_bytes
+from authex.cli.render import render_plan, render_status, show_bytes
 from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
-from authex.deployer.deploy import deploy
+from authex.deployer.deploy import blockers, deploy, prepare
 from authex.deployer.session import Session
 from authex.deployer.state import StateStore
 from authex.deployer.toolchains import build_all
@@ -79,6 +79,7 @@ async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
     handlers: dict[str, Callable[[argparse.Namespace, Descriptor], Any]] = {
         "validate": validate,
         "deploy": deploy_cmd,
+        "plan": plan_cmd,
         "up": up,
         "down": down,
         "status": status,
@@ -150,6 +151,16 @@ async def deploy_cmd(
         f"deployed {descriptor.name} in {time.monotonic() - started:.1f}s: "
         f"{len(report.attested)} attested, {len(report.keyed)} connections keyed"
     )
+    return 0
+
+
+async def plan_cmd(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    quiet: Callable[[str], None] = lambda _: None  # noqa: E731
+    session = _session(descriptor, quiet, allow_emulated=args.allow_emulated, exclusive=False)
+    async with session:
+        prepared = await prepare(session, assign_ids=False)
+        blocked = blockers(session, prepared)
+    say(render_plan(descriptor, prepared.plan, blocked))
     return 0
 
 

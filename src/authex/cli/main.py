@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="build, load, attest, key and connect (resumable)")
     with_descriptor(p, positional=True)
 
+    p = sub.add_parser("plan", help="show what a deploy would do, changing nothing")
+    with_descriptor(p, positional=True)
+    p.add_argument(
+        "--allow-emulated",
+        action="store_true",
+        help="plan as `authex up` deploys: emulated TEEs accepted",
+    )
+
     p = sub.add_parser("up", help="start local agents for the descriptor's nodes and deploy")
     with_descriptor(p, positional=True)
     p.add_argument("--detach", action="store_true", help="leave the agents running and return")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authex.deployer.plan import Plan
 from authex.descriptor import Descriptor
 
 
@@ -78,3 +79,29 @@ def render_status(descriptor: Descriptor, report: dict[str, Any]) -> str:
         )
     )
     return "\n".join(parts)
+
+
+def render_plan(descriptor: Descriptor, plan: Plan, blocked: dict[str, str]) -> str:
+    """What `authex deploy` would do now, step kind by step kind, and what would stop it."""
+    lines = [f"plan for {descriptor.name} ({descriptor.path}):"]
+    loads = set(plan.load)
+
+    def module_label(name: str) -> str:
+        spec = descriptor.module(name)
+        return f"{name} ({spec.node}, {descriptor.node(spec.node).tee})"
+
+    sections = [
+        ("load and attest", [module_label(m) for m in plan.load]),
+        ("attest", [module_label(m) for m in plan.attest if m not in loads]),
+        ("key (fresh key to both ends)", list(plan.key)),
+        ("route", [f"{c} on {node}" for c, node in plan.route]),
+        ("start timers", list(plan.timers)),
+    ]
+    for title, items in sections:
+        if items:
+            lines.append(f"  {title}: " + ", ".join(items))
+    if plan.empty:
+        lines.append("  nothing to do: everything is deployed")
+    for module, reason in sorted(blocked.items()):
+        lines.append(f"  cannot deploy {module_label(module)}: {reason}")
+    return "\n".join(lines)

@@ -39,7 +39,20 @@ class DeployReport:
     keyed: list[str] = field(default_factory=list)
 
 
-async def deploy(session: Session) -> DeployReport:
+@dataclass
+class Prepared:
+    """Everything a deploy (or `authex plan`) knows before it changes anything."""
+
+    builds: dict[str, BuiltModule]
+    manifests: dict[str, Manifest]
+    packaged: dict[str, Packaged]
+    unreachable: dict[str, AuthexError]
+    plan: Plan
+
+
+async def prepare(session: Session, *, assign_ids: bool) -> Prepared:
+    """Build, check interfaces, package per TEE, ask every node, and plan.  Changes nothing on
+    any node; with ``assign_ids`` it records new connections' ids in the state."""
     descriptor = session.descriptor
     progress = session.progress
     progress(f"building {len(descriptor.modules)} modules")
@@ -55,21 +68,52 @@ async def deploy(session: Session) -> DeployReport:
         )
         for spec in descriptor.modules
     }
-    for conn in descriptor.connections:
-        session.state.connection_id(conn.name)
-    session.save()
-
+    if assign_ids:
+        for conn in descriptor.connections:
+            session.state.connection_id(conn.name)
+        session.save()
     progress(f"contacting {len(descriptor.nodes)} nodes")
     statuses = await session.all_status()
     unreachable = {n: e for n, e in statuses.items() if isinstance(e, AuthexError)}
+    observed = {n: s for n, s in statuses.items() if not isinstance(s, AuthexError)}
+    measurements = {name: p.measurement for name, p in packaged.items()}
+    plan = make_plan(descriptor, manifests, measurements, session.state, observed)
+    return Prepared(builds, manifests, packaged, unreachable, plan)
+
+
+def blockers(session: Session, prepared: Prepared) -> dict[str, str]:
+    """Module -> why a deploy could not load or attest it (unreachable, not enrolled, emulated
+    TEE without opt-in), for `authex plan`."""
+    found: dict[str, str] = {}
+    keys = session.keys()
+    trust = session.trust()
+    for spec in session.descriptor.modules:
+        node = session.descriptor.node(spec.node)
+        error = prepared.unreachable.get(spec.node)
+        if error is None:
+            context = AttestContext(
+                spec, node, prepared.packaged[spec.name], keys, trust, session.policy
+            )
+            try:
+                enrolled(context)
+            except AuthexError as exc:
+                error = exc
+        if error is not None:
+            found[spec.name] = error.message
+    return found
+
+
+async def deploy(session: Session) -> DeployReport:
+    descriptor = session.descriptor
+    progress = session.progress
+    prepared = await prepare(session, assign_ids=True)
+    builds, manifests, packaged = prepared.builds, prepared.manifests, prepared.packaged
+    unreachable, plan = prepared.unreachable, prepared.plan
     if len(unreachable) == len(descriptor.nodes):
         lines = "\n".join(f"  {e}" for e in unreachable.values())
         raise RemoteError(f"{len(unreachable)} node(s) unreachable, nothing changed:\n{lines}")
     for error in unreachable.values():
         progress(f"skipping the modules of an unreachable node: {error}")
-    observed = {n: s for n, s in statuses.items() if not isinstance(s, AuthexError)}
-    measurements = {name: p.measurement for name, p in packaged.items()}
-    plan = make_plan(descriptor, manifests, measurements, session.state, observed)
     report = DeployReport(plan)
     if plan.empty:
         progress("everything is deployed already; nothing to do")
