@@ -301,6 +301,9 @@ class NodeAgent:
         self.routes.clear()
         self.stats.clear()
         self.retained.clear()
+        self.outbox.clear()  # their connections are gone: never resend those events
+        self.awaiting.clear()
+        self.delivered_upto.clear()
         return Ok()
 
     async def _send(self, msg: Send) -> Message:

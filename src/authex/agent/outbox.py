@@ -110,6 +110,13 @@ class Outbox:
         for row_id, conn_id, direction, counter, ciphertext in rows:
             yield row_id, Event(conn_id, direction, counter, ciphertext)
 
+    def clear(self) -> None:
+        """Forget every stored event (the deployment was reset: their connections are gone)."""
+        self._begin()
+        self.db.execute("DELETE FROM outbox")
+        self.commit()
+        self.sizes.clear()
+
     def close(self) -> None:
         self.commit()
         self.db.close()

@@ -58,3 +58,12 @@ def test_the_same_event_is_stored_once(tmp_path: Path) -> None:
     assert outbox.add(PEER, Event(5, 0, 1, b"x")) is not None
     assert outbox.add(PEER, Event(5, 0, 1, b"x")) is None
     assert outbox.size(PEER) == 1
+
+
+def test_clear_forgets_everything(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    outbox.add(PEER, Event(5, 0, 1, b"x"))
+    outbox.add(OTHER, Event(6, 0, 1, b"y"))
+    outbox.clear()
+    assert outbox.peers() == [] and events(outbox, PEER) == []
+    assert Outbox(tmp_path / "outbox.sqlite").peers() == []  # durable too
