@@ -350,10 +350,9 @@ class NodeAgent:
             await self.timers.pop(key).stop()
         await module.process.stop()
         # copies it never answered stay unacknowledged: their senders offer them again
-        for key in [
-            k for k in self.awaiting if self._target_or_none(k[0], k[1]) == LocalModule(module.name)
-        ]:
-            del self.awaiting[key]
+        gone = LocalModule(module.name)
+        for pending in [k for k in self.awaiting if self._target_or_none(k[0], k[1]) == gone]:
+            del self.awaiting[pending]
         log.info("stopped module %s", module.name)
 
     def start(self) -> None:
