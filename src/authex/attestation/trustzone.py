@@ -31,8 +31,6 @@ the HUK) are different keys; see docs/trustzone.md.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import struct
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from authex.crypto.digest import equal, hmac_sha256, sha256
 from authex.errors import AttestationError
 
 SHDR_MAGIC = 0x4F545348
@@ -105,9 +104,7 @@ def _padding(algo: int) -> padding.AsymmetricPadding:
 
 
 def _image_hash(fixed: bytes, payload: bytes) -> bytes:
-    digest = hashlib.sha256(fixed)
-    digest.update(payload)
-    return digest.digest()
+    return sha256(fixed + payload)
 
 
 def sign_ta(
@@ -182,7 +179,7 @@ def parse_ta(image: bytes) -> tuple[TaHeader, bytes]:
 
 
 def _check_hash(header: TaHeader, payload: bytes) -> None:
-    if not hmac.compare_digest(_image_hash(header.fixed(), payload), header.hash):
+    if not equal(_image_hash(header.fixed(), payload), header.hash):
         raise AttestationError("TA payload does not match the header hash")
 
 
@@ -317,14 +314,14 @@ def attestation_mac(k_m: bytes, challenge: bytes) -> bytes:
     """HMAC-SHA256(K_m, "authex-tz-attest-v1" || challenge), truncated to 16 bytes."""
     _check_len("K_m", k_m, KEY_SIZE)
     _check_challenge(challenge)
-    tag = hmac.new(bytes(k_m), ATTEST_LABEL + bytes(challenge), hashlib.sha256).digest()
+    tag = hmac_sha256(bytes(k_m), ATTEST_LABEL + bytes(challenge))
     return tag[:MAC_SIZE]
 
 
 def check_attestation(k_m: bytes, challenge: bytes, response: bytes) -> None:
     """Accept ``response`` only if it is the attestation MAC of ``challenge`` under ``K_m``."""
     expected = attestation_mac(k_m, challenge)
-    if len(response) != MAC_SIZE or not hmac.compare_digest(expected, bytes(response)):
+    if len(response) != MAC_SIZE or not equal(expected, bytes(response)):
         raise AttestationError(
             "TrustZone attestation MAC does not verify under the module key "
             "(wrong TA, wrong platform, or a replayed or altered response)"

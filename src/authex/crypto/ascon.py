@@ -18,8 +18,7 @@ Ascon-Hash256: ``x = p12(IV, 0, 0, 0, 0)``, 8-byte blocks into ``x0`` with ``0x0
 
 from __future__ import annotations
 
-import hmac
-
+from authex.crypto.digest import equal
 from authex.crypto.suites import TAG_SIZE, SuiteId, nonce_block
 from authex.errors import CryptoError
 
@@ -147,7 +146,7 @@ def ascon_decrypt(key: bytes, nonce: bytes, ad: bytes, sealed: bytes) -> bytes:
     rate = (rate & ~low) | last
     rate ^= 1 << (8 * size)
     s[0], s[1] = rate & _MASK, rate >> 64
-    if not hmac.compare_digest(_tag(s, k0, k1), tag):
+    if not equal(_tag(s, k0, k1), tag):
         raise CryptoError("Ascon tag does not verify")
     return bytes(out)
 

@@ -15,7 +15,6 @@ native backend offers no TEE protection, and an agent could stand in for the mod
 
 from __future__ import annotations
 
-import hmac
 import os
 import struct
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from authex.crypto.digest import equal
 from authex.crypto.secret import Secret
 from authex.crypto.suites import AesGcm128
 from authex.errors import AttestationError
@@ -85,7 +85,7 @@ class DeployerExchange:
             ) from exc
         deployer_pub = self.private.public_key().public_bytes_raw()
         key = _derive(shared, self.nonce, deployer_pub, module_pub)
-        if not hmac.compare_digest(_confirm(key, self.nonce), tag):
+        if not equal(_confirm(key, self.nonce), tag):
             raise AttestationError(
                 "key confirmation failed: the module did not derive the same key",
                 where=f"module {self.name}",

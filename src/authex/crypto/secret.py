@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
+from authex.crypto.digest import equal
 
 
 class Secret:
@@ -24,7 +24,7 @@ class Secret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+        return isinstance(other, Secret) and equal(self._value, other._value)
 
     def __hash__(self) -> int:
         return hash(("Secret", len(self._value)))

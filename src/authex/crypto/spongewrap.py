@@ -31,9 +31,8 @@ are identical.
 
 from __future__ import annotations
 
-import hmac
-
 from authex.crypto import spongent_accel
+from authex.crypto.digest import equal
 from authex.crypto.spongent import SPONGENT_176, SPONGENT_336, SpongentPermutation
 from authex.crypto.suites import TAG_SIZE, SuiteId, nonce_block
 from authex.errors import CryptoError
@@ -108,7 +107,7 @@ def spongewrap_wrap(key: bytes, ad: bytes, body: bytes) -> tuple[bytes, bytes]:
 def spongewrap_unwrap(key: bytes, ad: bytes, cipher: bytes, tag: bytes) -> bytes:
     """The body; raises CryptoError if the tag does not verify (compared in constant time)."""
     body, expected = _wrap(key, ad, cipher, decrypt=True)
-    if not hmac.compare_digest(expected, tag):
+    if not equal(expected, tag):
         raise CryptoError("SpongeWrap tag does not verify")
     return body
 

@@ -6,11 +6,11 @@ follows from what its platform said it is (ModuleIdentity); without a platform i
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 
 from authex.attestation.trustzone import attestation_mac
+from authex.crypto.digest import sha256
 from authex.crypto.native_exchange import NONCE_SIZE, module_respond
 from authex.crypto.secret import Secret
 from authex.crypto.session import (
@@ -47,7 +47,7 @@ def sgx_attester(name: str, operator_public: bytes, quote: Quoter) -> Attester:
     def attest(challenge: bytes) -> tuple[bytes, Secret]:
         evidence, key = module_respond(name, operator_public, challenge)
         module_public, nonce = evidence[:32], challenge[:NONCE_SIZE]
-        report_data = hashlib.sha256(module_public + nonce).digest() + bytes(32)
+        report_data = sha256(module_public + nonce) + bytes(32)
         return evidence + quote(report_data), key
 
     return attest

@@ -15,7 +15,6 @@ module that starts a subprocess.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import subprocess
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import authex
+from authex.crypto.digest import sha256
 from authex.crypto.suites import available_suites
 from authex.errors import BuildError
 from authex.manifest import IoKind, Manifest, assign_ids
@@ -198,4 +198,4 @@ def build_python_module(source: Path, name: str, operator_public: bytes) -> Buil
     """Build ``source`` (a folder with main.py) into the artifact of deployed module ``name``."""
     manifest = inspect_python_module(source, name, operator_public)
     artifact = pack_artifact(manifest, collect_sources(Path(source).resolve()))
-    return BuiltModule(name, artifact, manifest, hashlib.sha256(artifact).digest())
+    return BuiltModule(name, artifact, manifest, sha256(artifact))

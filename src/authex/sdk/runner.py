@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import os
 import select
 import shutil
@@ -31,6 +30,7 @@ from collections import deque
 from pathlib import Path
 from typing import BinaryIO
 
+from authex.crypto.digest import sha256
 from authex.errors import AuthexError, AuthexTimeoutError, ProtocolError
 from authex.manifest import Manifest
 from authex.sdk.attesters import CONTROL_SUITES, attester_for
@@ -157,7 +157,7 @@ def _prepare(
     loaded = load_main(src, module_name="main")
     module = find_module(vars(loaded), where=f"module {manifest.name}")
     check_matches(module, manifest, where=f"module {manifest.name}")
-    return manifest, module, hashlib.sha256(artifact).digest()
+    return manifest, module, sha256(artifact)
 
 
 def serve(link: HostLink, runtime: ModuleRuntime) -> int:
