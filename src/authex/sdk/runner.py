@@ -70,14 +70,22 @@ class HostLink:
         self._eof = False
 
     def send(self, message: Message, request_id: int) -> None:
+        """Buffer a frame; everything buffered goes out before the next blocking read, so the
+        answers to a batch of frames leave in few writes (and nothing waits unsent)."""
         try:
             self._out.write(encode(message, request_id))
+        except (BrokenPipeError, ConnectionError, ValueError) as exc:
+            raise LinkClosed(EXIT_LINK, f"host link closed while writing: {exc}") from exc
+
+    def flush(self) -> None:
+        try:
             self._out.flush()
         except (BrokenPipeError, ConnectionError, ValueError) as exc:
             raise LinkClosed(EXIT_LINK, f"host link closed while writing: {exc}") from exc
 
     def _read_more(self, timeout: float | None) -> bool:
         """Decode whatever arrives within ``timeout``; False if nothing did (or at EOF)."""
+        self.flush()
         if self._eof:
             return False
         if timeout is not None:
