@@ -42,6 +42,7 @@ def test_rust_controller_opens_the_valve_like_the_python_one(app: App) -> None:
     assert alerts[0] == b"threshold set to 45.0%"
     assert alerts[1] == b"opening valve: sensor1 at 44.5% < 45.0%, rain 10%"
     assert app.watch("valve-state", count=1) == [b"open"]
+    assert app.call("valve", "status").payload == b"open"
     assert app.call("controller", "get_threshold").payload == b"45.0"
 
 

@@ -25,6 +25,30 @@ mod controller {
         }
     }
 
+    /// Python's `{:.1f}` for the special values too (`nan`, `inf`, `-inf`).
+    fn one_decimal(value: f64) -> String {
+        if value.is_nan() {
+            "nan".into()
+        } else if value.is_infinite() {
+            if value > 0.0 {
+                "inf".into()
+            } else {
+                "-inf".into()
+            }
+        } else {
+            format!("{value:.1}")
+        }
+    }
+
+    /// A JSON number (or numeric string, as Python's `float()` takes it) as f64.
+    fn number(value: &Value) -> Option<f64> {
+        match value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
     /// The operator sets the threshold (percent) on a direct connection.
     #[authex::input]
     fn set_threshold(ctx: &mut Context, data: &[u8]) {
@@ -32,7 +56,7 @@ mod controller {
         match parsed {
             Some(value) => {
                 ctx.state::<State>().threshold = value;
-                ctx.emit("alert", format!("threshold set to {value:.1}%"));
+                ctx.emit("alert", format!("threshold set to {}%", one_decimal(value)));
             }
             None => {
                 let mut text = b"ignored invalid threshold ".to_vec();
@@ -51,9 +75,13 @@ mod controller {
         };
         let sensor = match &sample["sensor"] {
             Value::String(s) => s.clone(),
+            Value::Null => {
+                ctx.log("dropping a reading without sensor");
+                return;
+            }
             other => other.to_string(),
         };
-        let Some(moisture) = sample["moisture"].as_f64() else {
+        let Some(moisture) = number(&sample["moisture"]) else {
             ctx.log("dropping a reading without moisture");
             return;
         };
@@ -70,19 +98,28 @@ mod controller {
                     return;
                 }
             };
-            let rain = serde_json::from_slice::<Value>(&answer)
-                .ok()
-                .and_then(|v| v["rain_probability"].as_i64())
-                .unwrap_or(100);
-            if rain >= 50 {
+            let forecast = serde_json::from_slice::<Value>(&answer).unwrap_or(Value::Null);
+            let rain = &forecast["rain_probability"];
+            let Some(probability) = number(rain) else {
+                ctx.log("forecast without a rain probability");
+                return;
+            };
+            if probability >= 50.0 {
                 return;
             }
+            // as Python prints the JSON value: 10 -> "10", 10.5 -> "10.5"
+            let rain = match rain {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
             ctx.state::<State>().valve_open = true;
             ctx.emit("valve_command", b"open");
             ctx.emit(
                 "alert",
                 format!(
-                    "opening valve: {sensor} at {moisture:.1}% < {threshold:.1}%, rain {rain}%"
+                    "opening valve: {sensor} at {}% < {}%, rain {rain}%",
+                    one_decimal(moisture),
+                    one_decimal(threshold)
                 ),
             );
         } else if open {
@@ -98,7 +135,7 @@ mod controller {
     /// Authenticated: the current threshold.
     #[authex::entry]
     fn get_threshold(ctx: &mut Context, _arg: &[u8]) -> String {
-        format!("{:.1}", ctx.state::<State>().threshold)
+        one_decimal(ctx.state::<State>().threshold)
     }
 }
 
@@ -119,5 +156,14 @@ mod tests {
             ]
         );
         assert_eq!(h.call("get_threshold", b"").unwrap(), b"45.0");
+        h.deliver("set_threshold", b"nan").unwrap();
+        assert_eq!(h.take_emitted()[0].1, b"threshold set to nan%".to_vec());
+    }
+
+    #[test]
+    fn readings_without_sensor_are_dropped() {
+        let mut h = Harness::named(crate::controller::module(), "controller").unwrap();
+        h.deliver("reading", br#"{"moisture": 1.0}"#).unwrap();
+        assert!(h.take_emitted().is_empty());
     }
 }
