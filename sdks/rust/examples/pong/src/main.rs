@@ -55,9 +55,7 @@ mod pong {
     #[authex::input]
     fn stream(ctx: &mut Context, data: &[u8]) {
         let now = now_ns();
-        let (Some(run), Some(seq), Some(window)) =
-            (u32_at(data, 0), u32_at(data, 4), u32_at(data, 8))
-        else {
+        let (Some(run), Some(seq), Some(window)) = (u32_at(data, 0), u32_at(data, 4), u32_at(data, 8)) else {
             ctx.log("stream event shorter than its header");
             return;
         };
@@ -66,22 +64,11 @@ mod pong {
             *state = Stream { run: Some(run), first: now, last: now, ..Stream::default() };
         }
         if seq == END {
-            let (Some(sent), Some(start), Some(stop)) =
-                (u64_at(data, 12), u64_at(data, 20), u64_at(data, 28))
-            else {
+            let (Some(sent), Some(start), Some(stop)) = (u64_at(data, 12), u64_at(data, 20), u64_at(data, 28)) else {
                 return;
             };
             let mut report = run.to_le_bytes().to_vec();
-            for value in [
-                state.received,
-                state.gaps,
-                state.out_of_order,
-                sent,
-                start,
-                stop,
-                state.first,
-                state.last,
-            ] {
+            for value in [state.received, state.gaps, state.out_of_order, sent, start, stop, state.first, state.last] {
                 report.extend_from_slice(&value.to_le_bytes());
             }
             ctx.emit("report", report);
