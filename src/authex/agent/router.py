@@ -42,9 +42,6 @@ class RouteTable:
     def add(self, route: AddRoute) -> None:
         self.routes[route.conn_id] = route
 
-    def drop_module(self, module: str) -> None:
-        """Routes stay (the deployer re-keys); nothing to do for now but keep the hook explicit."""
-
     def clear(self) -> None:
         self.routes.clear()
 

@@ -76,10 +76,6 @@ class Session:
             self._trust = load_trust(path)
         return self._trust
 
-    @property
-    def trust_store(self) -> TrustStore:
-        return self.trust()
-
     def keys(self) -> OperatorKeys:
         return OperatorKeys(self.operator, self.store.ta_vendor_key)
 
@@ -96,7 +92,7 @@ class Session:
         client = self.clients.get(node)
         if client is None:
             spec = self.descriptor.node(node)
-            identity = self.trust_store.node(node, spec.tee).identity
+            identity = self.trust().node(node, spec.tee).identity
             if not identity:
                 raise StateError(
                     f"the trust file pins no TLS identity for node {node}; add the `identity` "
