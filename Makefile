@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-rust check bench bench-quick fuzz fmt clean
+.PHONY: venv deps demo test test-rust test-c check bench bench-quick fuzz fmt clean
 
 $(STAMP): pyproject.toml setup.py src/authex/crypto/_spongent.c
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,23 @@ $(STAMP): pyproject.toml setup.py src/authex/crypto/_spongent.c
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# C modules need a C compiler and OpenSSL 3's libcrypto headers (Debian: libssl-dev).
+deps:
+	@command -v cc >/dev/null || { echo "a C compiler is required (Debian: apt-get install build-essential)"; exit 1; }
+	@test -f /usr/include/openssl/evp.h || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev; \
+	  else echo "OpenSSL headers are required (Debian: sudo apt-get install libssl-dev)"; exit 1; fi; }
+
+demo: $(STAMP) deps
 	$(BIN)/python examples/smart-irrigation/demo.py
 
-test: $(STAMP) test-rust
+test: $(STAMP) deps test-rust test-c
 	$(BIN)/python -m pytest -q
+
+# The C module SDK: its tests and vectors under AddressSanitizer and UBSan ("N passed, N failed").
+test-c: deps
+	$(MAKE) --no-print-directory -C sdks/c test PYTHON=$(PYTHON)
 
 # The Rust module SDK checks itself against spec/vectors (needs cargo >= 1.88, crates.io).
 test-rust:
@@ -54,3 +66,4 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	$(MAKE) --no-print-directory -C sdks/c clean

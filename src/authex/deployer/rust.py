@@ -10,15 +10,13 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+from authex.deployer.binaries import read_manifest, tail
 from authex.errors import BuildError
-from authex.manifest import Manifest
 from authex.sdk.build import BuiltModule
 
 BUILD_TIMEOUT = 900.0
-MANIFEST_TIMEOUT = 30.0
 
 
 def _cargo() -> str:
@@ -26,10 +24,6 @@ def _cargo() -> str:
     if not Path(cargo).exists():
         raise BuildError("cargo is not installed (rustup.rs), needed for `language: rust`")
     return cargo
-
-
-def _tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def build_rust_binary(source: Path, operator_public: bytes, *, where: str) -> bytes:
@@ -56,7 +50,7 @@ def build_rust_binary(source: Path, operator_public: bytes, *, where: str) -> by
             f"cargo build did not finish in {BUILD_TIMEOUT:.0f}s", where=where
         ) from exc
     if result.returncode != 0:
-        raise BuildError(f"cargo build failed:\n{_tail(result.stderr)}", where=where)
+        raise BuildError(f"cargo build failed:\n{tail(result.stderr)}", where=where)
     executable = None
     for line in result.stdout.splitlines():
         try:
@@ -77,33 +71,5 @@ def build_rust_binary(source: Path, operator_public: bytes, *, where: str) -> by
 def build_rust_module(source: Path, name: str, operator_public: bytes) -> BuiltModule:
     where = f"module {name}"
     binary = build_rust_binary(source, operator_public, where=where)
-    manifest = read_manifest(binary, name, operator_public, where=where)
+    manifest = read_manifest(binary, name, operator_public, "rust", where=where)
     return BuiltModule(name, binary, manifest, hashlib.sha256(binary).digest())
-
-
-def read_manifest(binary: bytes, name: str, operator_public: bytes, *, where: str) -> Manifest:
-    """Run the binary's ``--manifest`` (from a private temporary copy)."""
-    with tempfile.TemporaryDirectory(prefix="authex-rust-") as folder:
-        path = Path(folder) / "module"
-        path.write_bytes(binary)
-        path.chmod(0o700)
-        try:
-            result = subprocess.run(
-                [str(path), "--manifest", name, operator_public.hex()],
-                capture_output=True,
-                timeout=MANIFEST_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise BuildError(
-                f"the module binary cannot report its manifest: {exc}", where=where
-            ) from exc
-    if result.returncode != 0:
-        detail = _tail(result.stderr.decode(errors="replace"))
-        raise BuildError(f"the module binary refused --manifest: {detail}", where=where)
-    manifest = Manifest.from_json(result.stdout.strip(), where=where)
-    if manifest.name != name or manifest.language != "rust":
-        raise BuildError(
-            f"the binary reports module {manifest.name!r} in {manifest.language}", where=where
-        )
-    return manifest

@@ -1,10 +1,11 @@
-"""Build every module of a descriptor with its language's toolchain (Python for now)."""
+"""Build every module of a descriptor with its language's toolchain (Python, Rust, C)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 
+from authex.deployer.c import build_c_module
 from authex.deployer.rust import build_rust_module
 from authex.deployer.steps import run_steps
 from authex.descriptor import Descriptor, ModuleSpec
@@ -12,13 +13,16 @@ from authex.errors import BuildError
 from authex.sdk.build import BuiltModule, build_python_module
 
 
-def build_module(spec: ModuleSpec, operator_public: bytes) -> BuiltModule:
+def build_module(spec: ModuleSpec, operator_public: bytes, tee: str) -> BuiltModule:
+    """Build one module for a node running ``tee``."""
     if spec.language == "python":
         return build_python_module(spec.source, spec.name, operator_public)
     if spec.language == "rust":
         return build_rust_module(spec.source, spec.name, operator_public)
+    if spec.language == "c":
+        return build_c_module(spec.source, spec.name, operator_public, tee, spec.cflags)
     raise BuildError(
-        f"language {spec.language!r} has no toolchain in this version (supported: python, rust)",
+        f"language {spec.language!r} has no toolchain (supported: python, rust, c)",
         where=f"module {spec.name}",
     )
 
@@ -29,7 +33,8 @@ async def build_all(
     """Build all modules concurrently (each build runs its toolchain in a worker thread)."""
 
     async def one(spec: ModuleSpec) -> tuple[str, BuiltModule]:
-        built = await asyncio.to_thread(build_module, spec, operator_public)
+        tee = descriptor.node(spec.node).tee
+        built = await asyncio.to_thread(build_module, spec, operator_public, tee)
         progress(f"built {spec.name} ({spec.language}, {len(built.artifact)} bytes)")
         return spec.name, built
 

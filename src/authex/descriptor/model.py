@@ -113,6 +113,7 @@ class ModuleSpec:
     isv_prod_id: int = 0  # SGX enclave product id, 0..65535
     isv_svn: int = 0  # SGX enclave security version number, 0..65535
     debug: bool = False  # SGX: build and launch the enclave in debug mode
+    cflags: tuple[str, ...] = ()  # language c: extra compiler flags (docs/sdk-c.md)
 
     def where(self, name: str) -> Location | None:
         """The location of sub-field ``name`` if known, else of the whole entry."""

@@ -55,6 +55,9 @@ POLICY_FIELDS = {"allow_emulated": False, "allow_debug": False, "min_isv_svn": F
 NODE_FIELDS = {"name": True, "tee": True, "host": True, "port": True}
 MODULE_FIELDS = {"name": True, "node": True, "language": True, "source": True}
 MODULE_FIELDS |= {"vendor_id": False, "isv_prod_id": False, "isv_svn": False, "debug": False}
+MODULE_FIELDS |= {"cflags": False}
+# C compiler flags the deployer sets itself (the build contract, docs/sdk-c.md).
+RESERVED_CFLAGS = ("-o", "AUTHEX_OPERATOR_KEY", "AUTHEX_MODULE_NAME", "AUTHEX_NO_OPENSSL")
 # The TEE-specific module fields, and the TEEs (as written in messages) each applies to.
 MODULE_TEE_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "vendor_id": (VENDOR_ID_TEES, "sancus or trustzone nodes"),
@@ -288,12 +291,14 @@ class _Checker:
                     (*path, "source"), entry["source"], "source", "a source folder path (a string)"
                 )
             attributes = self.tee_attributes(path, entry, node, tees.get(node or ""))
+            cflags = self.cflags(path, entry, language)
             if (
                 name is not None
                 and node is not None
                 and language is not None
                 and source is not None
                 and attributes is not None
+                and cflags is not None
             ):
                 numbers, flags = attributes
                 spots = self.sub_locations(path, entry)
@@ -309,9 +314,40 @@ class _Checker:
                         isv_prod_id=numbers.get("isv_prod_id", 0),
                         isv_svn=numbers.get("isv_svn", 0),
                         debug=flags.get("debug", False),
+                        cflags=cflags,
                     )
                 )
         return modules, mentioned
+
+    def cflags(
+        self, path: FieldPath, entry: dict[str, object], language: str | None
+    ) -> tuple[str, ...] | None:
+        """The extra C compiler flags of a ``language: c`` module; None if they are wrong."""
+        if "cflags" not in entry:
+            return ()
+        field_path = (*path, "cflags")
+        value = entry["cflags"]
+        if language is not None and language != "c":
+            self.report(field_path, f"cflags applies to modules in c; this one is in {language}")
+            return None
+        if not isinstance(value, list) or not all(isinstance(flag, str) for flag in value):
+            self.report(field_path, f"expected a list of strings, got {describe(value)}")
+            return None
+        for index, flag in enumerate(value):
+            reserved = [
+                word
+                for word in RESERVED_CFLAGS
+                if flag.startswith(word) or (word.startswith("AUTHEX") and word in flag)
+            ]
+            if reserved or not flag.startswith("-"):
+                why = (
+                    f"{reserved[0]} is set by the deployer"
+                    if reserved
+                    else "a flag starts with '-' (sources are every .c file of the source folder)"
+                )
+                self.report((*field_path, index), f"cflags entry {flag!r} is not allowed: {why}")
+                return None
+        return tuple(value)
 
     def tee_attributes(
         self, path: FieldPath, entry: dict[str, object], node: str | None, tee: str | None

@@ -1,0 +1,764 @@
+/* The module-side protocol core (see authex/runtime.h): the same rules as the Python and Rust
+ * runtimes.
+ *
+ * - attestation: answer with the TEE's attester and keep the control key it yields, with a
+ *   fresh control counter window;
+ * - set-key: only under the control key, only with a fresh control counter, only for this
+ *   module's own endpoints in the matching role; re-keying replaces a connection;
+ * - deliveries: open with the connection key, strictly increasing counters; refusals are
+ *   reported as HostRejected and never reach user code; accepted ones are acknowledged with
+ *   HostAccepted after the callback ran;
+ * - entries: public ones may be called in plaintext, all others only authenticated under the
+ *   control key with a fresh control counter; authenticated results are sealed back.
+ *
+ * Key material never appears in a log line or an error message. */
+#include "authex/runtime.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *kind_name(ax_kind kind) {
+    static const char *const names[] = {"?", "input", "output", "entry", "request", "handler"};
+    return (unsigned)kind <= 5 ? names[kind] : "?";
+}
+
+/* ---- logging and output ----------------------------------------------------------------- */
+
+static void vlog(ax_runtime *rt, const char *format, va_list ap) {
+    char line[AX_ERROR_TEXT];
+    vsnprintf(line, sizeof line, format, ap);
+    snprintf(rt->last_log, sizeof rt->last_log, "[%s] %s", rt->name, line);
+    if (rt->log_to_stderr) fprintf(stderr, "%s\n", rt->last_log);
+}
+
+static void rt_log(ax_runtime *rt, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void rt_log(ax_runtime *rt, const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    vlog(rt, format, ap);
+    va_end(ap);
+}
+
+static void close_link(ax_runtime *rt, int status, const char *why) {
+    if (rt->closed == 0) {
+        rt->closed = status;
+        snprintf(rt->closed_why, sizeof rt->closed_why, "%s", why);
+    }
+    rt->eof = 1;
+}
+
+void ax_runtime_flush(ax_runtime *rt) {
+    if (rt->out.len == 0) return;
+    if (rt->closed == 0 && rt->io.write(rt->io.self, rt->out.buf, rt->out.len) != 0) {
+        close_link(rt, AX_EXIT_LINK, "host link closed while writing");
+    }
+    rt->out.len = 0;
+    rt->out.overflow = 0;
+}
+
+/* Make room for a frame of `size` bytes in the output buffer. */
+static int reserve(ax_runtime *rt, size_t size) {
+    if (rt->out.cap - rt->out.len < size) ax_runtime_flush(rt);
+    if (rt->out.cap - rt->out.len < size) {
+        rt_log(rt, "dropped an oversize frame of %zu bytes", size);
+        return -1;
+    }
+    return 0;
+}
+
+static void send_error(ax_runtime *rt, uint32_t rid, uint16_t code, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static void send_error(ax_runtime *rt, uint32_t rid, uint16_t code, const char *format, ...) {
+    char text[AX_ERROR_TEXT];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(text, sizeof text, format, ap);
+    va_end(ap);
+    size_t len = strlen(text);
+    if (reserve(rt, AX_HEADER_SIZE + 4 + len) != 0) return;
+    ax_frame_begin(&rt->out, AX_MSG_ERROR, rid);
+    ax_put_u16(&rt->out, code);
+    ax_put_str(&rt->out, text, len);
+    ax_frame_end(&rt->out);
+}
+
+static void send_ok(ax_runtime *rt, uint32_t rid) {
+    if (reserve(rt, AX_HEADER_SIZE + 4) != 0) return;
+    ax_frame_begin(&rt->out, AX_MSG_OK, rid);
+    ax_put_bytes(&rt->out, NULL, 0);
+    ax_frame_end(&rt->out);
+}
+
+static void send_tuple(ax_runtime *rt, uint8_t type, uint32_t conn_id, uint8_t direction,
+                       uint64_t counter, int reason) {
+    if (reserve(rt, AX_HEADER_SIZE + 14) != 0) return;
+    ax_frame_begin(&rt->out, type, 0);
+    ax_put_u32(&rt->out, conn_id);
+    ax_put_u8(&rt->out, direction);
+    ax_put_u64(&rt->out, counter);
+    if (reason >= 0) ax_put_u8(&rt->out, (uint8_t)reason);
+    ax_frame_end(&rt->out);
+}
+
+static ax_connection *find_connection(ax_runtime *rt, uint32_t conn_id) {
+    for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS; i++) {
+        ax_connection *c = &rt->connections[i];
+        if (c->in_use && c->channel.conn_id == conn_id) return c;
+    }
+    return NULL;
+}
+
+const ax_connection *ax_runtime_connection(const ax_runtime *rt, uint32_t conn_id) {
+    return find_connection((ax_runtime *)rt, conn_id);
+}
+
+static void reject(ax_runtime *rt, uint32_t conn_id, uint8_t direction, uint64_t counter,
+                   uint8_t reason) {
+    ax_connection *c = find_connection(rt, conn_id);
+    if (c != NULL) {
+        c->stats.rejected++;
+    } else {
+        rt->unknown_rejected++;
+    }
+    send_tuple(rt, AX_MSG_HOST_REJECTED, conn_id, direction, counter, reason);
+}
+
+/* Seal `data` on a connection into a HostEmit frame, in place in the output buffer. */
+static int emit_sealed(ax_runtime *rt, ax_connection *c, uint8_t direction, uint64_t counter,
+                       int next, const uint8_t *data, size_t len) {
+    size_t sealed = ax_suite_sealed_size(c->channel.suite, len);
+    if (reserve(rt, AX_HEADER_SIZE + 17 + sealed) != 0) return AX_E_TOO_LARGE;
+    size_t start = rt->out.len;
+    ax_frame_begin(&rt->out, AX_MSG_HOST_EMIT, 0);
+    ax_put_u32(&rt->out, c->channel.conn_id);
+    ax_put_u8(&rt->out, direction);
+    size_t counter_at = rt->out.len;
+    ax_put_u64(&rt->out, counter);
+    ax_put_u32(&rt->out, (uint32_t)sealed);
+    uint8_t *space = ax_put_space(&rt->out, sealed);
+    size_t got = 0;
+    int rc = AX_ERR_ARGUMENT;
+    if (space != NULL) {
+        if (next) {
+            uint64_t used = 0;
+            rc = ax_channel_seal_next(&c->channel, direction, data, len, space, sealed, &got, &used);
+            if (rc == AX_OK) ax_store_be64(rt->out.buf + counter_at, used);
+        } else {
+            rc = ax_channel_seal_with(&c->channel, direction, counter, data, len, space, sealed,
+                                      &got);
+        }
+    }
+    if (rc != AX_OK || got != sealed) {
+        rt->out.len = start;
+        rt->out.overflow = 0;
+        return AX_E_CRYPTO;
+    }
+    ax_frame_end(&rt->out);
+    c->stats.emitted++;
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+/* Read more input within timeout_ms (< 0: block); 1 if bytes arrived. */
+static int fill(ax_runtime *rt, int timeout_ms) {
+    if (rt->eof || rt->closed) return 0;
+    if (rt->head > 0) {
+        memmove(rt->in, rt->in + rt->head, rt->tail - rt->head);
+        rt->tail -= rt->head;
+        rt->head = 0;
+    }
+    if (rt->tail == sizeof rt->in) return 0;
+    ax_runtime_flush(rt);
+    long n = rt->io.read(rt->io.self, rt->in + rt->tail, sizeof rt->in - rt->tail, timeout_ms);
+    if (n == AX_IO_TIMEOUT) return 0;
+    if (n < 0) {
+        close_link(rt, AX_EXIT_LINK, "host link closed while reading");
+        return 0;
+    }
+    if (n == 0) {
+        rt->eof = 1;
+        if (rt->tail > rt->head) close_link(rt, AX_EXIT_MALFORMED, "input ended inside a frame");
+        return 0;
+    }
+    rt->tail += (size_t)n;
+    return 1;
+}
+
+/* Parse the frame at `at` of the input: its size, 0 if incomplete, -1 (link closed) if bad. */
+static long frame_at(ax_runtime *rt, size_t at, ax_frame *frame, ax_value *values) {
+    char err[AX_ERROR_TEXT], why[AX_ERROR_TEXT + 40];
+    long size = ax_frame_parse(rt->in + at, rt->tail - at, AUTHEX_MAX_PAYLOAD, frame, err,
+                               sizeof err);
+    if (size > 0 && ax_decode(frame, ax_host_link_types, values, NULL, err, sizeof err) != 0) {
+        size = -1;
+    }
+    if (size < 0) {
+        snprintf(why, sizeof why, "malformed input from the agent: %s", err);
+        close_link(rt, AX_EXIT_MALFORMED, why);
+    }
+    return size;
+}
+
+/* ---- the context API -------------------------------------------------------------------- */
+
+static long find_endpoint(const ax_runtime *rt, ax_kind kind, const char *name) {
+    for (size_t i = 0; i < rt->count; i++) {
+        if (rt->endpoints[i].kind == kind && strcmp(rt->endpoints[i].name, name) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static long endpoint_by_id(const ax_runtime *rt, uint16_t id) {
+    for (size_t i = 0; i < rt->count; i++) {
+        if (rt->ids[i] == id) return (long)i;
+    }
+    return -1;
+}
+
+const char *ax_name(const ax_ctx *ctx) { return ctx->name; }
+
+const char *ax_strerror(int code) {
+    switch (code) {
+    case AX_E_UNDECLARED: return "not declared by this module";
+    case AX_E_TOO_LARGE: return "payload too large";
+    case AX_E_NOT_CONNECTED: return "not connected to any handler";
+    case AX_E_TIMEOUT: return "no response before the deadline";
+    case AX_E_CLOSED: return "the host link closed";
+    case AX_E_CRYPTO: return "cannot seal (counter exhausted: the connection must be re-keyed)";
+    case AX_E_STATE: return "not allowed here";
+    default: return code < 0 ? "failed" : "ok";
+    }
+}
+
+void ax_log(ax_ctx *ctx, const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    vlog(ctx, format, ap);
+    va_end(ap);
+}
+
+int ax_fail(ax_ctx *ctx, const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(ctx->fail_text, sizeof ctx->fail_text, format, ap);
+    va_end(ap);
+    return AX_FAILED;
+}
+
+int ax_reply(ax_ctx *ctx, const void *data, size_t len) {
+    if (ctx->in_callback != AX_KIND_ENTRY && ctx->in_callback != AX_KIND_HANDLER) {
+        return AX_E_STATE;
+    }
+    size_t limit = ctx->in_callback == AX_KIND_ENTRY ? AX_MAX_RESULT_PAYLOAD : AX_MAX_EVENT_PAYLOAD;
+    if (len > limit) return AX_E_TOO_LARGE;
+    if (len > 0) memmove(ctx->reply, data, len);
+    ctx->reply_len = len;
+    return 0;
+}
+
+int ax_reply_str(ax_ctx *ctx, const char *text) { return ax_reply(ctx, text, strlen(text)); }
+
+int ax_emit(ax_ctx *ctx, const char *output, const void *data, size_t len) {
+    if (find_endpoint(ctx, AX_KIND_OUTPUT, output) < 0) {
+        rt_log(ctx, "emit: module has no output named \"%s\"", output);
+        return AX_E_UNDECLARED;
+    }
+    if (len > AX_MAX_EVENT_PAYLOAD) return AX_E_TOO_LARGE;
+    int sent = 0;
+    for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS; i++) {
+        ax_connection *c = &ctx->connections[i];
+        const ax_endpoint *e = &ctx->endpoints[c->endpoint];
+        if (!c->in_use || c->role != AX_ROLE_SENDER || e->kind != AX_KIND_OUTPUT ||
+            strcmp(e->name, output) != 0) {
+            continue;
+        }
+        int rc = emit_sealed(ctx, c, 0, 0, 1, (const uint8_t *)data, len);
+        if (rc < 0) return rc;
+        sent++;
+    }
+    return sent;
+}
+
+long ax_request(ax_ctx *ctx, const char *request, const void *data, size_t len, uint8_t *out,
+                size_t cap) {
+    return ax_request_timeout(ctx, request, data, len, out, cap, AUTHEX_REQUEST_TIMEOUT_MS);
+}
+
+/* Find, remove and open the awaited response in the input buffer: its length, AX_E_TIMEOUT if
+ * it is not there yet, or another AX_E_*. */
+static long take_response(ax_runtime *rt, ax_connection *c, uint64_t counter, uint8_t *out,
+                          size_t cap) {
+    size_t at = rt->head;
+    while (at < rt->tail) {
+        ax_frame frame;
+        ax_value v[AX_MAX_FIELDS];
+        long size = frame_at(rt, at, &frame, v);
+        if (size < 0) return AX_E_CLOSED;
+        if (size == 0) break;
+        if (frame.type == AX_MSG_HOST_DELIVER && v[0].num == c->channel.conn_id &&
+            v[1].num == 1 && v[2].num == counter) {
+            size_t got = 0;
+            int rc = ax_channel_open(&c->channel, 1, counter, v[3].data, v[3].len, rt->response,
+                                     sizeof rt->response, &got);
+            memmove(rt->in + at, rt->in + at + (size_t)size, rt->tail - at - (size_t)size);
+            rt->tail -= (size_t)size;
+            if (rc != AX_OK) {
+                reject(rt, c->channel.conn_id, 1, counter,
+                       rc == AX_ERR_FORGED ? AX_REJECT_FORGED : AX_REJECT_REPLAY);
+                continue; /* keep waiting for the genuine answer */
+            }
+            c->stats.delivered++;
+            send_tuple(rt, AX_MSG_HOST_ACCEPTED, c->channel.conn_id, 1, counter, -1);
+            if (got > cap) return AX_E_TOO_LARGE;
+            memcpy(out, rt->response, got);
+            return (long)got;
+        }
+        at += (size_t)size;
+    }
+    return AX_E_TIMEOUT;
+}
+
+static long remaining_ms(const struct timespec *deadline) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(deadline->tv_sec - now.tv_sec) * 1000 +
+           (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+long ax_request_timeout(ax_ctx *ctx, const char *request, const void *data, size_t len,
+                        uint8_t *out, size_t cap, unsigned timeout_ms) {
+    if (find_endpoint(ctx, AX_KIND_REQUEST, request) < 0) {
+        rt_log(ctx, "request: module has no request named \"%s\"", request);
+        return AX_E_UNDECLARED;
+    }
+    if (len > AX_MAX_EVENT_PAYLOAD) return AX_E_TOO_LARGE;
+    ax_connection *c = NULL;
+    for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS && c == NULL; i++) {
+        ax_connection *k = &ctx->connections[i];
+        const ax_endpoint *e = &ctx->endpoints[k->endpoint];
+        if (k->in_use && k->role == AX_ROLE_SENDER && e->kind == AX_KIND_REQUEST &&
+            strcmp(e->name, request) == 0) {
+            c = k;
+        }
+    }
+    if (c == NULL) return AX_E_NOT_CONNECTED;
+    int rc = emit_sealed(ctx, c, 0, 0, 1, (const uint8_t *)data, len);
+    if (rc < 0) return rc;
+    uint64_t counter = c->channel.sent;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)(timeout_ms / 1000);
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    for (;;) {
+        long got = take_response(ctx, c, counter, out, cap);
+        if (got != AX_E_TIMEOUT) return got;
+        if (ctx->closed || ctx->eof) return AX_E_CLOSED;
+        long left = remaining_ms(&deadline);
+        if (left <= 0) return AX_E_TIMEOUT;
+        if (ctx->tail - ctx->head == sizeof ctx->in) {
+            rt_log(ctx, "request \"%s\": the input buffer is full (AUTHEX_INPUT_FRAMES)", request);
+            return AX_E_CLOSED;
+        }
+        fill(ctx, left > 0x7fffffff ? 0x7fffffff : (int)left);
+    }
+}
+
+/* ---- handling host messages ------------------------------------------------------------- */
+
+static int run_callback(ax_runtime *rt, size_t endpoint, const uint8_t *data, size_t len) {
+    const ax_endpoint *e = &rt->endpoints[endpoint];
+    rt->in_callback = e->kind;
+    rt->reply_len = 0;
+    rt->fail_text[0] = '\0';
+    int rc = e->callback(rt, data, len);
+    rt->in_callback = 0;
+    if (rc < 0 && rt->fail_text[0] == '\0') {
+        snprintf(rt->fail_text, sizeof rt->fail_text, "%s \"%s\" returned %d", kind_name(e->kind),
+                 e->name, rc);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+static void attest(ax_runtime *rt, const ax_value *v, uint32_t rid) {
+    uint8_t evidence[AX_NATIVE_EVIDENCE_SIZE + 32], key[AX_KEY_SIZE], nonce[16], ephemeral[32];
+    char err[AX_ERROR_TEXT] = "";
+    const ax_attester *a = &rt->attester;
+    int rc;
+    size_t evidence_len = 32;
+    int sgx = strcmp(a->tee, "sgx") == 0;
+    if (strcmp(a->tee, "native") == 0 || sgx) {
+        if (!a->has_operator) {
+            snprintf(err, sizeof err,
+                     "this module was built without an operator key (AUTHEX_OPERATOR_KEY)");
+            rc = AX_ERR_ARGUMENT;
+        } else if ((rc = ax_random(ephemeral, sizeof ephemeral)) != AX_OK) {
+            snprintf(err, sizeof err, "no randomness");
+        } else {
+            rc = ax_native_respond(rt->name, a->operator_public, v[0].data, v[0].len, ephemeral,
+                                   evidence, key, err, sizeof err);
+            evidence_len = AX_NATIVE_EVIDENCE_SIZE;
+        }
+        ax_wipe(ephemeral, sizeof ephemeral);
+    } else if ((rc = ax_random(nonce, sizeof nonce)) != AX_OK) {
+        snprintf(err, sizeof err, "no randomness");
+    } else if (strcmp(a->tee, "sancus") == 0) {
+        rc = ax_sancus_answer(a->module_key, v[0].data, v[0].len, nonce, evidence, key, err,
+                              sizeof err);
+    } else {
+        rc = ax_trustzone_answer(a->module_key, v[0].data, v[0].len, nonce, evidence, key, err,
+                                 sizeof err);
+    }
+    if (rc != AX_OK) {
+        send_error(rt, rid, AX_ERROR_REJECTED, "attestation failed: %s", err);
+        return;
+    }
+    /* SGX: the evidence continues with a quote over SHA-256(module public || nonce). */
+    size_t quote_len = 0;
+    uint8_t *quote_at = NULL;
+    if (sgx) {
+        uint8_t report_data[64];
+        ax_sgx_report_data(evidence, v[0].data, report_data);
+        quote_at = rt->response; /* free while no callback runs */
+        if (a->quote == NULL) {
+            snprintf(err, sizeof err, "no platform link");
+            rc = AX_ERR_UNAVAILABLE;
+        } else {
+            rc = a->quote(a->quote_self, report_data, quote_at, sizeof rt->response, &quote_len,
+                          err, sizeof err);
+        }
+        if (rc != 0) {
+            ax_wipe(key, sizeof key);
+            send_error(rt, rid, AX_ERROR_REJECTED,
+                       "attestation failed: platform refused to quote: %s", err);
+            return;
+        }
+    }
+    memcpy(rt->control_key, key, sizeof key);
+    ax_wipe(key, sizeof key);
+    rt->attested = 1;
+    memset(&rt->window, 0, sizeof rt->window);
+    if (reserve(rt, AX_HEADER_SIZE + 4 + evidence_len + quote_len) != 0) return;
+    ax_frame_begin(&rt->out, AX_MSG_HOST_ATTESTED, rid);
+    ax_put_u32(&rt->out, (uint32_t)(evidence_len + quote_len));
+    uint8_t *at = ax_put_space(&rt->out, evidence_len + quote_len);
+    if (at != NULL) {
+        memcpy(at, evidence, evidence_len);
+        if (quote_len > 0) memcpy(at + evidence_len, quote_at, quote_len);
+    }
+    ax_frame_end(&rt->out);
+}
+
+static void set_key(ax_runtime *rt, const ax_value *v, uint32_t rid) {
+    ax_set_key_fields f = {(uint32_t)v[0].num, (uint16_t)v[1].num, (uint8_t)v[2].num,
+                           (uint8_t)v[3].num, v[4].num};
+    if (!rt->attested) {
+        send_error(rt, rid, AX_ERROR_REJECTED, "set-key for connection %lu: not attested",
+                   (unsigned long)f.conn_id);
+        return;
+    }
+    if (ax_window_check(&rt->window, f.counter) != AX_OK) {
+        send_error(rt, rid, AX_ERROR_REJECTED,
+                   "set-key for connection %lu: stale control counter: %llu is not greater "
+                   "than %llu",
+                   (unsigned long)f.conn_id, (unsigned long long)f.counter,
+                   (unsigned long long)rt->window.last);
+        return;
+    }
+    uint8_t key[AX_KEY_SIZE];
+    if (ax_unwrap_key(rt->control, rt->control_key, v[5].data, v[5].len, &f, key) != AX_OK) {
+        rt->window.rejected++;
+        send_error(rt, rid, AX_ERROR_REJECTED,
+                   "set-key for connection %lu: the wrapped key does not authenticate",
+                   (unsigned long)f.conn_id);
+        return;
+    }
+    ax_window_accept(&rt->window, f.counter);
+    long endpoint = endpoint_by_id(rt, f.io_id);
+    ax_kind kind = endpoint >= 0 ? rt->endpoints[endpoint].kind : (ax_kind)0;
+    ax_suite suite = ax_suite_from_id(f.suite);
+    if (f.role != AX_ROLE_SENDER && f.role != AX_ROLE_RECEIVER) {
+        send_error(rt, rid, AX_ERROR_BAD_REQUEST, "set-key for connection %lu: unknown role %u",
+                   (unsigned long)f.conn_id, f.role);
+    } else if (endpoint < 0 ||
+               (f.role == AX_ROLE_SENDER && kind != AX_KIND_OUTPUT && kind != AX_KIND_REQUEST) ||
+               (f.role == AX_ROLE_RECEIVER && kind != AX_KIND_INPUT && kind != AX_KIND_HANDLER)) {
+        send_error(rt, rid, AX_ERROR_BAD_REQUEST,
+                   "set-key for connection %lu: io id 0x%04x is not a%s of module \"%s\"",
+                   (unsigned long)f.conn_id, f.io_id,
+                   f.role == AX_ROLE_SENDER ? "n output or request" : "n input or handler",
+                   rt->name);
+    } else if (suite == 0 || !ax_suite_available(suite)) {
+        send_error(rt, rid, AX_ERROR_BAD_REQUEST,
+                   "set-key for connection %lu: unsupported cipher suite %u",
+                   (unsigned long)f.conn_id, f.suite);
+    } else {
+        ax_connection *slot = find_connection(rt, f.conn_id);
+        for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS; i++) {
+            ax_connection *c = &rt->connections[i];
+            /* a request has one handler: a new key supersedes the old connection */
+            if (c->in_use && kind == AX_KIND_REQUEST && c->endpoint == (size_t)endpoint &&
+                c != slot) {
+                ax_wipe(c, sizeof *c);
+            }
+            if (slot == NULL && !c->in_use) slot = c;
+        }
+        if (slot == NULL) {
+            send_error(rt, rid, AX_ERROR_REJECTED,
+                       "set-key for connection %lu: the connection table is full "
+                       "(AUTHEX_MAX_CONNECTIONS = %d)",
+                       (unsigned long)f.conn_id, AUTHEX_MAX_CONNECTIONS);
+        } else {
+            ax_wipe(slot, sizeof *slot);
+            slot->in_use = 1;
+            ax_channel_init(&slot->channel, f.conn_id, suite, key);
+            slot->endpoint = (size_t)endpoint;
+            slot->role = f.role;
+            send_ok(rt, rid);
+        }
+    }
+    ax_wipe(key, sizeof key);
+}
+
+static void deliver(ax_runtime *rt, const ax_value *v) {
+    uint32_t conn_id = (uint32_t)v[0].num;
+    uint8_t direction = (uint8_t)v[1].num;
+    uint64_t counter = v[2].num;
+    ax_connection *c = find_connection(rt, conn_id);
+    if (c == NULL) {
+        reject(rt, conn_id, direction, counter, AX_REJECT_UNKNOWN_CONNECTION);
+        return;
+    }
+    if (direction == 1) { /* nobody is waiting for it (late or bogus) */
+        reject(rt, conn_id, direction, counter, AX_REJECT_REPLAY);
+        return;
+    }
+    if (direction != 0 || c->role != AX_ROLE_RECEIVER) {
+        reject(rt, conn_id, direction, counter, AX_REJECT_FORGED);
+        return;
+    }
+    size_t len = 0;
+    int rc = ax_channel_open(&c->channel, 0, counter, v[3].data, v[3].len, rt->plain,
+                             sizeof rt->plain, &len);
+    if (rc != AX_OK) {
+        reject(rt, conn_id, direction, counter,
+               rc == AX_ERR_FORGED ? AX_REJECT_FORGED : AX_REJECT_REPLAY);
+        return;
+    }
+    c->stats.delivered++;
+    size_t endpoint = c->endpoint;
+    const ax_endpoint *e = &rt->endpoints[endpoint];
+    if (run_callback(rt, endpoint, rt->plain, len) != 0) {
+        c = find_connection(rt, conn_id);
+        if (c != NULL) c->stats.failed++;
+        rt_log(rt, "%s \"%s\" failed; the event is dropped: %s", kind_name(e->kind), e->name,
+               rt->fail_text);
+    } else if (e->kind == AX_KIND_HANDLER) {
+        c = find_connection(rt, conn_id);
+        if (c == NULL) {
+            rt_log(rt, "handler \"%s\": connection %lu was removed; reply dropped", e->name,
+                   (unsigned long)conn_id);
+        } else if (emit_sealed(rt, c, 1, counter, 0, rt->reply, rt->reply_len) != 0) {
+            rt_log(rt, "handler \"%s\": cannot seal the reply", e->name);
+        }
+    }
+    ax_wipe(rt->plain, len);
+    send_tuple(rt, AX_MSG_HOST_ACCEPTED, conn_id, direction, counter, -1);
+}
+
+static void call_result(ax_runtime *rt, uint32_t rid, uint8_t status, const uint8_t *payload,
+                        size_t len) {
+    if (reserve(rt, AX_HEADER_SIZE + 5 + len) != 0) return;
+    ax_frame_begin(&rt->out, AX_MSG_HOST_CALL_RESULT, rid);
+    ax_put_u8(&rt->out, status);
+    ax_put_bytes(&rt->out, payload, len);
+    ax_frame_end(&rt->out);
+}
+
+static void call_text(ax_runtime *rt, uint32_t rid, uint8_t status, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static void call_text(ax_runtime *rt, uint32_t rid, uint8_t status, const char *format, ...) {
+    char text[AX_ERROR_TEXT];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(text, sizeof text, format, ap);
+    va_end(ap);
+    call_result(rt, rid, status, (const uint8_t *)text, strlen(text));
+}
+
+static void call(ax_runtime *rt, const ax_value *v, uint32_t rid) {
+    uint16_t entry_id = (uint16_t)v[0].num;
+    int authenticated = v[1].num != 0;
+    uint64_t counter = v[2].num;
+    long endpoint = endpoint_by_id(rt, entry_id);
+    if (endpoint < 0 || rt->endpoints[endpoint].kind != AX_KIND_ENTRY) {
+        call_text(rt, rid, AX_STATUS_UNKNOWN_ENTRY, "unknown entry id 0x%04x in module \"%s\"",
+                  entry_id, rt->name);
+        return;
+    }
+    const ax_endpoint *e = &rt->endpoints[endpoint];
+    size_t len = 0;
+    if (authenticated) {
+        const char *why = NULL;
+        if (!rt->attested) {
+            why = "not attested";
+        } else if (ax_window_check(&rt->window, counter) != AX_OK) {
+            call_text(rt, rid, AX_STATUS_AUTH_FAILED,
+                      "entry \"%s\": control counter %llu is not greater than %llu", e->name,
+                      (unsigned long long)counter, (unsigned long long)rt->window.last);
+            return;
+        } else if (ax_open_call(rt->control, rt->control_key, entry_id, counter, v[3].data,
+                                v[3].len, rt->plain, sizeof rt->plain, &len) != AX_OK) {
+            why = "authentication tag does not verify";
+        }
+        if (why != NULL) {
+            call_text(rt, rid, AX_STATUS_AUTH_FAILED, "entry \"%s\": %s", e->name, why);
+            return;
+        }
+        ax_window_accept(&rt->window, counter);
+    } else if (!e->is_public) {
+        call_text(rt, rid, AX_STATUS_NOT_PUBLIC, "entry \"%s\" is not public", e->name);
+        return;
+    } else {
+        len = v[3].len;
+        memcpy(rt->plain, v[3].data, len); /* the input buffer may move during the callback */
+    }
+    uint8_t status = AX_STATUS_OK;
+    const uint8_t *result = rt->reply;
+    size_t result_len;
+    if (run_callback(rt, (size_t)endpoint, rt->plain, len) != 0) {
+        rt_log(rt, "entry \"%s\" failed: %s", e->name, rt->fail_text);
+        status = AX_STATUS_ENTRY_FAILED;
+        result = (const uint8_t *)rt->fail_text;
+        result_len = strlen(rt->fail_text);
+    } else {
+        result_len = rt->reply_len;
+    }
+    ax_wipe(rt->plain, len);
+    if (!authenticated) {
+        call_result(rt, rid, status, result, result_len);
+        return;
+    }
+    size_t sealed = ax_suite_sealed_size(rt->control, result_len), got = 0;
+    if (reserve(rt, AX_HEADER_SIZE + 5 + sealed) != 0) return;
+    size_t start = rt->out.len;
+    ax_frame_begin(&rt->out, AX_MSG_HOST_CALL_RESULT, rid);
+    ax_put_u8(&rt->out, status);
+    ax_put_u32(&rt->out, (uint32_t)sealed);
+    uint8_t *space = ax_put_space(&rt->out, sealed);
+    if (space == NULL || ax_seal_result(rt->control, rt->control_key, entry_id, counter, status,
+                                        result, result_len, space, sealed, &got) != AX_OK) {
+        rt->out.len = start;
+        rt->out.overflow = 0;
+        call_text(rt, rid, AX_STATUS_AUTH_FAILED, "entry \"%s\": cannot seal the result", e->name);
+        return;
+    }
+    ax_frame_end(&rt->out);
+}
+
+/* ---- set-up and the loop ---------------------------------------------------------------- */
+
+int ax_runtime_init(ax_runtime *rt, const ax_endpoint *endpoints, size_t count, const char *name,
+                    const char *operator_key_hex, const ax_attester *attester, ax_io io, char *err,
+                    size_t err_cap) {
+    memset(rt, 0, offsetof(ax_runtime, in));
+    if (ax_table_check(endpoints, count, rt->ids, err, err_cap) != 0) return -1;
+    if (strlen(name) == 0 || strlen(name) >= sizeof rt->name) {
+        snprintf(err, err_cap, "the module name must be 1..255 bytes");
+        return -1;
+    }
+    rt->control = ax_control_suite(attester->tee);
+    if (rt->control == 0) {
+        snprintf(err, err_cap, "unknown TEE \"%s\"", attester->tee);
+        return -1;
+    }
+    if (!ax_suite_available(rt->control)) {
+        snprintf(err, err_cap, "this build has no %s, the control suite of %s (AUTHEX_NO_OPENSSL)",
+                 ax_suite_name(rt->control), attester->tee);
+        return -1;
+    }
+    if ((strcmp(attester->tee, "sancus") == 0 || strcmp(attester->tee, "trustzone") == 0) &&
+        !attester->has_module_key) {
+        snprintf(err, err_cap, "the %s platform gave no 16-byte module key", attester->tee);
+        return -1;
+    }
+    rt->endpoints = endpoints;
+    rt->count = count;
+    snprintf(rt->name, sizeof rt->name, "%s", name);
+    snprintf(rt->operator_key_hex, sizeof rt->operator_key_hex, "%s", operator_key_hex);
+    rt->attester = *attester;
+    rt->io = io;
+    rt->log_to_stderr = 1;
+    ax_writer_init(&rt->out, rt->out_buf, sizeof rt->out_buf);
+    return 0;
+}
+
+void ax_runtime_ready(ax_runtime *rt, const uint8_t *measurement, size_t len) {
+    size_t name_len = strlen(rt->name);
+    if (reserve(rt, AX_HEADER_SIZE + 6 + name_len + len) != 0) return;
+    ax_frame_begin(&rt->out, AX_MSG_HOST_READY, 0);
+    ax_put_str(&rt->out, rt->name, name_len);
+    ax_put_bytes(&rt->out, measurement, len);
+    ax_frame_end(&rt->out);
+}
+
+int ax_runtime_serve(ax_runtime *rt) {
+    for (;;) {
+        if (rt->closed) break;
+        ax_frame frame;
+        ax_value v[AX_MAX_FIELDS];
+        long size = frame_at(rt, rt->head, &frame, v);
+        if (size < 0) break;
+        if (size == 0) {
+            if (rt->eof) break;
+            fill(rt, -1);
+            continue;
+        }
+        rt->head += (size_t)size;
+        switch (frame.type) {
+        case AX_MSG_HOST_STOP:
+            ax_runtime_flush(rt);
+            return AX_EXIT_OK;
+        case AX_MSG_HOST_ATTEST: attest(rt, v, frame.request_id); break;
+        case AX_MSG_HOST_SET_KEY: set_key(rt, v, frame.request_id); break;
+        case AX_MSG_HOST_DELIVER: deliver(rt, v); break;
+        case AX_MSG_HOST_CALL: call(rt, v, frame.request_id); break;
+        default:
+            send_error(rt, frame.request_id, AX_ERROR_BAD_REQUEST, "unexpected message 0x%02x",
+                       frame.type);
+        }
+    }
+    ax_runtime_flush(rt);
+    if (rt->closed) {
+        rt_log(rt, "%s", rt->closed_why);
+        return rt->closed;
+    }
+    return AX_EXIT_OK;
+}
+
+void ax_runtime_wipe(ax_runtime *rt) {
+    ax_wipe(rt->control_key, sizeof rt->control_key);
+    ax_wipe(rt->connections, sizeof rt->connections);
+    ax_wipe(&rt->attester, sizeof rt->attester);
+}
