@@ -1,8 +1,9 @@
-"""``python -m bench [--quick] [--only NAME ...]``: run the benchmarks (``make bench``).
+"""``python -m bench [--quick] [--only NAME ...] [--no-rust]``: run the benchmarks (``make bench``).
 
 Prints one table (each figure next to its baseline and target) and writes
 ``bench/results/latest.json`` and PNG plots beside it.  Everything runs on loopback, in a
 temporary folder, with agents on free ports that are stopped before the command returns.
+Modules are measured in Python and, when cargo is installed, in Rust (built once per run).
 Exit status: 0 when every selected benchmark produced its figures (missed targets included),
 1 when one of them failed (see "errors" in the table and the JSON).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import signal
 import sys
 import tempfile
@@ -25,10 +27,31 @@ from pathlib import Path
 import authex
 from authex.crypto import spongent_accel
 from bench import attest, floor, plots, scale, traffic
-from bench.config import BENCHMARKS, DEFAULT, QUICK, RESULTS, Settings
+from bench.apps import new_operator_key, prebuild_rust
+from bench.config import (
+    BENCHMARKS,
+    DEFAULT,
+    NO_CARGO,
+    PROBE_SOURCES,
+    QUICK,
+    RESULTS,
+    RUST_BUILD_FAILED,
+    RUST_NOT_SELECTED,
+    Settings,
+)
 from bench.report import Results, format_table, write_json
 
 TRAFFIC = {"hop", "request", "throughput"}
+WITH_RUST = TRAFFIC | {"memory"}  # the benchmarks with Rust module rows
+
+
+def _rust_skip(rust: bool) -> str | None:
+    """Why Rust modules are not measured, or None when they are."""
+    if not rust:
+        return RUST_NOT_SELECTED
+    if shutil.which("cargo") is None and not (Path.home() / ".cargo" / "bin" / "cargo").exists():
+        return NO_CARGO  # where the deployer looks for cargo too
+    return None
 
 
 def _log(message: str) -> None:
@@ -54,8 +77,14 @@ def run_benchmarks(
     selected: set[str],
     output: Path | None = None,
     make_plots: bool = True,
+    rust: bool = False,
 ) -> Results:
-    """Run ``selected`` benchmarks; writes the JSON (and plots beside it) when ``output``."""
+    """Run ``selected`` benchmarks; writes the JSON (and plots beside it) when ``output``.
+
+    ``rust``: also measure Rust modules (sdks/rust/examples/ping and pong, built with cargo once
+    for the run before anything is timed).  The command line turns it on unless ``--no-rust``;
+    callers of this function ask for it, as the build takes a while after each new operator key.
+    """
     unknown = selected - set(BENCHMARKS)
     if unknown:
         raise ValueError(f"unknown benchmarks: {', '.join(sorted(unknown))}")
@@ -76,6 +105,20 @@ def run_benchmarks(
             "load_average_start": [round(v, 2) for v in os.getloadavg()],
         }
     )
+    operator = new_operator_key()  # one per run: Rust binaries have it compiled in
+    rust_skip = _rust_skip(rust)
+    if rust_skip is None and selected & WITH_RUST:
+        ping, pong = PROBE_SOURCES["rust"]
+        crates = [pong, ping] if selected & TRAFFIC else [pong]
+
+        def build() -> None:
+            _log(f"building {', '.join(c.name for c in crates)} with cargo (once for this run)")
+            results.meta["rust_build_s"] = prebuild_rust(crates, operator)
+
+        _step("rust build", results, build)
+        if "rust build" in results.errors:
+            rust_skip = RUST_BUILD_FAILED
+    results.meta["rust"] = rust_skip is None and bool(selected & WITH_RUST)
     with tempfile.TemporaryDirectory(prefix="authex-bench-") as tmp:
         folder = Path(tmp)
         floor_us: dict[int, float] = {}
@@ -85,13 +128,17 @@ def run_benchmarks(
             _step(
                 "traffic (" + ", ".join(b for b in BENCHMARKS if b in selected & TRAFFIC) + ")",
                 results,
-                lambda: traffic.run(selected, settings, floor_us, results, folder / "traffic"),
+                lambda: traffic.run(
+                    selected, settings, floor_us, results, folder / "traffic", operator, rust_skip
+                ),
             )
         if selected & {"attest", "memory"}:
             _step(
                 "attestation and memory",
                 results,
-                lambda: attest.run(selected, settings, results, folder / "attest"),
+                lambda: attest.run(
+                    selected, settings, results, folder / "attest", operator, rust_skip
+                ),
             )
         if "scale" in selected:
             _step("scale", results, lambda: scale.run(settings, results, folder))
@@ -135,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     parser.add_argument(
+        "--no-rust",
+        action="store_true",
+        help="skip the Rust module rows (and their cargo build)",
+    )
+    parser.add_argument(
         "--seconds", type=float, help="override the duration of each throughput stream"
     )
     args = parser.parse_args(argv)
@@ -143,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds is not None:
         settings = replace(settings, throughput_s=args.seconds)
     selected = set(args.only or BENCHMARKS)
-    results = run_benchmarks(settings, selected, args.output, make_plots=not args.no_plots)
+    results = run_benchmarks(
+        settings, selected, args.output, make_plots=not args.no_plots, rust=not args.no_rust
+    )
     print(format_table(results.rows))
     for name, error in results.errors.items():
         print(f"error in {name}: {error}")

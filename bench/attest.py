@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authex.deployer import operations
 from authex.deployer.deploy import deploy
@@ -37,7 +38,9 @@ from bench.config import (
     MEMORY_TARGET_MB,
     MISSING_SDK,
     PING_PONG,
+    PROBE_SOURCES,
     REPO,
+    RUST_NOT_SELECTED,
     SGX_ATTEST_TARGET_MS,
     Settings,
 )
@@ -48,7 +51,7 @@ from bench.stats import ratio, summarize
 MODULES_PER_NODE = 2
 
 
-def attest_descriptor() -> dict[str, Any]:
+def attest_descriptor(rust: bool = False) -> dict[str, Any]:
     names = [f"n-{tee}" for tee in BACKENDS]
     modules = [
         {
@@ -60,13 +63,13 @@ def attest_descriptor() -> dict[str, Any]:
         for tee in BACKENDS
         for i in range(MODULES_PER_NODE)
     ]
-    if shutil.which("cargo"):  # a Rust module too, for its resident memory
+    if rust:  # a Rust module too, for its resident memory
         modules.append(
             {
                 "name": "m-rust",
                 "node": "n-native",
                 "language": "rust",
-                "source": str(REPO / "sdks" / "rust" / "examples" / "echo"),
+                "source": str(PROBE_SOURCES["rust"][1]),
             }
         )
     return {
@@ -194,7 +197,11 @@ def _kdf_bench(settings: Settings, results: Results) -> None:
 
 
 async def _app_bench(
-    app: LocalApp, selected: set[str], settings: Settings, results: Results
+    app: LocalApp,
+    selected: set[str],
+    settings: Settings,
+    results: Results,
+    rust_skip: str | None,
 ) -> None:
     async with app.session() as session:
         mark = app.progress.mark()
@@ -206,7 +213,7 @@ async def _app_bench(
             await asyncio.sleep(settings.settle_s)  # idle: nothing runs in the modules
             memory = await _memory(app, session)
             results.data["memory"] = memory
-            _memory_rows(memory, results)
+            _memory_rows(memory, results, rust_skip)
         if "attest" in selected:
             data: dict[str, Any] = {"deploy_s": round(deploy_s, 3), "per_backend": {}}
             native_ms: float | None = None
@@ -253,7 +260,7 @@ def _median(values: list[float] | None) -> str:
     return f"{statistics.median(values):.1f}" if values else "?"
 
 
-def _memory_rows(memory: dict[str, Any], results: Results) -> None:
+def _memory_rows(memory: dict[str, Any], results: Results, rust_skip: str | None) -> None:
     target = MEMORY_TARGET_MB["python"]
     for tee in BACKENDS:
         values = memory["module_mb"].get(tee, [])
@@ -278,6 +285,7 @@ def _memory_rows(memory: dict[str, Any], results: Results) -> None:
         measured = memory.get("language_mb", {}).get(language, [])
         value = statistics.median(measured) if measured else None
         limit = MEMORY_TARGET_MB[language]
+        why = (rust_skip or "n/a — not measured") if language == "rust" else MISSING_SDK
         results.add(
             Row(
                 "memory",
@@ -287,14 +295,24 @@ def _memory_rows(memory: dict[str, Any], results: Results) -> None:
                 target=f"≤ {limit:g} MiB",
                 ratio=ratio(value, limit) if value is not None else None,
                 met=value <= limit if value is not None else None,
-                note=f"n={len(measured)}, native node" if measured else MISSING_SDK,
+                note=f"n={len(measured)}, native node (the pong module)" if measured else why,
             )
         )
 
 
-def run(selected: set[str], settings: Settings, results: Results, folder: Path) -> None:
+def run(
+    selected: set[str],
+    settings: Settings,
+    results: Results,
+    folder: Path,
+    operator: Ed25519PrivateKey | None = None,
+    rust_skip: str | None = RUST_NOT_SELECTED,
+) -> None:
+    """Attestation and memory; the Rust module's memory too unless ``rust_skip`` (the reason,
+    printed in its row) is given."""
     if "attest" in selected:
         _kdf_bench(settings, results)
     if selected & {"attest", "memory"}:
-        with LocalApp(folder, attest_descriptor()) as app:
-            asyncio.run(_app_bench(app, selected, settings, results))
+        rust = rust_skip is None and "memory" in selected
+        with LocalApp(folder, attest_descriptor(rust), operator) as app:
+            asyncio.run(_app_bench(app, selected, settings, results, rust_skip))

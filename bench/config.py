@@ -7,12 +7,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PING_PONG = REPO / "examples" / "ping-pong" / "modules"
+RUST_EXAMPLES = REPO / "sdks" / "rust" / "examples"
+# The ping-pong probe per language: (ping source, pong source).  The Rust crates have the same
+# interface and byte formats as the Python modules.
+PROBE_SOURCES = {
+    "python": (PING_PONG / "ping", PING_PONG / "pong"),
+    "rust": (RUST_EXAMPLES / "ping", RUST_EXAMPLES / "pong"),
+}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 PAYLOAD_SIZES = (16, 256, 4096)
 SUITES = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")
 LANGUAGES = ("python", "rust", "c")
 MISSING_SDK = "n/a — SDK not yet available"
+NO_CARGO = "n/a — cargo is not installed"
+RUST_NOT_SELECTED = "n/a — Rust modules not selected (--no-rust)"
+RUST_BUILD_FAILED = "n/a — the Rust build failed (see errors)"
 BACKENDS = ("native", "sancus", "trustzone", "sgx")
 
 # Targets of the benchmarks issue (for this 2-core machine).

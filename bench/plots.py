@@ -15,40 +15,48 @@ def available() -> bool:
 
 def hop_plot(data: dict[str, Any], path: Path) -> Path | None:
     """One-way hop latency (p50, with p99 as a dashed line) by payload, per suite, and the
-    TCP floor."""
-    hop = data.get("hop", {}).get("python")
-    if not isinstance(hop, dict) or not hop:
+    TCP floor: one panel per module language measured (Python, Rust)."""
+    hop = data.get("hop", {})
+    languages = [
+        lang for lang in ("python", "rust") if isinstance(hop.get(lang), dict) and hop[lang]
+    ]
+    if not languages:
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for suite, sizes in hop.items():
-        xs = [int(s) for s in sizes]
-        p50 = [sizes[s]["one_way_us"]["p50"] for s in sizes]
-        p99 = [sizes[s]["one_way_us"]["p99"] for s in sizes]
-        (line,) = ax.plot(xs, p50, marker="o", label=f"{suite} p50")
-        ax.plot(xs, p99, linestyle="--", color=line.get_color(), alpha=0.6, label=f"{suite} p99")
+    fig, axes = plt.subplots(
+        1, len(languages), figsize=(7 * len(languages), 4.5), sharey=True, squeeze=False
+    )
     floor = data.get("floor", {}).get("floor", {})
-    if floor:
-        xs = [int(s) for s in floor]
-        ax.plot(
-            xs,
-            [floor[s]["one_way_us"]["p50"] for s in floor],
-            marker="s",
-            color="black",
-            label="TCP floor p50",
-        )
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xticks(list(PAYLOAD_SIZES), [f"{s} B" for s in PAYLOAD_SIZES])
-    ax.set_xlabel("payload")
-    ax.set_ylabel("one-way latency (µs, log)")
-    ax.set_title("Event hop, Python modules on two local nodes")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    for ax, language in zip(axes[0], languages, strict=True):
+        for suite, sizes in hop[language].items():
+            xs = [int(s) for s in sizes]
+            p50 = [sizes[s]["one_way_us"]["p50"] for s in sizes]
+            p99 = [sizes[s]["one_way_us"]["p99"] for s in sizes]
+            (line,) = ax.plot(xs, p50, marker="o", label=f"{suite} p50")
+            ax.plot(
+                xs, p99, linestyle="--", color=line.get_color(), alpha=0.6, label=f"{suite} p99"
+            )
+        if floor:
+            xs = [int(s) for s in floor]
+            ax.plot(
+                xs,
+                [floor[s]["one_way_us"]["p50"] for s in floor],
+                marker="s",
+                color="black",
+                label="TCP floor p50",
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(list(PAYLOAD_SIZES), [f"{s} B" for s in PAYLOAD_SIZES])
+        ax.set_xlabel("payload")
+        ax.set_title(f"Event hop, {language.capitalize()} modules on two local nodes")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("one-way latency (µs, log)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,8 +1,9 @@
-"""Linux process facts from /proc: resident memory, children and command lines."""
+"""Linux process facts from /proc: resident memory, CPU time, children and command lines."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -39,6 +40,17 @@ def parent_of(pid: int) -> int | None:
         return None
     # the command name is in parentheses and may contain spaces: split after the last ')'
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """User and system CPU time ``pid`` has used so far (s), or None if it is gone."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # fields 14 and 15 of proc(5), from field 3 on
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def children(pid: int) -> list[int]:

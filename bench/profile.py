@@ -1,10 +1,17 @@
-"""``python -m bench.profile {hop|throughput|deploy} [--top N]``: where the time goes.
+"""``python -m bench.profile {hop|throughput|deploy} [--rust] [--cpu] [--top N]``: where the
+time goes.
 
 Runs one scenario of the benchmarks with every process under cProfile: the deployer in this
 process, and agents, platform processes and module processes through ``bench/_hook`` (a
 ``sitecustomize`` put on their PYTHONPATH).  Profiles are merged per kind of process and the
 functions with the most own time are printed, with each function's cumulative time.  Profiling
-slows everything down: read the shares, not the absolute times.
+slows everything down: read the shares, not the absolute times.  With ``--rust`` the hop and
+throughput scenarios use the Rust ping-pong pair (sdks/rust/examples): only the agents, the
+platform processes and the deployer are profiled then (module processes are native code).
+
+``--cpu`` (hop and throughput) profiles nothing: it reads every agent, platform and module
+process's CPU time from /proc before and after the timed part and prints each one's share per
+round trip or per event, at full speed -- the split between agents and modules.
 """
 
 from __future__ import annotations
@@ -20,8 +27,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from authex.deployer import operations
 from authex.deployer.deploy import deploy
-from bench.apps import LocalApp
+from authex.deployer.session import Session
+from bench.apps import LocalApp, new_operator_key, prebuild_rust
+from bench.config import PROBE_SOURCES
+from bench.procs import cpu_seconds, platform_pid
 from bench.scale import scale_descriptor
 from bench.traffic import Traffic, traffic_descriptor
 
@@ -29,21 +40,75 @@ HOOK = Path(__file__).resolve().parent / "_hook"
 KINDS = ("deployer", "agent", "platform", "module")
 
 
-def _traffic_scenario(app: LocalApp, scenario: str, seconds: float) -> None:
-    async def body() -> None:
+async def _process_pids(app: LocalApp, session: Session) -> dict[str, int]:
+    """Every agent, platform and module process of ``app``: label -> pid."""
+    pids: dict[str, int] = {}
+    for node, pid in app.agent_pids().items():
+        pids[f"agent {node}"] = pid
+        child = platform_pid(pid)
+        if child:
+            pids[f"platform {node}"] = child
+    report = operations.status_report(session, await session.all_status())
+    for m in report["modules"]:
+        if m.get("pid"):
+            pids[f"module {m['name']}"] = int(m["pid"])
+    return pids
+
+
+def _cpu_table(
+    before: dict[str, tuple[float, float] | None],
+    after: dict[str, tuple[float, float] | None],
+    n: int,
+    unit: str,
+) -> str:
+    rows: list[tuple[str, float, float]] = []
+    for label, start in before.items():
+        end = after.get(label)
+        if start is not None and end is not None:
+            rows.append((label, end[0] - start[0], end[1] - start[1]))
+    total = sum(user + system for _, user, system in rows) or 1e-9
+    per = 1e6 / max(n, 1)
+    lines = [f"{'process':<24} {'CPU s':>6} {'µs/' + unit:>16} {'user':>8} {'sys':>8} {'share':>6}"]
+    for label, user, system in rows:
+        cpu = user + system
+        lines.append(
+            f"{label:<24} {cpu:6.2f} {cpu * per:16.1f} {user * per:8.1f} {system * per:8.1f} "
+            f"{100 * cpu / total:5.0f}%"
+        )
+    lines.append(f"{'all':<24} {total:6.2f} {total * per:16.1f}")
+    return "\n".join(lines) + "\n"
+
+
+def _traffic_scenario(
+    app: LocalApp, scenario: str, seconds: float, language: str, cpu: bool = False
+) -> str:
+    """Run the scenario; with ``cpu``, the CPU split of its timed part (else "")."""
+
+    async def body() -> str:
         async with app.session() as session:
             await deploy(session)
             traffic = Traffic(session)
             try:
-                await traffic.hop(0, 16, 20, 5, 2.0)
+                await traffic.hop(0, 16, 20, 5, 2.0, language)
+                pids = await _process_pids(app, session) if cpu else {}
+                before = {label: cpu_seconds(pid) for label, pid in pids.items()}
                 if scenario == "hop":
-                    await traffic.hop(0, 16, 100_000, 50, seconds)
+                    samples, _ = await traffic.hop(0, 16, 100_000, 50, seconds, language)
+                    n, unit = len(samples), "round trip"
+                    detail = f"RTT p50 {sorted(samples)[n // 2] / 1000:.0f} µs" if n else ""
                 else:
-                    await traffic.blast([0], seconds, 256)
+                    [report] = await traffic.blast([0], seconds, 256, language)
+                    n, unit = report.received, "event"
+                    detail = f"{report.rate:,.0f} events/s"
+                after = {label: cpu_seconds(pid) for label, pid in pids.items()}
             finally:
                 await traffic.reports.close()
+        if not cpu:
+            return ""
+        head = f"== CPU per {unit}: {scenario}, {language} modules, {n:,} {unit}s, {detail}\n"
+        return head + _cpu_table(before, after, n, unit)
 
-    asyncio.run(body())
+    return asyncio.run(body())
 
 
 def _deploy_scenario(app: LocalApp, out: Path) -> None:
@@ -94,24 +159,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=10, help="deploy: nodes")
     parser.add_argument("--top", type=int, default=15, help="functions per kind of process")
     parser.add_argument("--keep", type=Path, help="copy the .prof files into this folder")
+    parser.add_argument(
+        "--rust", action="store_true", help="hop/throughput: Rust ping and pong modules"
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="hop/throughput: no profiler, CPU time per process from /proc instead",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # clean up agents on `kill`, as on Ctrl-C
+    cpu = args.cpu and args.scenario != "deploy"
     with tempfile.TemporaryDirectory(prefix="authex-profile-") as tmp:
         out = Path(tmp) / "profiles"
         out.mkdir()
-        os.environ["AUTHEX_BENCH_PROFILE_DIR"] = str(out)
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(HOOK), os.environ.get("PYTHONPATH", "")])
-        )
+        if not cpu:
+            os.environ["AUTHEX_BENCH_PROFILE_DIR"] = str(out)
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(HOOK), os.environ.get("PYTHONPATH", "")])
+            )
+        operator = new_operator_key()
+        if args.rust and args.scenario != "deploy":  # built before the agents run
+            prebuild_rust(list(PROBE_SOURCES["rust"]), operator)
         if args.scenario == "deploy":
             descriptor = scale_descriptor(args.modules, args.nodes)
+        elif args.rust:
+            descriptor = traffic_descriptor(0, rust_pairs=1)
         else:
             descriptor = traffic_descriptor(1)
-        with LocalApp(Path(tmp) / "app", descriptor) as app:
+        split = ""
+        with LocalApp(Path(tmp) / "app", descriptor, operator) as app:
             if args.scenario == "deploy":
                 _deploy_scenario(app, out)
             else:
-                _traffic_scenario(app, args.scenario, args.seconds)
+                language = "rust" if args.rust else "python"
+                split = _traffic_scenario(app, args.scenario, args.seconds, language, cpu)
+        if cpu:
+            sys.stdout.write(split)
+            return 0
         for kind in KINDS:
             sys.stdout.write(summary(out, kind, args.top))
         if args.keep is not None:
