@@ -179,6 +179,7 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
     "HostRejected": (3, {"conn_id": 9, "direction": 0, "counter": 255, "reason": 2}),
     "HostStop": (5, {}),
     "HostAccepted": (0, {"conn_id": 9, "direction": 1, "counter": 1 << 33}),
+    "HostResumed": (0, {"version": 41}),
 }
 
 

@@ -89,7 +89,11 @@ BACKDOOR = b"\n_backdoor = 'mallory was here'  # one line the operator never wro
 
 
 def tamper_artifact(artifact: bytes) -> bytes:
-    """The module artifact (a ZIP) with its main source altered; still a loadable module."""
+    """The module artifact with its code altered; still a loadable module.  A Python artifact
+    (a ZIP) gets a line added to its main source; a compiled one (ELF: Rust, C) gets bytes
+    appended, which the loader ignores but the measurement does not."""
+    if artifact.startswith(b"\x7fELF"):
+        return artifact + BACKDOOR
     manifest, sources = unpack_artifact(artifact)
     sources[MAIN_FILE] += BACKDOOR
     return pack_artifact(manifest, [(SOURCE_PREFIX + p, d) for p, d in sources.items()])

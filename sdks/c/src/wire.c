@@ -52,6 +52,7 @@ static const ax_message_schema SCHEMAS[] = {
     {0x88, "HostRejected", 4, {U32, U8, U64, U8}, {"conn_id", "direction", "counter", "reason"}},
     {0x89, "HostStop", 0, {U8}, {""}},
     {0x8a, "HostAccepted", 3, {U32, U8, U64}, {"conn_id", "direction", "counter"}},
+    {0x8b, "HostResumed", 1, {U64}, {"version"}},
     {0xa0, "PlatformInfo", 3, {STR, U8, STR}, {"tee", "emulated", "description"}},
     {0xa1, "PlatformLoad", 2, {STR, BYTES}, {"name", "artifact"}},
     {0xa2, "PlatformLoaded", 2, {BYTES, U32}, {"measurement", "pid"}},

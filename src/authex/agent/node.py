@@ -14,7 +14,7 @@ import secrets
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from authex.agent.outbox import Outbox
 from authex.agent.peers import PeerLink
 from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
+from authex.agent.registry import ModuleRecord, Registry, RegistryStore, TimerRecord
 from authex.agent.router import LocalModule, Operator, RemoteNode, RouteTable, UnknownRoute
 from authex.agent.stats import ConnectionStats, reason_name
 from authex.agent.timers import PeriodicTimer
@@ -68,6 +69,10 @@ WATCH_QUEUE = 10_000  # events buffered for one watcher
 OPERATOR_REQUEST_TIMEOUT = 30.0
 MIN_TIMER_MS = 10
 HIGH_WATER = 1 << 20  # unsent bytes towards one module before data links pause
+RESUME_TIMEOUT = 10.0  # how long a restored persistent module may take to announce itself
+RESTART_DELAY = 0.2  # seconds, times the number of recent restarts
+MAX_RESTARTS = 5  # restarts of one module within RESTART_WINDOW before giving up
+RESTART_WINDOW = 60.0
 
 
 class CommandError(AuthexError):
@@ -93,6 +98,8 @@ class LoadedModule:
     instance: int
     process: ModuleProcess
     loaded_at: float
+    artifact: str = ""  # sha256 hex of the stored artifact (registry)
+    restarts: deque[float] = field(default_factory=deque)  # when it was restarted after exits
 
 
 class NodeAgent:
@@ -111,6 +118,10 @@ class NodeAgent:
         )
         self.operator_requests: dict[tuple[int, int], asyncio.Future[HostEmit]] = {}
         self.outbox = Outbox(directory / "outbox.sqlite")
+        self.store = RegistryStore(directory)
+        self.registry = Registry()
+        self._restarting: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         # events delivered to a local module, waiting for it to take them: who to acknowledge
         # copies in delivery order, each with the acknowledgements it owes
         self.awaiting: dict[tuple[int, int, int], deque[InFlight]] = {}
@@ -174,13 +185,26 @@ class NodeAgent:
         if old is not None:
             await self._stop_module(old)
         name = msg.module
+        process = await self._start_process(name, msg.artifact)
+        instance = secrets.randbits(63)
+        digest = self.store.store_artifact(msg.artifact)
+        self.modules[name] = LoadedModule(name, msg.tee, instance, process, time.time(), digest)
+        self.registry.modules[name] = ModuleRecord(
+            name, msg.tee, instance, process.measurement.hex(), digest, process.persistent
+        )
+        self._save_registry()
+        log.info("loaded module %s (instance %x, pid %s)", name, instance, process.pid)
+        return Loaded(instance, process.measurement)
+
+    async def _start_process(self, name: str, artifact: bytes) -> ModuleProcess:
+        """Have the platform start a module process and wait until it is ready."""
 
         async def stop_hook() -> None:
             await self.platform.stop(name)
 
-        process = ModuleProcess(name, self._on_module, stop_hook)
+        process = ModuleProcess(name, self._on_module, stop_hook, self._on_exit)
         try:
-            loaded, link = await self.platform.load(name, msg.artifact)
+            loaded, link = await self.platform.load(name, artifact)
         except AuthexError as exc:
             raise CommandError(ErrorCode.BACKEND, f"platform refused the module: {exc}") from exc
         try:
@@ -191,10 +215,23 @@ class NodeAgent:
         if ready.measurement != loaded.measurement:
             await process.stop()
             raise CommandError(ErrorCode.BACKEND, "module reported a different measurement")
-        instance = secrets.randbits(63)
-        self.modules[name] = LoadedModule(name, msg.tee, instance, process, time.time())
-        log.info("loaded module %s (instance %x, pid %s)", name, instance, loaded.pid)
-        return Loaded(instance, loaded.measurement)
+        if process.resumed is not None:
+            process.resumed.add_done_callback(lambda _: self._note_persistent(process))
+        return process
+
+    def _note_persistent(self, process: ModuleProcess) -> None:
+        record = self.registry.modules.get(process.name)
+        module = self.modules.get(process.name)
+        if record and module and module.process is process and process.persistent:
+            if not record.persistent:
+                record.persistent = True
+                self._save_registry()
+
+    def _save_registry(self) -> None:
+        try:
+            self.store.save(self.registry)
+        except OSError as exc:  # the node keeps working; a restart would not bring this back
+            log.error("cannot save the registry: %s", exc)
 
     async def _attest(self, msg: Attest) -> Message:
         module = self._module(msg.module)
@@ -211,6 +248,8 @@ class NodeAgent:
 
     async def _add_route(self, msg: AddRoute) -> Message:
         self.routes.add(msg)
+        self.registry.routes[msg.conn_id] = msg
+        self._save_registry()
         return Ok()
 
     async def _call(self, msg: Call) -> Message:
@@ -227,20 +266,33 @@ class NodeAgent:
         old = self.timers.pop(key, None)
         if old is not None:
             await old.stop()
+        self._record_timer(msg.module, msg.entry_id, 0)
         if msg.period_ms == 0:  # cancels the timer
             return Ok()
         if msg.period_ms < MIN_TIMER_MS:
             raise CommandError(ErrorCode.BAD_REQUEST, f"timer period below {MIN_TIMER_MS} ms")
+        self._record_timer(msg.module, msg.entry_id, msg.period_ms)
+        self._start_timer(module, msg.entry_id, msg.period_ms)
+        return Ok()
+
+    def _record_timer(self, module: str, entry_id: int, period_ms: int) -> None:
+        timers = [t for t in self.registry.timers if (t.module, t.entry_id) != (module, entry_id)]
+        if period_ms:
+            timers.append(TimerRecord(module, entry_id, period_ms))
+        self.registry.timers = timers
+        self._save_registry()
+
+    def _start_timer(self, module: LoadedModule, entry_id: int, period_ms: int) -> None:
+        key = (module.name, entry_id)
 
         async def fire() -> None:
-            reply = await module.process.request(HostCall(msg.entry_id, 0, 0, b""))
+            reply = await module.process.request(HostCall(entry_id, 0, 0, b""))
             if isinstance(reply, HostCallResult) and reply.status != 0:
                 raise RemoteError(reply.payload.decode(errors="replace"))
 
-        timer = PeriodicTimer(msg.module, msg.entry_id, msg.period_ms, fire)
+        timer = PeriodicTimer(module.name, entry_id, period_ms, fire)
         self.timers[key] = timer
         timer.start()
-        return Ok()
 
     def status(self) -> dict[str, Any]:
         return {
@@ -292,6 +344,10 @@ class NodeAgent:
         if module is None:
             raise CommandError(ErrorCode.UNKNOWN_MODULE, f"no module {msg.module!r}")
         await self._stop_module(module)
+        self.registry.modules.pop(msg.module, None)
+        self.registry.timers = [t for t in self.registry.timers if t.module != msg.module]
+        self._save_registry()
+        self.store.prune(self.registry)
         return Ok()
 
     async def _reset(self, msg: Reset) -> Message:
@@ -304,6 +360,9 @@ class NodeAgent:
         self.outbox.clear()  # their connections are gone: never resend those events
         self.awaiting.clear()
         self.delivered_upto.clear()
+        self.registry = Registry()
+        self._save_registry()
+        self.store.prune(self.registry)
         return Ok()
 
     async def _send(self, msg: Send) -> Message:
@@ -349,16 +408,115 @@ class NodeAgent:
         for key in [k for k in self.timers if k[0] == module.name]:
             await self.timers.pop(key).stop()
         await module.process.stop()
-        # copies it never answered stay unacknowledged: their senders offer them again
-        gone = LocalModule(module.name)
+        self._forget_deliveries(module.name)
+        log.info("stopped module %s", module.name)
+
+    def _forget_deliveries(self, name: str) -> None:
+        """Copies a module never answered stay unacknowledged: their senders offer them again."""
+        gone = LocalModule(name)
         for pending in [k for k in self.awaiting if self._target_or_none(k[0], k[1]) == gone]:
             del self.awaiting[pending]
-        log.info("stopped module %s", module.name)
 
     def start(self) -> None:
         """Resume sending whatever the outbox kept from before a restart."""
         for address in self.outbox.peers():
             self._peer(address).notify()
+
+    async def restore(self) -> None:
+        """Bring back what this node hosted before a restart (DESIGN §7): every module is
+        started again by the platform; one that resumes from its sealed state keeps its
+        instance (the deployer has nothing to redo), any other gets a new one (so the next
+        deploy attests and keys it again).  Then routes and timers."""
+        self.registry = self.store.load()
+        for record in list(self.registry.modules.values()):
+            try:
+                process = await self._start_process(
+                    record.name, self.store.artifact(record.artifact)
+                )
+            except AuthexError as exc:
+                log.error("module %s was not restored: %s", record.name, exc)
+                del self.registry.modules[record.name]
+                continue
+            version = await self._resumed_version(process) if record.persistent else 0
+            if version == 0:
+                record.instance = secrets.randbits(63)
+            record.measurement = process.measurement.hex()
+            module = LoadedModule(
+                record.name, record.tee, record.instance, process, time.time(), record.artifact
+            )
+            self.modules[record.name] = module
+            log.info(
+                "restored module %s (instance %x, %s)",
+                record.name,
+                record.instance,
+                f"resumed from sealed state version {version}" if version else "not resumed",
+            )
+        for route in self.registry.routes.values():
+            self.routes.add(route)
+        for timer in self.registry.timers:
+            if timer.module in self.modules:
+                self._start_timer(self.modules[timer.module], timer.entry_id, timer.period_ms)
+        self._save_registry()
+
+    async def _resumed_version(self, process: ModuleProcess) -> int:
+        if process.resumed is None:
+            return 0
+        try:
+            return await asyncio.wait_for(asyncio.shield(process.resumed), RESUME_TIMEOUT)
+        except (TimeoutError, asyncio.CancelledError):
+            return 0
+
+    def _on_exit(self, process: ModuleProcess) -> None:
+        """A module process went away on its own: restart a persistent one (it resumes from its
+        sealed state); others wait for the next deploy."""
+        module = self.modules.get(process.name)
+        if module is None or module.process is not process:
+            return
+        self._forget_deliveries(module.name)  # unacknowledged: the senders offer them again
+        record = self.registry.modules.get(process.name)
+        if record is None or not record.persistent or process.name in self._restarting:
+            log.warning("module %s %s", process.name, process.exit_reason)
+            return
+        now = time.monotonic()
+        while module.restarts and now - module.restarts[0] > RESTART_WINDOW:
+            module.restarts.popleft()
+        if len(module.restarts) >= MAX_RESTARTS:
+            log.error(
+                "module %s %s; not restarted: %d restarts within %.0fs",
+                process.name,
+                process.exit_reason,
+                len(module.restarts),
+                RESTART_WINDOW,
+            )
+            return
+        module.restarts.append(now)
+        log.warning("module %s %s; restarting it", process.name, process.exit_reason)
+        self._restarting.add(process.name)
+        task = asyncio.get_running_loop().create_task(self._restart(module, record))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _restart(self, module: LoadedModule, record: ModuleRecord) -> None:
+        try:
+            await asyncio.sleep(RESTART_DELAY * len(module.restarts))
+            process = await self._start_process(module.name, self.store.artifact(record.artifact))
+            version = await self._resumed_version(process)
+            if self.modules.get(module.name) is not module:  # removed or reloaded meanwhile
+                await process.stop()
+                return
+            module.process = process
+            if version == 0:  # nothing to resume: the deployer must attest it again
+                module.instance = record.instance = secrets.randbits(63)
+                self._save_registry()
+            log.info(
+                "restarted module %s (%s)",
+                module.name,
+                f"resumed from sealed state version {version}" if version else "not resumed",
+            )
+        except AuthexError as exc:
+            log.error("module %s could not be restarted: %s", module.name, exc)
+        finally:
+            self._restarting.discard(module.name)
 
     # --- event routing ----------------------------------------------------------------------
 
@@ -544,6 +702,8 @@ class NodeAgent:
         return link
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         for timer in list(self.timers.values()):
             await timer.stop()
         self.timers.clear()

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from authex.errors import AuthexTimeoutError, ProtocolError, RemoteError
 from authex.wire.codec import FrameDecoder, Message, encode
-from authex.wire.messages import MODULE_TO_HOST, Error, HostReady, HostStop
+from authex.wire.messages import MODULE_TO_HOST, Error, HostReady, HostResumed, HostStop
 
 log = logging.getLogger("authex.agent.process")
 READY_TIMEOUT = 20.0
@@ -31,10 +31,15 @@ class ModuleProcess:
         name: str,
         on_message: Callable[[ModuleProcess, Message], None],
         stop_hook: Callable[[], Awaitable[None]],
+        on_exit: Callable[[ModuleProcess], None] | None = None,
     ) -> None:
         self.name = name
         self.on_message = on_message
         self.stop_hook = stop_hook
+        self.on_exit = on_exit  # called when the module goes away without being stopped
+        self._stopping = False
+        # HostResumed: the sealed-state version a persistent module resumed from (0: fresh)
+        self.resumed: asyncio.Future[int] | None = None
         self.measurement = b""
         self.pid: int | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -55,6 +60,7 @@ class ModuleProcess:
         reader, self._writer = await asyncio.open_connection(sock=link)
         self._open = True
         self._ready = asyncio.get_running_loop().create_future()
+        self.resumed = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read_loop(reader), name=f"module-{self.name}")
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
@@ -134,11 +140,19 @@ class ModuleProcess:
                         where=f"module {self.name}",
                     )
                 )
+            if self.resumed is not None and not self.resumed.done():
+                self.resumed.cancel()
+            if not self._stopping and self.on_exit is not None:
+                self.on_exit(self)
 
     def _dispatch(self, request_id: int, message: Message) -> None:
         if isinstance(message, HostReady):
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(message)
+            return
+        if isinstance(message, HostResumed):
+            if self.resumed is not None and not self.resumed.done():
+                self.resumed.set_result(message.version)
             return
         if request_id:
             future = self._pending.get(request_id)
@@ -149,7 +163,13 @@ class ModuleProcess:
             return
         self.on_message(self, message)
 
+    @property
+    def persistent(self) -> bool:
+        """The module announced that it keeps sealed state (it sent HostResumed)."""
+        return self.resumed is not None and self.resumed.done() and not self.resumed.cancelled()
+
     async def stop(self) -> None:
+        self._stopping = True
         if self._open:
             with contextlib.suppress(Exception):
                 self.send(HostStop())

@@ -252,6 +252,7 @@ async def run_node(directory: Path) -> None:
     info = await platform.start()
     log.info("platform: %s", info.description)
     agent = NodeAgent(config, directory, platform)
+    await agent.restore()
     agent.start()
     server = AgentServer(agent, server_context(directory))
     if not operators_enrolled(directory):

@@ -4,14 +4,17 @@ artifact.  Shared by the Rust and C toolchains (docs/sdk-rust.md, docs/sdk-c.md)
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from authex.errors import BuildError
 from authex.manifest import Manifest
 
 MANIFEST_TIMEOUT = 30.0
+ETXTBSY_ATTEMPTS = 5
 
 
 def tail(text: str, lines: int = 30) -> str:
@@ -27,17 +30,25 @@ def read_manifest(
         path = Path(folder) / "module"
         path.write_bytes(binary)
         path.chmod(0o700)
-        try:
-            result = subprocess.run(
-                [str(path), "--manifest", name, operator_public.hex()],
-                capture_output=True,
-                timeout=MANIFEST_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise BuildError(
-                f"the module binary cannot report its manifest: {exc}", where=where
-            ) from exc
+        command = [str(path), "--manifest", name, operator_public.hex()]
+        for attempt in range(ETXTBSY_ATTEMPTS):
+            try:
+                result = subprocess.run(
+                    command, capture_output=True, timeout=MANIFEST_TIMEOUT, check=False
+                )
+                break
+            except OSError as exc:
+                # another thread's fork may briefly hold the file we just wrote (ETXTBSY)
+                if exc.errno == errno.ETXTBSY and attempt + 1 < ETXTBSY_ATTEMPTS:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                raise BuildError(
+                    f"the module binary cannot report its manifest: {exc}", where=where
+                ) from exc
+            except subprocess.TimeoutExpired as exc:
+                raise BuildError(
+                    f"the module binary cannot report its manifest: {exc}", where=where
+                ) from exc
     if result.returncode != 0:
         detail = tail(result.stderr.decode(errors="replace"))
         raise BuildError(f"the module binary refused --manifest: {detail}", where=where)

@@ -68,12 +68,17 @@ def compiler() -> str:
 def compile_command(
     source: Path,
     sdk: Path,
+    name: str,
     operator_public: bytes,
     tee: str,
     cflags: tuple[str, ...],
     output: Path,
 ) -> list[str]:
-    """The compiler command for a module (pure; paths are mapped so builds are reproducible)."""
+    """The compiler command for a module (pure; paths are mapped so builds are reproducible).
+
+    The deployed name is compiled in, so two modules built from one source folder are two
+    different binaries (different measurements, and on Sancus and TrustZone different K_m).
+    Libraries in ``cflags`` (``-l...``) go after the sources, where the linker needs them."""
     module_sources = sorted(str(p) for p in source.glob("*.c"))
     sdk_sources = sorted(str(p) for p in (sdk / "src").glob("*.c"))
     no_openssl = tee == "sancus"
@@ -86,10 +91,13 @@ def compile_command(
         f"-I{sdk / 'include'}",
         f"-I{source}",
         f'-DAUTHEX_OPERATOR_KEY="{operator_public.hex()}"',
+        f'-DAUTHEX_MODULE_NAME="{name}"',
     ]
     if no_openssl:
         command.append("-DAUTHEX_NO_OPENSSL")
-    command += [*cflags, *module_sources, *sdk_sources, "-o", str(output)]
+    libraries = [flag for flag in cflags if flag.startswith("-l")]
+    options = [flag for flag in cflags if not flag.startswith("-l")]
+    command += [*options, *module_sources, *sdk_sources, "-o", str(output), *libraries]
     if not no_openssl:
         command.append("-lcrypto")
     return command
@@ -128,7 +136,13 @@ def build_key(command: list[str], output: Path, source: Path, sdk: Path) -> str:
 
 
 def build_c_binary(
-    source: Path, operator_public: bytes, tee: str, cflags: tuple[str, ...], *, where: str
+    source: Path,
+    name: str,
+    operator_public: bytes,
+    tee: str,
+    cflags: tuple[str, ...],
+    *,
+    where: str,
 ) -> bytes:
     if not source.is_dir():
         raise BuildError(f"module source folder {source} does not exist", where=where)
@@ -137,7 +151,7 @@ def build_c_binary(
     sdk = c_sdk_dir()
     with tempfile.TemporaryDirectory(prefix="authex-cc-") as folder:
         output = Path(folder) / "module"
-        command = compile_command(source, sdk, operator_public, tee, cflags, output)
+        command = compile_command(source, sdk, name, operator_public, tee, cflags, output)
         cached = cache_dir() / build_key(command, output, source, sdk)
         if cached.is_file():
             return cached.read_bytes()
@@ -171,6 +185,6 @@ def build_c_module(
     source: Path, name: str, operator_public: bytes, tee: str, cflags: tuple[str, ...] = ()
 ) -> BuiltModule:
     where = f"module {name}"
-    binary = build_c_binary(source, operator_public, tee, cflags, where=where)
+    binary = build_c_binary(source, name, operator_public, tee, cflags, where=where)
     manifest = read_manifest(binary, name, operator_public, "c", where=where)
     return BuiltModule(name, binary, manifest, hashlib.sha256(binary).digest())

@@ -34,6 +34,8 @@ NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 MAX_EVENT_PAYLOAD = DEFAULT_MAX_FRAME - (4 + 1 + 8 + 4) - TAG_SIZE
 # An entry's result travels as HostCallResult: status u8 and a u32 length, possibly sealed.
 MAX_RESULT_PAYLOAD = DEFAULT_MAX_FRAME - (1 + 4) - TAG_SIZE
+# ctx.seal data travels hex-encoded with the keys in one SealRequest of at most 1 MiB.
+MAX_SEALED_DATA = 256 << 10
 
 
 class RequestError(AuthexError):
@@ -101,8 +103,11 @@ def as_reply(value: object, what: str) -> bytes:
 class Module:
     """The interface of one module: declare it once, at module level of ``main.py``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, persistent: bool = False) -> None:
         self._declared: dict[IoKind, dict[str, Registered | None]] = {kind: {} for kind in IoKind}
+        # Persistent: the platform seals the module's keys, counters and ctx.seal() data before
+        # anything the module produces leaves it, and a restarted module resumes from them.
+        self.persistent = persistent
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{len(v)} {k.value}s" for k, v in self._declared.items() if v)
@@ -218,7 +223,7 @@ def _payload(data: object, what: str, limit: int) -> bytes:
 class Context:
     """What a callback may do: emit on outputs, make requests, log.  Passed as ``ctx``."""
 
-    __slots__ = ("_emit", "_log_stream", "_module", "_name", "_request")
+    __slots__ = ("_emit", "_log_stream", "_module", "_name", "_request", "_seal", "_unseal")
 
     def __init__(
         self,
@@ -228,12 +233,16 @@ class Context:
         emit: Callable[[str, bytes], int],
         request: Callable[[str, bytes, float], bytes],
         log_stream: Callable[[], Any] | None = None,
+        seal: Callable[[bytes], None] | None = None,
+        unseal: Callable[[], bytes | None] | None = None,
     ) -> None:
         self._name = name
         self._module = module
         self._emit = emit
         self._request = request
         self._log_stream = log_stream
+        self._seal = seal
+        self._unseal = unseal
 
     def __repr__(self) -> str:
         return f"Context(name={self._name!r})"
@@ -257,6 +266,24 @@ class Context:
             raise ValueError(f"request {request!r}: timeout must be positive, got {timeout!r}")
         raw = _payload(data, f"request {request!r}", MAX_EVENT_PAYLOAD)
         return self._request(request, raw, float(timeout))
+
+    def seal(self, data: bytes) -> None:
+        """Keep ``data`` as this module's own sealed state (``Module(persistent=True)``): it is
+        sealed with the module's keys and counters before anything the module produces next
+        leaves it, and ``unseal()`` returns it after a restart."""
+        if self._seal is None or not self._module.persistent:
+            raise ValueError(
+                f"module {self._name!r} is not persistent: use Module(persistent=True)"
+            )
+        self._seal(_payload(data, "seal", MAX_SEALED_DATA))
+
+    def unseal(self) -> bytes | None:
+        """The data last given to ``seal`` (restored after a restart); None if none."""
+        if self._unseal is None or not self._module.persistent:
+            raise ValueError(
+                f"module {self._name!r} is not persistent: use Module(persistent=True)"
+            )
+        return self._unseal()
 
     def log(self, msg: str) -> None:
         """Write one line to stderr, prefixed with the module name (never to stdout)."""

@@ -8,6 +8,11 @@ The agent (or an emulated platform) starts this with the host link on stdin/stdo
    (mode 0700, removed on exit), imports ``main.py`` and finds its single ``Module``;
 3. sends ``HostReady(name, measurement)``, then feeds every frame to ``ModuleRuntime.handle``.
 
+A persistent module (``Module(persistent=True)``) first asks the platform for its sealed state
+and resumes from it (announced with ``HostResumed``); afterwards, whenever its state changed, it
+seals it with the platform before any frame leaves the process (seal before acknowledge, before
+emit), so a crash at any point neither loses an accepted event nor reuses a counter.
+
 While a callback waits in ``ctx.request``, frames that are not the awaited response are queued
 and handled after the callback returns; handlers are never re-entered.
 
@@ -27,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,7 +47,7 @@ from authex.sdk.module import Module
 from authex.sdk.platform_link import PlatformLink
 from authex.sdk.runtime import ModuleRuntime
 from authex.wire.codec import FrameDecoder, Message, encode
-from authex.wire.messages import HOST_TO_MODULE, HostDeliver, HostReady
+from authex.wire.messages import HOST_TO_MODULE, HostDeliver, HostReady, HostResumed
 
 EXIT_OK = 0
 EXIT_LINK = 1
@@ -68,20 +74,27 @@ class HostLink:
         self._decoder = FrameDecoder()
         self._ready: deque[tuple[Message, int]] = deque()  # decoded, not yet handled
         self._eof = False
+        self._pending = bytearray()  # frames not yet written
+        # Runs before buffered frames leave (a persistent module seals its state there).
+        self.before_flush: Callable[[], None] | None = None
 
     def send(self, message: Message, request_id: int) -> None:
         """Buffer a frame; everything buffered goes out before the next blocking read, so the
         answers to a batch of frames leave in few writes (and nothing waits unsent)."""
-        try:
-            self._out.write(encode(message, request_id))
-        except (BrokenPipeError, ConnectionError, ValueError) as exc:
-            raise LinkClosed(EXIT_LINK, f"host link closed while writing: {exc}") from exc
+        self._pending += encode(message, request_id)
 
     def flush(self) -> None:
+        if not self._pending:
+            return
+        if self.before_flush is not None:
+            self.before_flush()
         try:
+            self._out.write(self._pending)
             self._out.flush()
         except (BrokenPipeError, ConnectionError, ValueError) as exc:
             raise LinkClosed(EXIT_LINK, f"host link closed while writing: {exc}") from exc
+        finally:
+            self._pending.clear()
 
     def _read_more(self, timeout: float | None) -> bool:
         """Decode whatever arrives within ``timeout``; False if nothing did (or at EOF)."""
@@ -137,6 +150,12 @@ class HostLink:
             self._read_more(remaining)
 
 
+def _quote(platform: PlatformLink | None, report_data: bytes) -> bytes:
+    if platform is None:
+        raise AuthexError("no platform link to quote with")
+    return platform.quote(report_data)
+
+
 def _read_artifact(artifact_path: Path) -> bytes:
     try:
         return artifact_path.read_bytes()
@@ -179,6 +198,35 @@ def serve(link: HostLink, runtime: ModuleRuntime) -> int:
             return EXIT_OK
 
 
+def resume(runtime: ModuleRuntime, platform: PlatformLink | None, link: HostLink) -> int:
+    """Set a persistent module up to seal its state, and restore the last sealed one: the
+    version resumed, 0 for a fresh start (the reason is logged)."""
+    if platform is None:
+        runtime.log("persistent, but there is no platform link: state is not sealed")
+        return 0
+    sealer = platform
+
+    def seal_if_changed() -> None:
+        if runtime.dirty:
+            try:
+                sealer.seal(runtime.export_state())
+            except AuthexError as exc:  # nothing may leave unsealed: stop here
+                raise LinkClosed(EXIT_LINK, f"cannot seal the module state: {exc}") from exc
+            runtime.dirty = False
+
+    link.before_flush = seal_if_changed
+    try:
+        version, state = platform.unseal()
+        if not state:
+            return 0
+        runtime.restore_state(state)
+    except (AuthexError, ValueError) as exc:
+        runtime.log(f"starting fresh: {exc}")
+        return 0
+    runtime.log(f"resumed from sealed state version {version}")
+    return version
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
     raise LinkClosed(EXIT_OK, "terminated by SIGTERM")
 
@@ -198,8 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)  # clean up the extracted sources on terminate
     workdir = Path(tempfile.mkdtemp(prefix="authex-module-"))  # mode 0700
     label = "authex runner"
+    link: HostLink | None = None
     try:
         try:
+            platform: PlatformLink | None = None
             if args.platform_fd is not None:
                 platform = PlatformLink(args.platform_fd)
                 identity = platform.identity()
@@ -219,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 manifest.name,
                 bytes.fromhex(manifest.operator_key),
                 module_key,
-                lambda data: platform.quote(data),
+                lambda data: _quote(platform, data),
             )
             link = HostLink(in_fd, out)
             runtime = ModuleRuntime(
@@ -237,12 +287,18 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"{label}: {exc}\n")
             return EXIT_LOAD
         label = f"authex runner [{manifest.name}]"
+        resumed = resume(runtime, platform, link) if runtime.persistent else None
         link.send(HostReady(manifest.name, measurement), 0)
+        if resumed is not None:
+            link.send(HostResumed(resumed), 0)
         return serve(link, runtime)
     except LinkClosed as exc:
         sys.stderr.write(f"{label}: {exc.reason}\n")
         return exc.status
     finally:
+        if link is not None:  # frames answered just before a stop or the end of input
+            with contextlib.suppress(LinkClosed):
+                link.flush()
         shutil.rmtree(workdir, ignore_errors=True)
         with contextlib.suppress(OSError, ValueError):
             out.close()

@@ -19,13 +19,14 @@ No key material appears in any repr, log line or error message.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from authex.crypto.channel import ChannelEnd, ReceiveWindow
+from authex.crypto.channel import ChannelEnd, ReceiveWindow, SendCounter
 from authex.crypto.control import Role, open_call, seal_result, unwrap_key
 from authex.crypto.secret import Secret
 from authex.crypto.suites import KEY_SIZE, get_suite
@@ -124,12 +125,18 @@ class ModuleRuntime:
         self._window = ReceiveWindow()
         self._connections: dict[int, _Connection] = {}
         self.unknown_rejected = 0
+        # Persistent modules: the state changed since it was last sealed (see export_state).
+        self.persistent = module.persistent
+        self.dirty = False
+        self._kept: bytes | None = None  # ctx.seal data
         self.context = Context(
             manifest.name,
             module,
             emit=self._emit,
             request=self._request,
             log_stream=lambda: sys.stderr,
+            seal=self._keep,
+            unseal=lambda: self._kept,
         )
 
     def __repr__(self) -> str:
@@ -176,6 +183,7 @@ class ModuleRuntime:
             return
         self._module_key = key
         self._window = ReceiveWindow()
+        self.dirty = True
         self._send(HostAttested(evidence), request_id)
 
     def _set_key(self, message: HostSetKey, request_id: int) -> None:
@@ -225,6 +233,7 @@ class ModuleRuntime:
                     del self._connections[old_id]
         end = ChannelEnd(message.conn_id, suite, key)
         self._connections[message.conn_id] = _Connection(end, endpoint, role, ConnectionStats())
+        self.dirty = True
         self._send(Ok(), request_id)
         return None
 
@@ -247,6 +256,7 @@ class ModuleRuntime:
             self._reject(message, RejectReason.FORGED)
             return None
         conn.stats.delivered += 1
+        self.dirty = True
         return plaintext
 
     def _deliver(self, message: HostDeliver) -> None:
@@ -311,6 +321,7 @@ class ModuleRuntime:
             except CryptoError as exc:
                 return answer(CallStatus.AUTH_FAILED, f"entry {endpoint.name!r}: {exc}".encode())
             self._window.accept(message.counter)
+            self.dirty = True
         elif not endpoint.public:
             return answer(CallStatus.NOT_PUBLIC, f"entry {endpoint.name!r} is not public".encode())
         try:
@@ -343,6 +354,7 @@ class ModuleRuntime:
         sent = 0
         for conn in sorted(self._sender(IoKind.OUTPUT, output), key=lambda c: c.end.conn_id):
             counter, sealed = conn.end.seal(Direction.FORWARD, data)
+            self.dirty = True
             self._send(HostEmit(conn.end.conn_id, Direction.FORWARD, counter, sealed), 0)
             conn.stats.emitted += 1
             sent += 1
@@ -355,6 +367,7 @@ class ModuleRuntime:
         conn = connections[0]
         conn_id = conn.end.conn_id
         counter, sealed = conn.end.seal(Direction.FORWARD, data)
+        self.dirty = True
         self._send(HostEmit(conn_id, Direction.FORWARD, counter, sealed), 0)
         conn.stats.emitted += 1
         deadline = time.monotonic() + timeout
@@ -382,3 +395,67 @@ class ModuleRuntime:
             else:
                 self._reject(response, RejectReason.REPLAY)
             # A forged or mismatched answer is reported; keep waiting for the genuine one.
+
+    # --- sealed state (persistent modules) --------------------------------------------------
+
+    def _keep(self, data: bytes) -> None:
+        self._kept = bytes(data)
+        self.dirty = True
+
+    def export_state(self) -> bytes:
+        """Everything a restarted module needs to carry on: the control key and window, every
+        connection's key, suite, role and counters, and the ctx.seal data.  Secret: it goes
+        only to the platform, which seals it."""
+        connections = [
+            {
+                "conn_id": conn.end.conn_id,
+                "io_id": conn.endpoint.id,
+                "role": int(conn.role),
+                "suite": conn.end.suite.name,
+                "key": conn.end.key.reveal().hex(),
+                "sent": conn.end.send.last,
+                "received": conn.end.receive.last,
+                "gaps": conn.end.receive.gaps,
+            }
+            for conn in self._connections.values()
+        ]
+        state = {
+            "format": 1,
+            "name": self.manifest.name,
+            "control_key": self._module_key.reveal().hex() if self._module_key else None,
+            "control_last": self._window.last,
+            "connections": connections,
+            "data": self._kept.hex() if self._kept is not None else None,
+        }
+        return json.dumps(state, sort_keys=True).encode()
+
+    def restore_state(self, blob: bytes) -> None:
+        """Take back a state from export_state (after unsealing); raises ValueError, leaving
+        the runtime as it was, if it does not fit this module."""
+        try:
+            state = json.loads(blob)
+            if state.get("format") != 1 or state.get("name") != self.manifest.name:
+                raise ValueError(f"it is not a state of module {self.manifest.name!r}")
+            connections: dict[int, _Connection] = {}
+            for raw in state["connections"]:
+                endpoint = self.manifest.by_id(int(raw["io_id"]))
+                role = Role(int(raw["role"]))
+                if endpoint is None or endpoint.kind not in _ROLE_KINDS[role]:
+                    raise ValueError(f"io id {raw['io_id']} is not an end of this module")
+                end = ChannelEnd(
+                    int(raw["conn_id"]),
+                    get_suite(str(raw["suite"])),
+                    Secret(bytes.fromhex(raw["key"])),
+                    send=SendCounter(int(raw["sent"])),
+                    receive=ReceiveWindow(int(raw["received"]), int(raw["gaps"])),
+                )
+                connections[end.conn_id] = _Connection(end, endpoint, role, ConnectionStats())
+            control = state["control_key"]
+            module_key = Secret(bytes.fromhex(control)) if control else None
+            window = ReceiveWindow(int(state["control_last"]))
+            kept = bytes.fromhex(state["data"]) if state["data"] is not None else None
+        except (KeyError, TypeError, ValueError, CryptoError) as exc:
+            raise ValueError(f"sealed state cannot be restored: {exc}") from exc
+        self._module_key, self._window = module_key, window
+        self._connections, self._kept = connections, kept
+        self.dirty = False

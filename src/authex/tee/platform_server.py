@@ -30,6 +30,7 @@ from authex.agent.config import load_node_dir
 from authex.errors import AuthexError, ProtocolError
 from authex.tee.platform_base import Admission, Platform
 from authex.tee.platforms import open_platform, read_secrets
+from authex.tee.sealing import SealStore
 from authex.wire.codec import (
     CONTROL_MAX_FRAME,
     DEFAULT_MAX_FRAME,
@@ -49,6 +50,10 @@ from authex.wire.platform import (
     PlatformStop,
     QuoteReply,
     QuoteRequest,
+    SealReply,
+    SealRequest,
+    UnsealReply,
+    UnsealRequest,
 )
 
 log = logging.getLogger("authex.platform")
@@ -82,6 +87,8 @@ class PlatformServer:
         self.agent = agent
         self.modules: dict[str, RunningModule] = {}
         self._send_lock = threading.Lock()
+        self.sealed = SealStore(directory / "platform", platform.tee)
+        self._seal_lock = threading.Lock()
 
     def reply(self, message: Message, request_id: int, fds: list[int] | None = None) -> None:
         frame = encode(message, request_id)
@@ -179,15 +186,25 @@ class PlatformServer:
             while frames := read_frames(module.link, decoder):
                 for frame in frames:
                     request = MODULE_TO_PLATFORM.decode(frame)
-                    assert isinstance(request, QuoteRequest)
                     try:
-                        quote = self.platform.quote(module.admission, request.report_data)
-                        reply: Message = QuoteReply(quote)
+                        reply = self._module_request(module, request)
                     except AuthexError as exc:
+                        log.warning("module %s: %s", module.name, exc)
                         reply = Error(ErrorCode.BACKEND, str(exc))
                     module.link.sendall(encode(reply, frame.request_id))
         except (ProtocolError, OSError) as exc:
             log.info("module %s platform link closed: %s", module.name, exc)
+
+    def _module_request(self, module: RunningModule, request: Message) -> Message:
+        measurement = module.admission.measurement
+        if isinstance(request, QuoteRequest):
+            return QuoteReply(self.platform.quote(module.admission, request.report_data))
+        with self._seal_lock:  # one writer of the counters file
+            if isinstance(request, SealRequest):
+                return SealReply(self.sealed.seal(module.name, measurement, request.data))
+            assert isinstance(request, UnsealRequest)
+            version, state = self.sealed.unseal(module.name, measurement)
+            return UnsealReply(version, state)
 
     def stop(self, name: str) -> None:
         module = self.modules.pop(name, None)

@@ -352,6 +352,16 @@ class HostAccepted(Message):
     counter: U64
 
 
+@dataclass(frozen=True)
+class HostResumed(Message):
+    """Module -> agent, right after HostReady, only from a module that keeps sealed state:
+    ``version`` of the sealed state it restored (keys, counters, its own data), or 0 when it
+    starts fresh.  An agent restoring such a module keeps its instance only when version > 0."""
+
+    TYPE = 0x8B
+    version: U64
+
+
 COMMON = (Hello, Ok, Error)
 CONTROL_REQUESTS = Registry(
     "control",
@@ -393,4 +403,5 @@ MODULE_TO_HOST = Registry(
     HostEmit,
     HostRejected,
     HostAccepted,
+    HostResumed,
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from authex.wire.codec import U8, U32, Bytes, Message, Registry, Str
+from authex.wire.codec import U8, U32, U64, Bytes, Message, Registry, Str
 from authex.wire.messages import Error, Ok
 
 
@@ -71,7 +71,40 @@ class QuoteReply(Message):
     quote: Bytes
 
 
+@dataclass(frozen=True)
+class SealRequest(Message):
+    """Module -> platform: seal ``data`` (the module's whole state) under a key bound to this
+    module's identity on this platform, as the next version of its monotonic counter."""
+
+    TYPE = 0xAB
+    data: Bytes
+
+
+@dataclass(frozen=True)
+class SealReply(Message):
+    TYPE = 0xAC
+    version: U64
+
+
+@dataclass(frozen=True)
+class UnsealRequest(Message):
+    """Module -> platform: the latest state sealed for this module, if any."""
+
+    TYPE = 0xAD
+
+
+@dataclass(frozen=True)
+class UnsealReply(Message):
+    """``version`` 0 and empty ``data`` when nothing was sealed for this module."""
+
+    TYPE = 0xAE
+    version: U64
+    data: Bytes
+
+
 AGENT_TO_PLATFORM = Registry("platform", PlatformLoad, PlatformStop)
 PLATFORM_TO_AGENT = Registry("platform reply", PlatformInfo, PlatformLoaded, Ok, Error)
-MODULE_TO_PLATFORM = Registry("platform module request", QuoteRequest)
-PLATFORM_TO_MODULE = Registry("platform module reply", ModuleIdentity, QuoteReply, Error)
+MODULE_TO_PLATFORM = Registry("platform module request", QuoteRequest, SealRequest, UnsealRequest)
+PLATFORM_TO_MODULE = Registry(
+    "platform module reply", ModuleIdentity, QuoteReply, SealReply, UnsealReply, Error
+)

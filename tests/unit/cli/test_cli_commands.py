@@ -35,12 +35,15 @@ def test_validate_lists_every_problem_with_its_place(
     text = example.read_text()
     text = text.replace("to: controller.reading}", "to: controller.redaing}", 1)
     text = text.replace("port: 7104", "port: 7101")
-    text = text.replace("source: modules/valve", "source: modules/valv")
+    text = text.replace("source: modules/valve-c", "source: modules/valv")
     text = text.replace("every: 300ms}", "every: soon}", 1)
     example.write_text(text)
     assert main(["validate", str(example)]) == 2
     err = capsys.readouterr().err
-    assert f"{example}:10:" in err  # the port clash names the second node's line
+    line = 1 + text.splitlines().index(
+        next(row for row in text.splitlines() if "port: 7101" in row and "field2" in row)
+    )
+    assert f"{example}:{line}:" in err  # the port clash names the second node's line
     assert "modules/valv" in err
     assert "soon" in err
     assert err.count(str(example)) >= 3

@@ -89,9 +89,19 @@ def test_builds_are_reproducible_and_cached(private_cache: Path) -> None:
 
 def test_compile_command_maps_paths_and_keeps_contract_flags(tmp_path: Path) -> None:
     sdk = toolchain.c_sdk_dir()
-    command = compile_command(ECHO, sdk, bytes(32), "sancus", ("-DX=1",), tmp_path / "out")
+    flags = ("-DX=1", "-lm")
+    command = compile_command(ECHO, sdk, "echo", bytes(32), "sancus", flags, tmp_path / "out")
     assert f"-ffile-prefix-map={ECHO}=module" in command
     assert "-DAUTHEX_NO_OPENSSL" in command and "-lcrypto" not in command
     assert command.index("-DX=1") > command.index(f'-DAUTHEX_OPERATOR_KEY="{"00" * 32}"')
-    host = compile_command(ECHO, sdk, bytes(32), "native", (), tmp_path / "out")
+    assert '-DAUTHEX_MODULE_NAME="echo"' in command
+    assert command[-1] == "-lm"  # libraries after the sources
+    host = compile_command(ECHO, sdk, "echo", bytes(32), "native", (), tmp_path / "out")
     assert "-DAUTHEX_NO_OPENSSL" not in host and host[-1] == "-lcrypto"
+
+
+def test_two_modules_from_one_folder_are_different_binaries() -> None:
+    one = build_c_module(SENSOR, "sensor1", bytes(32), "sancus")
+    two = build_c_module(SENSOR, "sensor2", bytes(32), "sancus")
+    assert one.measurement != two.measurement  # the name is compiled in
+    assert two.manifest.name == "sensor2"

@@ -65,6 +65,7 @@ def test_registry_contents() -> None:
         "HostEmit",
         "HostRejected",
         "HostAccepted",
+        "HostResumed",
     }
     assert "Hello" in names(m.CONTROL_REQUESTS)
     assert not names(m.CONTROL_REQUESTS) & names(m.CONTROL_REPLIES)

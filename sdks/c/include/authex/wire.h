@@ -37,16 +37,16 @@ enum {
 };
 
 /* Error codes (Error.code) and call statuses (HostCallResult.status), spec/protocol.md. */
-enum { AX_ERROR_BAD_REQUEST = 1, AX_ERROR_REJECTED = 3 };
+enum { AX_ERROR_BAD_REQUEST = 1, AX_ERROR_REJECTED = 7 };
 enum {
     AX_STATUS_OK = 0,
     AX_STATUS_UNKNOWN_ENTRY = 1,
-    AX_STATUS_NOT_PUBLIC = 2,
-    AX_STATUS_AUTH_FAILED = 3,
+    AX_STATUS_AUTH_FAILED = 2,
+    AX_STATUS_NOT_PUBLIC = 3,
     AX_STATUS_ENTRY_FAILED = 4
 };
 /* HostRejected.reason */
-enum { AX_REJECT_REPLAY = 1, AX_REJECT_FORGED = 2, AX_REJECT_UNKNOWN_CONNECTION = 3 };
+enum { AX_REJECT_UNKNOWN_CONNECTION = 1, AX_REJECT_REPLAY = 2, AX_REJECT_FORGED = 3 };
 
 typedef enum { AX_F_U8, AX_F_U16, AX_F_U32, AX_F_U64, AX_F_BYTES, AX_F_STR } ax_field_kind;
 

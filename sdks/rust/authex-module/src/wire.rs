@@ -436,6 +436,7 @@ messages! {
     /// Module -> agent: a delivery was authenticated and handed to the module's code (as the
     /// Python runtime sends it, so the agent can acknowledge it upstream).
     HostAccepted = 0x8a { conn_id: u32, direction: u8, counter: u64 }
+    HostResumed = 0x8b { version: u64 }
     // --- platform links
     PlatformInfo = 0xa0 { tee: str, emulated: u8, description: str }
     PlatformLoad = 0xa1 { name: str, artifact: bytes }
@@ -499,7 +500,7 @@ impl Link {
             Link::ControlReply => &[0x02, 0x03, 0x11, 0x13, 0x19, 0x1d, 0x25, 0x27],
             Link::Data => &[0x01, 0x02, 0x03, 0x40, 0x41],
             Link::Host => &[0x81, 0x83, 0x84, 0x85, 0x89],
-            Link::HostReply => &[0x02, 0x03, 0x80, 0x82, 0x86, 0x87, 0x88, 0x8a],
+            Link::HostReply => &[0x02, 0x03, 0x80, 0x82, 0x86, 0x87, 0x88, 0x8a, 0x8b],
             Link::Platform => &[0xa1, 0xa3],
             Link::PlatformReply => &[0xa0, 0xa2, 0x02, 0x03],
             Link::PlatformModuleRequest => &[0xa9],
