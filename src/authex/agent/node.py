@@ -222,10 +222,10 @@ class NodeAgent:
     def _note_persistent(self, process: ModuleProcess) -> None:
         record = self.registry.modules.get(process.name)
         module = self.modules.get(process.name)
-        if record and module and module.process is process and process.persistent:
-            if not record.persistent:
-                record.persistent = True
-                self._save_registry()
+        mine = record and module and module.process is process
+        if mine and record and process.persistent and not record.persistent:
+            record.persistent = True
+            self._save_registry()
 
     def _save_registry(self) -> None:
         try:

@@ -1,5 +1,6 @@
 """Edge: the module's side of the platform link (``--platform-fd``): read the identity the
-platform assigned, ask for SGX quotes, seal and unseal the module's state.  Blocking, as the rest of the module runner."""
+platform assigned, ask for SGX quotes, seal and unseal the module's state.  Blocking, as the
+rest of the module runner."""
 
 from __future__ import annotations
 
