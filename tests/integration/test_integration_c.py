@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from authex.wire.messages import CallStatus
+from support.echo_app import exercise_echo
 from support.harness import running_app
 from support.net import free_ports
 
@@ -47,24 +47,7 @@ def write_app(tmp_path: Path, tee: str, cflags: str = "") -> None:
 def test_c_and_python_modules_exchange_events_requests_and_calls(tmp_path: Path, tee: str) -> None:
     write_app(tmp_path, tee)
     with running_app(tmp_path) as app:
-        report = app.deploy()
-        assert sorted(report.attested) == ["driver", "echo"]
-        status = {m["name"]: m for m in app.status()["modules"]}
-        assert status["echo"]["evidence"] == EVIDENCE[tee]
-        assert app.call("driver", "send", b"hello").payload == b"1"
-        assert app.call("driver", "send", b"world").payload == b"1"
-        app.wait_for("two echoes", lambda: app.call("driver", "echoes").payload.count(b",") == 1)
-        assert app.call("driver", "echoes").payload == b"hello,world"
-        assert app.call("driver", "ask", b"quiet please").payload == b"QUIET PLEASE"
-        said = app.call("echo", "say-it", b"from the operator")  # authenticated C entry
-        assert said.status is CallStatus.OK and said.payload == b"sent to 1 connection(s)"
-        failed = app.call("echo", "say-it", b"")
-        assert failed.status is CallStatus.ENTRY_FAILED and b"nothing to say" in failed.payload
-        assert app.call("echo", "stats").payload.startswith(b"events=2 ")
-        app.wait_for(
-            "the operator's echo", lambda: app.call("driver", "echoes").payload.count(b",") == 2
-        )
-        assert app.deploy().plan.empty  # the C build is reproducible: same measurement
+        exercise_echo(app, EVIDENCE[tee])
 
 
 def test_descriptor_cflags_reach_the_compiler(tmp_path: Path) -> None:

@@ -244,7 +244,25 @@ class NodeAgent:
         module = self._module(msg.module)
         host = HostSetKey(msg.conn_id, msg.io_id, msg.role, msg.suite, msg.counter, msg.wrapped)
         await self._module_request(module, host)
+        self._rekeyed(msg.conn_id)
         return Ok()
+
+    def _rekeyed(self, conn_id: int) -> None:
+        """A connection got a new key here: its counters start again at 1, so what this agent
+        remembers of the old key's counters would drop the new messages as resends, and what it
+        still holds sealed under the old key can never be opened again."""
+        for direction in (Direction.FORWARD, Direction.RESPONSE):
+            self.delivered_upto.pop((conn_id, direction), None)
+        for key in [k for k in self.awaiting if k[0] == conn_id]:
+            del self.awaiting[key]
+        dropped = self.outbox.forget_connection(conn_id)
+        if dropped:
+            self.stats[conn_id].dropped += dropped
+            log.info(
+                "connection %d re-keyed: dropped %d events sealed under its old key",
+                conn_id,
+                dropped,
+            )
 
     async def _add_route(self, msg: AddRoute) -> Message:
         self.routes.add(msg)

@@ -110,6 +110,18 @@ class Outbox:
         for row_id, conn_id, direction, counter, ciphertext in rows:
             yield row_id, Event(conn_id, direction, counter, ciphertext)
 
+    def forget_connection(self, conn_id: int) -> int:
+        """Drop every stored event of a connection (it was re-keyed: no module can open them
+        any more); how many were dropped."""
+        self._begin()
+        dropped = self.db.execute("DELETE FROM outbox WHERE conn_id = ?", (conn_id,)).rowcount
+        self.commit()
+        if dropped:
+            self.sizes = dict(
+                self.db.execute("SELECT peer, COUNT(*) FROM outbox GROUP BY peer").fetchall()
+            )
+        return int(dropped)
+
     def clear(self) -> None:
         """Forget every stored event (the deployment was reset: their connections are gone)."""
         self._begin()

@@ -22,7 +22,7 @@ from authex.deployer.plan import (
 )
 from authex.deployer.session import Session
 from authex.deployer.state import ConnectionState, ModuleState, TimerState
-from authex.deployer.steps import collect_failures, raise_failures, run_steps
+from authex.deployer.steps import collect_failures, raise_failures
 from authex.deployer.toolchains import build_all
 from authex.descriptor import DescriptorProblems, check_interfaces
 from authex.errors import AttestationError, AuthexError, ProtocolError, RemoteError
@@ -242,7 +242,10 @@ async def _key_connection(
         cs.keyed_instance[role] = ms.instance
         session.save()
 
-    await run_steps(key_end(end.role, end.module, end.io_id) for end in ends)
+    # The target first: once the source has the new key it seals with it, and the target's
+    # agent must not mistake those fresh counters for resends of the old key's.
+    for end in sorted(ends, key=lambda e: e.role != "target"):
+        await key_end(end.role, end.module, end.io_id)
     report.keyed.append(conn_name)
     session.progress(f"keyed {conn_name} (connection {cs.id}, {suite})")
 

@@ -1,0 +1,65 @@
+"""A module that keeps no sealed state and crashes is reloaded and re-keyed by the next deploy;
+the connection's counters then start again at 1.  The receiving agent must not take the new
+messages for resends of the old key's (it forgets the old counters when the connection is
+re-keyed), and what the sender's outbox still held under the old key is dropped, not offered to
+a module that can never open it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+from authex.deployer.cluster import LocalCluster
+from authex.descriptor import load_descriptor
+from authex.errors import RemoteError
+from support.harness import App
+from support.net import free_ports
+
+APP = Path(__file__).parent / "apps" / "stream"
+DESCRIPTOR = """name: stream
+nodes:
+  - {{name: a, tee: native, host: 127.0.0.1, port: {a}}}
+  - {{name: b, tee: native, host: 127.0.0.1, port: {b}}}
+modules:
+  - {{name: producer, node: a, language: python, source: modules/producer}}
+  - {{name: consumer, node: b, language: python, source: modules/consumer}}
+connections:
+  - {{name: stream, from: producer.seq, to: consumer.seq}}
+"""
+
+
+def stats(app: App) -> dict[str, int]:
+    try:
+        result: dict[str, int] = json.loads(app.call("consumer", "stats").payload)
+    except RemoteError:
+        return {"count": -1}
+    return result
+
+
+def test_a_reloaded_module_gets_every_event_sent_after_its_new_keys(tmp_path: Path) -> None:
+    shutil.copytree(APP / "modules", tmp_path / "modules")
+    a, b = free_ports(2)
+    (tmp_path / "descriptor.yaml").write_text(DESCRIPTOR.format(a=a, b=b))
+    descriptor = load_descriptor(tmp_path / "descriptor.yaml")
+    cluster = LocalCluster(descriptor)
+    cluster.start(lambda _: None)
+    try:
+        app = App(descriptor)
+        app.deploy()
+        app.call("producer", "burst", b"300")
+        app.wait_for("the first 300", lambda: stats(app)["count"] == 300)
+        pid = next(m["pid"] for m in app.status()["modules"] if m["name"] == "consumer")
+        os.kill(pid, signal.SIGKILL)  # not persistent: it stays down until the next deploy
+        app.wait_for("the crash seen", lambda: stats(app)["count"] == -1)
+        report = app.deploy()
+        assert "consumer" in report.attested and "stream" in report.keyed
+        app.call("producer", "burst", b"200")  # counters 1..200 under the new key
+        app.wait_for("the next 200", lambda: stats(app)["count"] == 200, 30)
+        assert stats(app) == {"count": 200, "last": 500, "out_of_order": 1, "duplicates": 0}
+        stream = app.connection("stream")
+        assert stream["duplicates"] == 0  # none taken for a resend of the old key's
+    finally:
+        cluster.stop()
