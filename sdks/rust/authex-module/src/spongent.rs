@@ -1,80 +1,202 @@
 //! SPONGENT and SpongeWrap exactly as Sancus computes them (`docs/sancus-crypto.md` §1-2), and
 //! Sancus's MAC. Written from the specification; checked against
-//! `spec/vectors/sancus/spongewrap.json`.
+//! `spec/vectors/sancus/spongewrap.json` and, in `tests/spongent_reference.rs`, against a slow
+//! bit-by-bit reference.
 //!
-//! The permutation state is kept one nibble per byte. With `n = b/4` nibbles, the pLayer moves
-//! bit `4i + k` (bit `k` of nibble `i`) to `k*n + i`, so after the S-box the new state is four
-//! `n`-bit planes, plane `k` holding bit `k` of every nibble in order; since `n` is a multiple of
-//! 4, new nibble `p` is 4 consecutive bits of plane `4p / n`.
+//! Same construction as the C SDK (`sdks/c/src/spongewrap.c`): the `b`-bit state lives in `u64`
+//! words, state bit `i` = bit `i % 64` of word `i / 64`. With `n = b/4` nibbles, one round is:
+//!
+//! 1. XOR the round counter into bits 0.. and its bit-reverse into the top bits;
+//! 2. per word, a 4x16 bit transpose (bit `4i + k` -> `16k + i`, four delta swaps), then a 4x4
+//!    transpose of 16-bit blocks across words, gathers the state into four `n`-bit planes, plane
+//!    `k` holding bit `k` of every nibble in order;
+//! 3. the S-box `E D B 0 2 1 4 F 7 A 8 5 9 C 3 6`, bit-sliced over the four planes;
+//! 4. the pLayer (bit `4i + k` -> `k*n + i`) is then the concatenation `plane0 || plane1 ||
+//!    plane2 || plane3`, which becomes the new state.
+//!
+//! Constant time with respect to the key and the data: no table lookups and no branches on
+//! secret values (the S-box is boolean operations, the only branches are on lengths and on the
+//! public round counter), and the tag is compared with `subtle`.
 
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 use crate::CryptoError;
 
-const SBOX: [u8; 16] = [0xE, 0xD, 0xB, 0x0, 0x2, 0x1, 0x4, 0xF, 0x7, 0xA, 0x8, 0x5, 0x9, 0xC, 0x3, 0x6];
-const MAX_NIBBLES: usize = 84;
+/// Words of the largest state (336 bits).
+const WORDS: usize = 6;
 
 /// One SPONGENT-pi_b permutation.
 pub struct Spongent {
     width: usize,
     rounds: usize,
     counter_iv: u8,
-    counter_bits: u32,
-    taps: &'static [u32],
+    /// Feedback taps of the counter LFSR, as a bit mask.
+    counter_taps: u8,
+    /// `2^counter_bits - 1`.
+    counter_mask: u8,
 }
 
 /// pi_336 (SPONGENT-224/224/112): 128-bit security.
-pub const SPONGENT_336: Spongent =
-    Spongent { width: 336, rounds: 170, counter_iv: 0x52, counter_bits: 8, taps: &[7, 3, 2, 1] };
+pub const SPONGENT_336: Spongent = Spongent {
+    width: 336,
+    rounds: 170,
+    counter_iv: 0x52,
+    counter_taps: (1 << 7) | (1 << 3) | (1 << 2) | (1 << 1),
+    counter_mask: 0xFF,
+};
 /// pi_176 (SPONGENT-160/160/16): 64-bit security.
 pub const SPONGENT_176: Spongent =
-    Spongent { width: 176, rounds: 90, counter_iv: 0x45, counter_bits: 7, taps: &[6, 5] };
+    Spongent { width: 176, rounds: 90, counter_iv: 0x45, counter_taps: (1 << 6) | (1 << 5), counter_mask: 0x7F };
+
+/// Bit `k` of nibble `i` (bit `4i + k`) moves to bit `16k + i`: the index bits `k1 k0 | i3 i2 i1
+/// i0` rotate by two places, as four index-bit swaps (0,2) (1,3) (2,4) (3,5), each a delta swap.
+#[inline(always)]
+fn transpose4x16(mut x: u64) -> u64 {
+    let mut t = (x ^ (x >> 3)) & 0x0A0A_0A0A_0A0A_0A0A;
+    x ^= t ^ (t << 3);
+    t = (x ^ (x >> 6)) & 0x00CC_00CC_00CC_00CC;
+    x ^= t ^ (t << 6);
+    t = (x ^ (x >> 12)) & 0x0000_F0F0_0000_F0F0;
+    x ^= t ^ (t << 12);
+    t = (x ^ (x >> 24)) & 0x0000_0000_FF00_FF00;
+    x ^= t ^ (t << 24);
+    x
+}
+
+/// Exchange 16-bit blocks 1, 3 of `a` with blocks 0, 2 of `b`.
+#[inline(always)]
+fn swap16(a: &mut u64, b: &mut u64) {
+    let t = ((*a >> 16) ^ *b) & 0x0000_FFFF_0000_FFFF;
+    *b ^= t;
+    *a ^= t << 16;
+}
+
+/// Exchange the upper 32 bits of `a` with the lower 32 bits of `b`.
+#[inline(always)]
+fn swap32(a: &mut u64, b: &mut u64) {
+    let t = ((*a >> 32) ^ *b) & 0x0000_0000_FFFF_FFFF;
+    *b ^= t;
+    *a ^= t << 32;
+}
+
+/// The SPONGENT S-box on bit planes (`x_k` = bit `k` of each nibble), from its algebraic normal
+/// form:
+///
+/// ```text
+/// y0 = x0 + x1 + x1x2 + x3
+/// y1 = 1 + x0 + x1x2 + x0x3 + x1x3 + x2x3 + x1x2x3
+/// y2 = 1 + x1 + x2 + x0x3 + x1x2x3
+/// y3 = 1 + x0x1 + x2 + x3 + x0x3 + x1x3 + x0x1x3 + x0x2x3
+/// ```
+#[inline(always)]
+fn sbox_planes(p: [u64; 4]) -> [u64; 4] {
+    let [x0, x1, x2, x3] = p;
+    let a = x1 & x2;
+    let b = x0 & x3;
+    let c = a & x3;
+    let d = x0 & x1;
+    [
+        x0 ^ x1 ^ a ^ x3,
+        !(x0 ^ a ^ b ^ ((x1 ^ x2) & x3) ^ c),
+        !(x1 ^ x2 ^ b ^ c),
+        !(d ^ x2 ^ x3 ^ b ^ (x3 & (x1 ^ d ^ (x0 & x2)))),
+    ]
+}
+
+/// Bit `k` of `c` to bit `7 - k`.
+#[inline(always)]
+fn reverse8(c: u8) -> u64 {
+    c.reverse_bits() as u64
+}
+
+/// pi_336: 84 nibbles in six words (the last holds 16 bits); each plane is 84 bits, `lo` (64)
+/// and `hi` (20).
+fn permute_336(q: &mut [u64; WORDS], rounds: usize, iv: u8, taps: u8, mask: u8) {
+    const M20: u64 = (1 << 20) - 1;
+    let mut c = iv;
+    for _ in 0..rounds {
+        q[0] ^= c as u64;
+        q[5] ^= reverse8(c) << 8; // state bits 328..335: counter bit k -> bit 335 - k
+        c = ((c << 1) | ((c & taps).count_ones() & 1) as u8) & mask;
+
+        let mut t0 = transpose4x16(q[0]);
+        let mut t1 = transpose4x16(q[1]);
+        let mut t2 = transpose4x16(q[2]);
+        let mut t3 = transpose4x16(q[3]);
+        let mut t4 = transpose4x16(q[4]);
+        let mut t5 = transpose4x16(q[5]);
+        // 4x4 transpose of 16-bit blocks: t_k = plane k, nibbles 0..63
+        swap16(&mut t0, &mut t1);
+        swap16(&mut t2, &mut t3);
+        swap32(&mut t0, &mut t2);
+        swap32(&mut t1, &mut t3);
+        // nibbles 64..83: t4 = [plane0, plane2] and t5 = [plane1, plane3], 32 bits each
+        swap16(&mut t4, &mut t5);
+
+        let [t0, t1, t2, t3] = sbox_planes([t0, t1, t2, t3]);
+        let [h0, h1, h2, h3] = sbox_planes([t4, t5, t4 >> 32, t5 >> 32]);
+        let (h0, h1, h2, h3) = (h0 & M20, h1 & M20, h2 & M20, h3 & M20);
+
+        // new state = plane0 || plane1 || plane2 || plane3, 84 bits each
+        q[0] = t0;
+        q[1] = h0 | t1 << 20;
+        q[2] = t1 >> 44 | h1 << 20 | t2 << 40;
+        q[3] = t2 >> 24 | h2 << 40 | t3 << 60;
+        q[4] = t3 >> 4 | h3 << 60;
+        q[5] = h3 >> 4;
+    }
+}
+
+/// pi_176: 44 nibbles in three words (the last holds 48 bits); each plane fits one word.
+fn permute_176(q: &mut [u64; WORDS], rounds: usize, iv: u8, taps: u8, mask: u8) {
+    const M44: u64 = (1 << 44) - 1;
+    let mut c = iv;
+    for _ in 0..rounds {
+        q[0] ^= c as u64;
+        q[2] ^= reverse8(c) << 40; // state bits 168..175: counter bit k -> bit 175 - k
+        c = ((c << 1) | ((c & taps).count_ones() & 1) as u8) & mask;
+
+        let mut t0 = transpose4x16(q[0]);
+        let mut t1 = transpose4x16(q[1]);
+        let mut t2 = transpose4x16(q[2]);
+        let mut t3 = 0;
+        swap16(&mut t0, &mut t1);
+        swap16(&mut t2, &mut t3);
+        swap32(&mut t0, &mut t2);
+        swap32(&mut t1, &mut t3);
+
+        let [t0, t1, t2, t3] = sbox_planes([t0, t1, t2, t3]);
+        let (t0, t1, t2, t3) = (t0 & M44, t1 & M44, t2 & M44, t3 & M44);
+
+        q[0] = t0 | t1 << 44;
+        q[1] = t1 >> 20 | t2 << 24;
+        q[2] = t2 >> 40 | t3 << 4;
+    }
+}
 
 impl Spongent {
-    fn nibbles(&self) -> usize {
-        self.width / 4
-    }
-
-    /// Apply the permutation to a nibble-per-byte state.
-    fn permute(&self, state: &mut [u8; MAX_NIBBLES]) {
-        let n = self.nibbles();
-        let mask = (1u16 << self.counter_bits) - 1;
-        let mut counter = self.counter_iv as u16;
-        for _ in 0..self.rounds {
-            // counter into bits 0.., its bit-reverse into the top bits (bit k -> b-1-k)
-            state[0] ^= (counter & 0xF) as u8;
-            state[1] ^= ((counter >> 4) & 0xF) as u8;
-            for k in 0..self.counter_bits {
-                if (counter >> k) & 1 == 1 {
-                    let bit = self.width - 1 - k as usize;
-                    state[bit / 4] ^= 1 << (bit % 4);
-                }
-            }
-            let mut planes = [0u128; 4];
-            for (i, nibble) in state.iter().take(n).enumerate() {
-                let s = SBOX[*nibble as usize];
-                planes[0] |= ((s & 1) as u128) << i;
-                planes[1] |= (((s >> 1) & 1) as u128) << i;
-                planes[2] |= (((s >> 2) & 1) as u128) << i;
-                planes[3] |= (((s >> 3) & 1) as u128) << i;
-            }
-            for (p, nibble) in state.iter_mut().take(n).enumerate() {
-                let bit = 4 * p;
-                *nibble = ((planes[bit / n] >> (bit % n)) & 0xF) as u8;
-            }
-            let mut feedback = 0u16;
-            for tap in self.taps {
-                feedback ^= (counter >> tap) & 1;
-            }
-            counter = ((counter << 1) | feedback) & mask;
+    /// Apply the permutation to a state of `width / 64` words (rounded up; the rest stay zero).
+    fn permute(&self, q: &mut [u64; WORDS]) {
+        let (rounds, iv, taps, mask) = (self.rounds, self.counter_iv, self.counter_taps, self.counter_mask);
+        match self.width {
+            336 => permute_336(q, rounds, iv, taps, mask),
+            176 => permute_176(q, rounds, iv, taps, mask),
+            _ => unreachable!("only pi_336 and pi_176 are defined"),
         }
     }
 }
 
-/// The duplex state of one SpongeWrap pass.
+/// The duplex state of one SpongeWrap pass; zeroed on drop.
 struct Duplex {
     perm: &'static Spongent,
-    state: [u8; MAX_NIBBLES],
+    state: [u64; WORDS],
+}
+
+impl Drop for Duplex {
+    fn drop(&mut self) {
+        self.state.zeroize();
+    }
 }
 
 impl Duplex {
@@ -84,32 +206,31 @@ impl Duplex {
             8 => &SPONGENT_176,
             other => return Err(CryptoError::new(format!("SpongeWrap key must be 16 or 8 bytes, not {other}"))),
         };
-        Ok(Duplex { perm, state: [0; MAX_NIBBLES] })
+        Ok(Duplex { perm, state: [0; WORDS] })
     }
 
-    /// XOR `data | frame << L | 1 << (L+1)` into state bits 0..17, permute.
+    /// XOR `data | frame << L | 1 << (L+1)` (no frame: `data | 1 << L`) into state bits 0..17,
+    /// permute. `chunk` is at most 2 bytes.
+    #[inline]
     fn absorb(&mut self, chunk: &[u8], frame: Option<bool>) {
         let bits = 8 * chunk.len() as u32;
-        let mut value: u32 = 0;
-        for (i, b) in chunk.iter().enumerate() {
-            value |= (*b as u32) << (8 * i);
-        }
+        let mut value = match chunk {
+            [] => 0,
+            [a] => *a as u64,
+            [a, b, ..] => *a as u64 | (*b as u64) << 8,
+        };
         match frame {
-            Some(f) => value |= ((f as u32) << bits) | (1 << (bits + 1)),
+            Some(f) => value |= ((f as u64) << bits) | (1 << (bits + 1)),
             None => value |= 1 << bits,
         }
-        for j in 0..5 {
-            self.state[j] ^= ((value >> (4 * j)) & 0xF) as u8;
-        }
+        self.state[0] ^= value;
         self.perm.permute(&mut self.state);
     }
 
-    /// State bits 0..15.
-    fn output(&self) -> u16 {
-        (self.state[0] as u16)
-            | (self.state[1] as u16) << 4
-            | (self.state[2] as u16) << 8
-            | (self.state[3] as u16) << 12
+    /// State bits 0..15, little-endian.
+    #[inline]
+    fn output(&self) -> [u8; 2] {
+        (self.state[0] as u16).to_le_bytes()
     }
 
     /// Absorb `data` in 2-byte blocks, `inner` frame bit on all but the last (possibly empty)
@@ -131,20 +252,28 @@ fn wrap_pass(key: &[u8], ad: &[u8], body: &[u8], decrypt: bool) -> Result<(Vec<u
     let mut d = Duplex::new(key.len())?;
     d.absorb_framed(key, true, false);
     d.absorb_framed(ad, false, true);
-    let mut out = Vec::with_capacity(body.len());
-    let chunks: Vec<&[u8]> = if body.is_empty() { vec![&[][..]] } else { body.chunks(2).collect() };
-    let last = chunks.len() - 1;
-    for (index, chunk) in chunks.iter().enumerate() {
-        let z = d.output().to_le_bytes();
-        let mixed: Vec<u8> = chunk.iter().zip(z.iter()).map(|(a, b)| a ^ b).collect();
-        out.extend_from_slice(&mixed);
-        let plain: &[u8] = if decrypt { &mixed } else { chunk };
-        d.absorb(plain, Some(index < last));
+    let mut out = vec![0u8; body.len()];
+    if body.is_empty() {
+        d.absorb(&[], Some(false));
+    } else {
+        let count = body.len().div_ceil(2);
+        for (index, (chunk, dst)) in body.chunks(2).zip(out.chunks_mut(2)).enumerate() {
+            let z = d.output();
+            let mut mixed = [0u8; 2];
+            for ((m, (a, b)), o) in mixed.iter_mut().zip(chunk.iter().zip(z)).zip(dst.iter_mut()) {
+                *m = a ^ b;
+                *o = *m;
+            }
+            let plain: &[u8] = if decrypt { &mixed[..chunk.len()] } else { chunk };
+            d.absorb(plain, Some(index + 1 < count));
+            mixed.zeroize();
+        }
     }
-    let mut tag = d.output().to_le_bytes().to_vec();
+    let mut tag = Vec::with_capacity(key.len());
+    tag.extend_from_slice(&d.output());
     while tag.len() < key.len() {
         d.absorb(&[], None);
-        tag.extend_from_slice(&d.output().to_le_bytes());
+        tag.extend_from_slice(&d.output());
     }
     tag.truncate(key.len());
     Ok((out, tag))
@@ -156,10 +285,13 @@ pub fn spongewrap_wrap(key: &[u8], ad: &[u8], body: &[u8]) -> Result<(Vec<u8>, V
 }
 
 /// SpongeWrap decryption; the tag is compared in constant time and nothing is released on a
-/// mismatch.
+/// mismatch (the recovered body is wiped).
 pub fn spongewrap_unwrap(key: &[u8], ad: &[u8], cipher: &[u8], tag: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let (body, expected) = wrap_pass(key, ad, cipher, true)?;
-    if expected.len() != tag.len() || !bool::from(expected.ct_eq(tag)) {
+    let (mut body, mut expected) = wrap_pass(key, ad, cipher, true)?;
+    let good = expected.len() == tag.len() && bool::from(expected.ct_eq(tag));
+    expected.zeroize();
+    if !good {
+        body.zeroize();
         return Err(CryptoError::new("SpongeWrap tag does not verify"));
     }
     Ok(body)
