@@ -1,9 +1,11 @@
-"""``python -m bench [--quick] [--only NAME ...] [--no-rust]``: run the benchmarks (``make bench``).
+"""``python -m bench [--quick] [--only NAME ...] [--no-rust] [--no-c]``: run the benchmarks.
 
 Prints one table (each figure next to its baseline and target) and writes
 ``bench/results/latest.json`` and PNG plots beside it.  Everything runs on loopback, in a
 temporary folder, with agents on free ports that are stopped before the command returns.
-Modules are measured in Python and, when cargo is installed, in Rust (built once per run).
+Modules are measured in Python, in Rust when cargo is installed (built once per run) and in C
+when a C compiler is (each C module compiled once per run, in parallel, before anything is
+timed).  ``make bench`` runs this.
 Exit status: 0 when every selected benchmark produced its figures (missed targets included),
 1 when one of them failed (see "errors" in the table and the JSON).
 """
@@ -27,11 +29,14 @@ from pathlib import Path
 import authex
 from authex.crypto import spongent_accel
 from bench import attest, floor, plots, scale, traffic
-from bench.apps import new_operator_key, prebuild_rust
+from bench.apps import new_operator_key, prebuild_c, prebuild_rust
 from bench.config import (
     BENCHMARKS,
+    C_BUILD_FAILED,
+    C_NOT_SELECTED,
     DEFAULT,
     NO_CARGO,
+    NO_CC,
     PROBE_SOURCES,
     QUICK,
     RESULTS,
@@ -43,6 +48,7 @@ from bench.report import Results, format_table, write_json
 
 TRAFFIC = {"hop", "request", "throughput"}
 WITH_RUST = TRAFFIC | {"memory"}  # the benchmarks with Rust module rows
+WITH_C = TRAFFIC | {"memory"}  # ... and with C module rows
 
 
 def _rust_skip(rust: bool) -> str | None:
@@ -51,6 +57,15 @@ def _rust_skip(rust: bool) -> str | None:
         return RUST_NOT_SELECTED
     if shutil.which("cargo") is None and not (Path.home() / ".cargo" / "bin" / "cargo").exists():
         return NO_CARGO  # where the deployer looks for cargo too
+    return None
+
+
+def _c_skip(c: bool) -> str | None:
+    """Why C modules are not measured, or None when they are."""
+    if not c:
+        return C_NOT_SELECTED
+    if not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")):
+        return NO_CC  # where the deployer looks for a compiler too
     return None
 
 
@@ -78,12 +93,16 @@ def run_benchmarks(
     output: Path | None = None,
     make_plots: bool = True,
     rust: bool = False,
+    c: bool = False,
 ) -> Results:
     """Run ``selected`` benchmarks; writes the JSON (and plots beside it) when ``output``.
 
     ``rust``: also measure Rust modules (sdks/rust/examples/ping and pong, built with cargo once
     for the run before anything is timed).  The command line turns it on unless ``--no-rust``;
     callers of this function ask for it, as the build takes a while after each new operator key.
+    ``c``: also measure C modules (sdks/c/examples/ping and pong; every C module the run deploys
+    is compiled once, in parallel, before anything is timed: about a second each).  The command
+    line turns it on unless ``--no-c``.
     """
     unknown = selected - set(BENCHMARKS)
     if unknown:
@@ -105,7 +124,7 @@ def run_benchmarks(
             "load_average_start": [round(v, 2) for v in os.getloadavg()],
         }
     )
-    operator = new_operator_key()  # one per run: Rust binaries have it compiled in
+    operator = new_operator_key()  # one per run: Rust and C binaries have it compiled in
     rust_skip = _rust_skip(rust)
     if rust_skip is None and selected & WITH_RUST:
         ping, pong = PROBE_SOURCES["rust"]
@@ -119,6 +138,20 @@ def run_benchmarks(
         if "rust build" in results.errors:
             rust_skip = RUST_BUILD_FAILED
     results.meta["rust"] = rust_skip is None and bool(selected & WITH_RUST)
+    c_skip = _c_skip(c)
+    if c_skip is None and selected & WITH_C:
+        modules = (traffic.c_modules() if selected & TRAFFIC else []) + (
+            list(attest.C_MEMORY_MODULES) if "memory" in selected else []
+        )
+
+        def build_c() -> None:
+            _log(f"compiling {len(modules)} C modules (once for this run)")
+            results.meta["c_build_s"] = prebuild_c(modules, operator)
+
+        _step("c build", results, build_c)
+        if "c build" in results.errors:
+            c_skip = C_BUILD_FAILED
+    results.meta["c"] = c_skip is None and bool(selected & WITH_C)
     with tempfile.TemporaryDirectory(prefix="authex-bench-") as tmp:
         folder = Path(tmp)
         floor_us: dict[int, float] = {}
@@ -129,7 +162,14 @@ def run_benchmarks(
                 "traffic (" + ", ".join(b for b in BENCHMARKS if b in selected & TRAFFIC) + ")",
                 results,
                 lambda: traffic.run(
-                    selected, settings, floor_us, results, folder / "traffic", operator, rust_skip
+                    selected,
+                    settings,
+                    floor_us,
+                    results,
+                    folder / "traffic",
+                    operator,
+                    rust_skip,
+                    c_skip,
                 ),
             )
         if selected & {"attest", "memory"}:
@@ -137,7 +177,7 @@ def run_benchmarks(
                 "attestation and memory",
                 results,
                 lambda: attest.run(
-                    selected, settings, results, folder / "attest", operator, rust_skip
+                    selected, settings, results, folder / "attest", operator, rust_skip, c_skip
                 ),
             )
         if "scale" in selected:
@@ -187,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the Rust module rows (and their cargo build)",
     )
     parser.add_argument(
+        "--no-c",
+        action="store_true",
+        help="skip the C module rows (and their compilation)",
+    )
+    parser.add_argument(
         "--seconds", type=float, help="override the duration of each throughput stream"
     )
     args = parser.parse_args(argv)
@@ -196,7 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, throughput_s=args.seconds)
     selected = set(args.only or BENCHMARKS)
     results = run_benchmarks(
-        settings, selected, args.output, make_plots=not args.no_plots, rust=not args.no_rust
+        settings,
+        selected,
+        args.output,
+        make_plots=not args.no_plots,
+        rust=not args.no_rust,
+        c=not args.no_c,
     )
     print(format_table(results.rows))
     for name, error in results.errors.items():

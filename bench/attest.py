@@ -8,7 +8,10 @@ sgx platforms), ``MODULES_PER_NODE`` idle modules on each (examples/ping-pong's 
   time, against the running agent: challenge, evidence, verification and key derivation, as a
   deploy does it.  (Re-attesting only replaces the module's control key; nothing else runs.)
 - memory: VmRSS of every module process at idle (pids from the status report), of each agent
-  (pids ``LocalCluster`` recorded) and of each agent's platform process (its child).
+  (pids ``LocalCluster`` recorded) and of each agent's platform process (its child).  With Rust
+  modules, a Rust pong on the native node; with C modules, a C pong on the native node (host
+  build, linked with OpenSSL's libcrypto) and one on the sancus node (built without OpenSSL),
+  each with its PSS (/proc/PID/smaps_rollup) beside its RSS.
 - key derivation: ``bench.kdf`` in two child processes, accelerated and ``AUTHEX_PURE_PYTHON=1``.
 """
 
@@ -34,9 +37,9 @@ from authex.tee.base import AttestContext, get_backend
 from bench.apps import LocalApp, native_nodes
 from bench.config import (
     BACKENDS,
+    C_NOT_SELECTED,
     KDF_TARGET_MS,
     MEMORY_TARGET_MB,
-    MISSING_SDK,
     PING_PONG,
     PROBE_SOURCES,
     REPO,
@@ -51,7 +54,16 @@ from bench.stats import ratio, summarize
 MODULES_PER_NODE = 2
 
 
-def attest_descriptor(rust: bool = False) -> dict[str, Any]:
+# The C modules of the memory benchmark: (name, source, tee), the pong module on two kinds of
+# node: native (host build with libcrypto) and sancus (size-optimised, without OpenSSL).
+C_MEMORY_MODULES = (
+    ("m-c", PROBE_SOURCES["c"][1], "native"),
+    ("m-c-sancus", PROBE_SOURCES["c"][1], "sancus"),
+)
+C_BUILD_NOTE = {"native": "libcrypto", "sancus": "no OpenSSL"}
+
+
+def attest_descriptor(rust: bool = False, c: bool = False) -> dict[str, Any]:
     names = [f"n-{tee}" for tee in BACKENDS]
     modules = [
         {
@@ -72,6 +84,11 @@ def attest_descriptor(rust: bool = False) -> dict[str, Any]:
                 "source": str(PROBE_SOURCES["rust"][1]),
             }
         )
+    if c:  # C modules too, for their resident memory (RSS and PSS)
+        modules += [
+            {"name": name, "node": f"n-{tee}", "language": "c", "source": str(source)}
+            for name, source, tee in C_MEMORY_MODULES
+        ]
     return {
         "name": "bench-attest",
         "nodes": native_nodes(names, list(BACKENDS)),
@@ -113,17 +130,24 @@ async def _memory(app: LocalApp, session: Session) -> dict[str, Any]:
     modules: dict[str, list[float]] = {}
     modules_pss: dict[str, list[float]] = {}
     languages: dict[str, list[float]] = {}
+    by_language: dict[str, dict[str, dict[str, list[float]]]] = {}
     for m in report["modules"]:
         pid = int(m["pid"]) if m.get("pid") else 0
         kib = rss_kib(pid) if pid else None
+        pss = pss_kib(pid) if pid else None
         language = session.descriptor.module(m["name"]).language
+        per_tee = by_language.setdefault(language, {}).setdefault(
+            m["tee"], {"rss_mb": [], "pss_mb": []}
+        )
         if kib is not None:
             languages.setdefault(language, []).append(kib / 1024)
+            per_tee["rss_mb"].append(kib / 1024)
             if language == "python":
                 modules.setdefault(m["tee"], []).append(kib / 1024)
-        pss = pss_kib(pid) if pid else None
         if pss is not None:
-            modules_pss.setdefault(m["tee"], []).append(pss / 1024)
+            per_tee["pss_mb"].append(pss / 1024)
+            if language == "python":
+                modules_pss.setdefault(m["tee"], []).append(pss / 1024)
     agents: dict[str, float] = {}
     platforms: dict[str, float] = {}
     for node, pid in app.agent_pids().items():
@@ -136,10 +160,11 @@ async def _memory(app: LocalApp, session: Session) -> dict[str, Any]:
         if child_kib is not None:
             platforms[tee] = child_kib / 1024
     return {
-        "unit": "MiB (VmRSS)",
-        "module_mb": modules,
+        "unit": "MiB (VmRSS; PSS from smaps_rollup)",
+        "module_mb": modules,  # Python modules, per backend
         "module_pss_mb": modules_pss,
-        "language_mb": languages,
+        "language_mb": languages,  # every module of each language, any backend
+        "by_language": by_language,  # language -> backend -> {"rss_mb", "pss_mb"}
         "agent_mb": agents,
         "platform_mb": platforms,
     }
@@ -202,6 +227,7 @@ async def _app_bench(
     settings: Settings,
     results: Results,
     rust_skip: str | None,
+    c_skip: str | None,
 ) -> None:
     async with app.session() as session:
         mark = app.progress.mark()
@@ -213,7 +239,7 @@ async def _app_bench(
             await asyncio.sleep(settings.settle_s)  # idle: nothing runs in the modules
             memory = await _memory(app, session)
             results.data["memory"] = memory
-            _memory_rows(memory, results, rust_skip)
+            _memory_rows(memory, results, rust_skip, c_skip)
         if "attest" in selected:
             data: dict[str, Any] = {"deploy_s": round(deploy_s, 3), "per_backend": {}}
             native_ms: float | None = None
@@ -257,10 +283,15 @@ async def _app_bench(
 
 
 def _median(values: list[float] | None) -> str:
-    return f"{statistics.median(values):.1f}" if values else "?"
+    if not values:
+        return "?"
+    value = statistics.median(values)
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
 
-def _memory_rows(memory: dict[str, Any], results: Results, rust_skip: str | None) -> None:
+def _memory_rows(
+    memory: dict[str, Any], results: Results, rust_skip: str | None, c_skip: str | None
+) -> None:
     target = MEMORY_TARGET_MB["python"]
     for tee in BACKENDS:
         values = memory["module_mb"].get(tee, [])
@@ -281,23 +312,65 @@ def _memory_rows(memory: dict[str, Any], results: Results, rust_skip: str | None
                 f"platform process {memory['platform_mb'].get(tee, 0):.1f} MiB",
             )
         )
-    for language in ("rust", "c"):
-        measured = memory.get("language_mb", {}).get(language, [])
-        value = statistics.median(measured) if measured else None
-        limit = MEMORY_TARGET_MB[language]
-        why = (rust_skip or "n/a — not measured") if language == "rust" else MISSING_SDK
-        results.add(
-            Row(
-                "memory",
-                f"{language} module RSS at idle",
-                value,
-                "MiB",
-                target=f"≤ {limit:g} MiB",
-                ratio=ratio(value, limit) if value is not None else None,
-                met=value <= limit if value is not None else None,
-                note=f"n={len(measured)}, native node (the pong module)" if measured else why,
-            )
+    by_language = memory.get("by_language", {})
+    if rust_skip is not None:
+        _unmeasured_row(results, "rust", rust_skip)
+    else:
+        rust = by_language.get("rust", {}).get("native", {})
+        _language_row(results, "rust", "RSS", rust, "", "native node (the pong module)")
+    if c_skip is not None:
+        _unmeasured_row(results, "c", c_skip)
+        return
+    for _, _, tee in C_MEMORY_MODULES:
+        c = by_language.get("c", {}).get(tee, {})
+        where = f" ({tee}, {C_BUILD_NOTE[tee]})"
+        for kind in ("RSS", "PSS"):
+            _language_row(results, "c", kind, c, where, f"{tee} node (the pong module)")
+
+
+def _unmeasured_row(results: Results, language: str, why: str) -> None:
+    limit = MEMORY_TARGET_MB[language]
+    results.add(
+        Row(
+            "memory",
+            f"{language} module RSS at idle",
+            None,
+            "MiB",
+            target=f"≤ {limit:g} MiB",
+            note=why,
         )
+    )
+
+
+def _language_row(
+    results: Results,
+    language: str,
+    kind: str,
+    figures: dict[str, list[float]],
+    where: str,
+    what: str,
+) -> None:
+    """One memory row of a Rust or C module: its ``kind`` ("RSS" or "PSS") with the other one
+    in the details."""
+    measured = figures.get("rss_mb" if kind == "RSS" else "pss_mb", [])
+    other_kind = "PSS" if kind == "RSS" else "RSS"
+    other = _median(figures.get("pss_mb" if kind == "RSS" else "rss_mb"))
+    value = statistics.median(measured) if measured else None
+    limit = MEMORY_TARGET_MB[language]
+    results.add(
+        Row(
+            "memory",
+            f"{language} module {kind} at idle{where}",
+            value,
+            "MiB",
+            target=f"≤ {limit:g} MiB",
+            ratio=ratio(value, limit) if value is not None else None,
+            met=value <= limit if value is not None else None,
+            note=f"n={len(measured)}, {other_kind} {other} MiB; {what}"
+            if measured
+            else "n/a — not measured (no pid)",
+        )
+    )
 
 
 def run(
@@ -307,12 +380,14 @@ def run(
     folder: Path,
     operator: Ed25519PrivateKey | None = None,
     rust_skip: str | None = RUST_NOT_SELECTED,
+    c_skip: str | None = C_NOT_SELECTED,
 ) -> None:
-    """Attestation and memory; the Rust module's memory too unless ``rust_skip`` (the reason,
-    printed in its row) is given."""
+    """Attestation and memory; the Rust module's memory too unless ``rust_skip``, the C
+    modules' unless ``c_skip`` (the reason, printed in their rows) is given."""
     if "attest" in selected:
         _kdf_bench(settings, results)
     if selected & {"attest", "memory"}:
         rust = rust_skip is None and "memory" in selected
-        with LocalApp(folder, attest_descriptor(rust), operator) as app:
-            asyncio.run(_app_bench(app, selected, settings, results, rust_skip))
+        c = c_skip is None and "memory" in selected
+        with LocalApp(folder, attest_descriptor(rust, c), operator) as app:
+            asyncio.run(_app_bench(app, selected, settings, results, rust_skip, c_skip))

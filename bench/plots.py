@@ -15,10 +15,10 @@ def available() -> bool:
 
 def hop_plot(data: dict[str, Any], path: Path) -> Path | None:
     """One-way hop latency (p50, with p99 as a dashed line) by payload, per suite, and the
-    TCP floor: one panel per module language measured (Python, Rust)."""
+    TCP floor: one panel per module language measured (Python, Rust, C)."""
     hop = data.get("hop", {})
     languages = [
-        lang for lang in ("python", "rust") if isinstance(hop.get(lang), dict) and hop[lang]
+        lang for lang in ("python", "rust", "c") if isinstance(hop.get(lang), dict) and hop[lang]
     ]
     if not languages:
         return None

@@ -1,4 +1,4 @@
-"""``python -m bench.profile {hop|throughput|deploy} [--rust] [--cpu] [--top N]``: where the
+"""``python -m bench.profile {hop|throughput|deploy} [--rust|--c] [--cpu] [--top N]``: where the
 time goes.
 
 Runs one scenario of the benchmarks with every process under cProfile: the deployer in this
@@ -7,7 +7,8 @@ process, and agents, platform processes and module processes through ``bench/_ho
 functions with the most own time are printed, with each function's cumulative time.  Profiling
 slows everything down: read the shares, not the absolute times.  With ``--rust`` the hop and
 throughput scenarios use the Rust ping-pong pair (sdks/rust/examples): only the agents, the
-platform processes and the deployer are profiled then (module processes are native code).
+platform processes and the deployer are profiled then (module processes are native code);
+``--c`` does the same with the C pair (sdks/c/examples).
 
 ``--cpu`` (hop and throughput) profiles nothing: it reads every agent, platform and module
 process's CPU time from /proc before and after the timed part and prints each one's share per
@@ -30,11 +31,11 @@ from pathlib import Path
 from authex.deployer import operations
 from authex.deployer.deploy import deploy
 from authex.deployer.session import Session
-from bench.apps import LocalApp, new_operator_key, prebuild_rust
+from bench.apps import LocalApp, new_operator_key, prebuild_c, prebuild_rust
 from bench.config import PROBE_SOURCES
 from bench.procs import cpu_seconds, platform_pid
 from bench.scale import scale_descriptor
-from bench.traffic import Traffic, traffic_descriptor
+from bench.traffic import Traffic, c_modules, traffic_descriptor
 
 HOOK = Path(__file__).resolve().parent / "_hook"
 KINDS = ("deployer", "agent", "platform", "module")
@@ -162,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rust", action="store_true", help="hop/throughput: Rust ping and pong modules"
     )
+    parser.add_argument("--c", action="store_true", help="hop/throughput: C ping and pong modules")
     parser.add_argument(
         "--cpu",
         action="store_true",
@@ -181,10 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         operator = new_operator_key()
         if args.rust and args.scenario != "deploy":  # built before the agents run
             prebuild_rust(list(PROBE_SOURCES["rust"]), operator)
+        if args.c and args.scenario != "deploy":
+            prebuild_c(c_modules(1), operator)
         if args.scenario == "deploy":
             descriptor = scale_descriptor(args.modules, args.nodes)
         elif args.rust:
             descriptor = traffic_descriptor(0, rust_pairs=1)
+        elif args.c:
+            descriptor = traffic_descriptor(0, c_pairs=1)
         else:
             descriptor = traffic_descriptor(1)
         split = ""
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.scenario == "deploy":
                 _deploy_scenario(app, out)
             else:
-                language = "rust" if args.rust else "python"
+                language = "rust" if args.rust else "c" if args.c else "python"
                 split = _traffic_scenario(app, args.scenario, args.seconds, language, cpu)
         if cpu:
             sys.stdout.write(split)

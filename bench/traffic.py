@@ -5,12 +5,13 @@ from examples/ping-pong.  Pair i's hop and request connections use ``SUITES[i]``
 three pairs cover every suite; the others use aes-gcm-128); every stream uses aes-gcm-128.
 With Rust modules, the same agents also run pairs ``rust-ping<i>`` / ``rust-pong<i>`` (one
 per suite; sdks/rust/examples/{ping,pong}, same interface and byte formats), whose
-connections are named like the Python ones with the ``rust-`` prefix.
+connections are named like the Python ones with the ``rust-`` prefix; with C modules, pairs
+``c-ping<i>`` / ``c-pong<i>`` (sdks/c/examples/{ping,pong}) with the ``c-`` prefix.
 
 - hop: the ping module times each round trip (ping -> agent a -> agent b -> pong -> agent b ->
   agent a -> ping) with ``perf_counter_ns`` (CLOCK_MONOTONIC in Rust) and sends the samples
   to the operator, which watches ``hop-report<i>``; one-way = round trip / 2, compared with
-  the TCP floor.
+  the TCP floor.  (The C ping reads CLOCK_MONOTONIC too.)
 - request: ``request_rtt`` on the ping module makes timed ``ctx.request`` calls to the pong
   module's handler and returns the samples as its entry result.
 - throughput: credit-controlled streams of 16-byte events for a fixed time; the pong module
@@ -36,9 +37,9 @@ from authex.deployer.session import Session
 from authex.wire.messages import CallStatus
 from bench.apps import LocalApp, native_nodes
 from bench.config import (
+    C_NOT_SELECTED,
     HOP_TARGET,
     LANGUAGES,
-    MISSING_SDK,
     PAYLOAD_SIZES,
     PROBE_SOURCES,
     RUST_NOT_SELECTED,
@@ -49,7 +50,7 @@ from bench.config import (
 from bench.report import Results, Row
 from bench.stats import Summary, ns_to_us, ratio, summarize
 
-# The wire formats of examples/ping-pong/modules/{ping,pong}/main.py (and the Rust crates).
+# The wire formats of examples/ping-pong/modules/{ping,pong}/main.py (and the Rust and C ones).
 HOP_ARG = struct.Struct("<IIIII")  # run, count, warmup, size, budget (ms)
 REQUEST_ARG = struct.Struct("<IIII")  # count, warmup, size, budget (ms)
 BLAST_ARG = struct.Struct("<IdII")  # run, seconds, size, window
@@ -57,7 +58,9 @@ REPORT_HEAD = struct.Struct("<IIII")  # run, samples, errors, reserved
 STREAM_REPORT = struct.Struct("<IQQQQQQQQ")
 STREAM_EVENT_SIZE = 16
 # Module and connection names of each language's pairs: "<prefix>ping<i>", "<prefix>hop<i>", ...
-PREFIX = {"python": "", "rust": "rust-"}
+PREFIX = {"python": "", "rust": "rust-", "c": "c-"}
+# Why a language was not measured, per language (None: it was); Python always is.
+Skips = dict[str, str | None]
 
 
 class BenchError(Exception):
@@ -86,11 +89,12 @@ def _pair(language: str, i: int, suite: str) -> tuple[list[dict[str, Any]], list
     return modules, connections
 
 
-def traffic_descriptor(pairs: int, rust_pairs: int = 0) -> dict[str, Any]:
-    """``pairs`` Python ping-pong pairs and ``rust_pairs`` Rust ones, on nodes a and b."""
+def traffic_descriptor(pairs: int, rust_pairs: int = 0, c_pairs: int = 0) -> dict[str, Any]:
+    """``pairs`` Python ping-pong pairs, ``rust_pairs`` Rust and ``c_pairs`` C ones, on nodes
+    a and b."""
     modules: list[dict[str, Any]] = []
     connections: list[dict[str, Any]] = []
-    for language, count in (("python", pairs), ("rust", rust_pairs)):
+    for language, count in (("python", pairs), ("rust", rust_pairs), ("c", c_pairs)):
         for i in range(count):
             more_modules, more_connections = _pair(
                 language, i, SUITES[i] if i < len(SUITES) else SUITES[0]
@@ -103,6 +107,18 @@ def traffic_descriptor(pairs: int, rust_pairs: int = 0) -> dict[str, Any]:
         "modules": modules,
         "connections": connections,
     }
+
+
+def c_modules(c_pairs: int = len(SUITES)) -> list[tuple[str, Path, str]]:
+    """The C modules of ``traffic_descriptor(..., c_pairs=c_pairs)``: (name, source, tee), for
+    ``bench.apps.prebuild_c`` (both nodes are native)."""
+    ping, pong = PROBE_SOURCES["c"]
+    p = PREFIX["c"]
+    return [
+        module
+        for i in range(c_pairs)
+        for module in ((f"{p}ping{i}", ping, "native"), (f"{p}pong{i}", pong, "native"))
+    ]
 
 
 async def call_ok(session: Session, module: str, entry: str, arg: bytes) -> bytes:
@@ -261,17 +277,15 @@ def _ms_or_us(value_us: float) -> str:
     return f"{value_us / 1000:.2f} ms" if value_us >= 1000 else f"{value_us:.1f} µs"
 
 
-def _measured(rust_skip: str | None) -> list[str]:
-    """The languages whose modules run: Python always, Rust unless ``rust_skip`` says why not."""
-    return ["python"] if rust_skip is not None else ["python", "rust"]
+def _measured(skips: Skips) -> list[str]:
+    """The languages whose modules run: Python always, the others unless ``skips`` says why
+    not."""
+    return [language for language in LANGUAGES if skips.get(language) is None]
 
 
-def _unmeasured(rust_skip: str | None) -> dict[str, str]:
+def _unmeasured(skips: Skips) -> dict[str, str]:
     """Languages without figures, each with the reason (the note of its "n/a" row)."""
-    missing = {"c": MISSING_SDK}
-    if rust_skip is not None:
-        missing = {"rust": rust_skip} | missing
-    return {language: missing[language] for language in LANGUAGES if language in missing}
+    return {language: why for language in LANGUAGES if (why := skips.get(language)) is not None}
 
 
 async def _hop_bench(
@@ -279,10 +293,10 @@ async def _hop_bench(
     settings: Settings,
     floor: dict[int, float],
     results: Results,
-    rust_skip: str | None,
+    skips: Skips,
 ) -> None:
     data: dict[str, Any] = {}
-    for language in _measured(rust_skip):
+    for language in _measured(skips):
         data[language] = {}
         target = HOP_TARGET[language]
         for pair, suite in enumerate(SUITES):
@@ -321,7 +335,7 @@ async def _hop_bench(
                         + (f", {errors} errors" if errors else ""),
                     )
                 )
-    for language, why in _unmeasured(rust_skip).items():
+    for language, why in _unmeasured(skips).items():
         data[language] = why
         results.add(
             Row(
@@ -341,10 +355,10 @@ async def _request_bench(
     settings: Settings,
     floor: dict[int, float],
     results: Results,
-    rust_skip: str | None,
+    skips: Skips,
 ) -> None:
     data: dict[str, Any] = {}
-    for language in _measured(rust_skip):
+    for language in _measured(skips):
         data[language] = {SUITES[0]: {}}
         for size in PAYLOAD_SIZES:
             samples, errors = await traffic.request(
@@ -433,12 +447,12 @@ def _stream_row(
 
 
 async def _throughput_bench(
-    traffic: Traffic, settings: Settings, results: Results, rust_skip: str | None
+    traffic: Traffic, settings: Settings, results: Results, skips: Skips
 ) -> None:
     seconds, window = settings.throughput_s, settings.throughput_window
     common = {"event_size": STREAM_EVENT_SIZE, "window": window, "seconds": seconds}
     data: dict[str, Any] = {}
-    for language in _measured(rust_skip):
+    for language in _measured(skips):
         one = _stream_summary(await traffic.blast([0], seconds, window, language))
         data[language] = common | {"one_connection": one}
         _stream_row(results, language, "one connection", one, None)
@@ -447,7 +461,7 @@ async def _throughput_bench(
             many = _stream_summary(await traffic.blast(many_pairs, seconds, window, language))
             data[language]["one_node"] = many
             _stream_row(results, language, f"one node, {len(many_pairs)} connections", many, one)
-    for language, why in _unmeasured(rust_skip).items():
+    for language, why in _unmeasured(skips).items():
         data[language] = why
         if language in THROUGHPUT_TARGET:
             results.add(
@@ -469,7 +483,7 @@ async def _run_all(
     settings: Settings,
     floor: dict[int, float],
     results: Results,
-    rust_skip: str | None,
+    skips: Skips,
 ) -> None:
     async with app.session() as session:
         began = asyncio.get_running_loop().time()
@@ -480,12 +494,12 @@ async def _run_all(
         traffic = Traffic(session)
         try:
             # a short chain first: connects the agents' data links, warms every path
-            for language in _measured(rust_skip):
+            for language in _measured(skips):
                 await traffic.hop(0, 16, 20, 5, 2.0, language)
             steps: dict[str, Callable[[], Awaitable[None]]] = {
-                "hop": lambda: _hop_bench(traffic, settings, floor, results, rust_skip),
-                "request": lambda: _request_bench(traffic, settings, floor, results, rust_skip),
-                "throughput": lambda: _throughput_bench(traffic, settings, results, rust_skip),
+                "hop": lambda: _hop_bench(traffic, settings, floor, results, skips),
+                "request": lambda: _request_bench(traffic, settings, floor, results, skips),
+                "throughput": lambda: _throughput_bench(traffic, settings, results, skips),
             }
             for name, step in steps.items():
                 if name not in selected:
@@ -506,19 +520,24 @@ def run(
     folder: Path,
     operator: Ed25519PrivateKey | None = None,
     rust_skip: str | None = RUST_NOT_SELECTED,
+    c_skip: str | None = C_NOT_SELECTED,
 ) -> None:
-    """Hop, request and throughput on one two-node app; Rust pairs too unless ``rust_skip``
-    (the reason, printed in their rows) is given."""
+    """Hop, request and throughput on one two-node app; Rust pairs too unless ``rust_skip``,
+    C pairs too unless ``c_skip`` (the reason, printed in their rows) is given."""
     pairs = settings.throughput_connections if "throughput" in selected else len(SUITES)
     pairs = max(pairs, len(SUITES))
     rust_pairs = len(SUITES) if rust_skip is None else 0
-    with LocalApp(folder, traffic_descriptor(pairs, rust_pairs), operator) as app:
+    c_pairs = len(SUITES) if c_skip is None else 0
+    skips: Skips = {"rust": rust_skip, "c": c_skip}
+    descriptor = traffic_descriptor(pairs, rust_pairs, c_pairs)
+    with LocalApp(folder, descriptor, operator) as app:
         results.data.setdefault("traffic_app", {}).update(
             {
                 "pairs": pairs,
                 "rust_pairs": rust_pairs,
-                "modules": 2 * (pairs + rust_pairs),
+                "c_pairs": c_pairs,
+                "modules": 2 * (pairs + rust_pairs + c_pairs),
                 "agents_start_s": round(app.start_s, 3),
             }
         )
-        asyncio.run(_run_all(app, selected, settings, floor, results, rust_skip))
+        asyncio.run(_run_all(app, selected, settings, floor, results, skips))
