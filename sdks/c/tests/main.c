@@ -12,6 +12,7 @@ int main(void) {
     suite_wire();
     suite_protocol();
     suite_runtime();
+    suite_fuzz();
     printf("%lu passed, %lu failed\n", check_passed, check_failed);
     return check_failed == 0 ? 0 : 1;
 }

@@ -9,5 +9,6 @@ void suite_hostcrypto(void);   /* tests/test_hostcrypto.c: OpenSSL-backed primit
 void suite_wire(void);         /* tests/test_wire.c: frames.json */
 void suite_protocol(void);     /* tests/test_protocol.c: control.json, native_exchange.json, attest */
 void suite_runtime(void);      /* tests/test_runtime.c: the runtime driven in memory */
+void suite_fuzz(void);         /* tests/test_fuzz.c: bounded fuzzing of parser and runtime */
 
 #endif
