@@ -19,6 +19,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from authex.deployer.cluster import LocalCluster
 from authex.descriptor import load_descriptor
 from authex.errors import RemoteError
@@ -33,7 +35,7 @@ nodes:
   - {{name: b, tee: {tee}, host: 127.0.0.1, port: {b}}}
 modules:
   - {{name: producer, node: a, language: python, source: modules/producer}}
-  - {{name: consumer, node: b, language: python, source: modules/durable}}
+  - {{name: consumer, node: b, language: {language}, source: {consumer}}}
 connections:
   - {{name: stream, from: producer.seq, to: consumer.seq}}
 """
@@ -50,10 +52,16 @@ def consumer(app: App) -> dict[str, object]:
     return module
 
 
-def start(tmp_path: Path, tee: str = "native") -> tuple[LocalCluster, App]:
+CONSUMERS = {"python": "modules/durable", "c": "modules/durable-c"}
+
+
+def start(
+    tmp_path: Path, tee: str = "native", language: str = "python"
+) -> tuple[LocalCluster, App]:
     shutil.copytree(APP / "modules", tmp_path / "modules")
     a, b = free_ports(2)
-    (tmp_path / "descriptor.yaml").write_text(DESCRIPTOR.format(a=a, b=b, tee=tee))
+    text = DESCRIPTOR.format(a=a, b=b, tee=tee, language=language, consumer=CONSUMERS[language])
+    (tmp_path / "descriptor.yaml").write_text(text)
     descriptor = load_descriptor(tmp_path / "descriptor.yaml")
     cluster = LocalCluster(descriptor)
     cluster.start(lambda _: None)
@@ -113,8 +121,11 @@ def test_agent_killed_mid_stream_resumes_and_loses_nothing(tmp_path: Path) -> No
         cluster.stop()
 
 
-def test_module_killed_mid_stream_is_restarted_and_loses_nothing(tmp_path: Path) -> None:
-    cluster, app = start(tmp_path, tee="sgx")
+@pytest.mark.parametrize(("language", "tee"), [("python", "sgx"), ("c", "trustzone")])
+def test_module_killed_mid_stream_is_restarted_and_loses_nothing(
+    tmp_path: Path, language: str, tee: str
+) -> None:
+    cluster, app = start(tmp_path, tee=tee, language=language)
     try:
         app.call("consumer", "slow_down", b"1")
         before = consumer(app)
@@ -123,7 +134,7 @@ def test_module_killed_mid_stream_is_restarted_and_loses_nothing(tmp_path: Path)
         os.kill(int(str(before["pid"])), signal.SIGKILL)
         killed = time.monotonic()
         app.call("producer", "burst", b"%d" % (EVENTS // 2))
-        finish(app, killed, "module killed")
+        finish(app, killed, f"{language} module killed")
         after = consumer(app)
         assert after["running"] and after["pid"] != before["pid"]
         assert app.deploy().plan.empty

@@ -47,6 +47,10 @@ extern "C" {
 #ifndef AUTHEX_INPUT_FRAMES
 #define AUTHEX_INPUT_FRAMES 2
 #endif
+/* Most bytes a persistent module may keep with ax_seal. */
+#ifndef AUTHEX_MAX_SEALED
+#define AUTHEX_MAX_SEALED 4096u
+#endif
 /* Default deadline of ax_request, in milliseconds. */
 #ifndef AUTHEX_REQUEST_TIMEOUT_MS
 #define AUTHEX_REQUEST_TIMEOUT_MS 10000u
@@ -107,12 +111,28 @@ typedef struct {
                       argc, argv);                                                             \
     }
 
+/* The same for a persistent module: its platform seals its keys, counters and the data it
+ * keeps with ax_seal before anything it produces leaves it, and a restarted module resumes
+ * from them (spec/protocol.md section 7.5). */
+#define AUTHEX_PERSISTENT_MODULE(...)                                                          \
+    static const ax_endpoint authex_endpoints_[] = {__VA_ARGS__};                              \
+    int main(int argc, char **argv) {                                                          \
+        return ax_run_with(authex_endpoints_,                                                  \
+                           sizeof authex_endpoints_ / sizeof authex_endpoints_[0], AX_PERSISTENT, \
+                           argc, argv);                                                        \
+    }
+
 /* The endpoint table only; call ax_run(...) from your own main. */
 #define AUTHEX_MODULE_NO_MAIN(table, ...) static const ax_endpoint table[] = {__VA_ARGS__};
+
+/* Options of ax_run_with. */
+#define AX_PERSISTENT 1u
 
 /* Run as a module process (MODULE --manifest NAME [KEY] | MODULE --name NAME [--platform-fd N]);
  * returns the exit status: 0 stopped, 1 host link broke, 2 load/usage error, 3 malformed input. */
 int ax_run(const ax_endpoint *endpoints, size_t count, int argc, char **argv);
+int ax_run_with(const ax_endpoint *endpoints, size_t count, unsigned options, int argc,
+                char **argv);
 
 /* ---- inside a callback ------------------------------------------------------------------- */
 
@@ -140,6 +160,13 @@ void ax_log(ax_ctx *ctx, const char *format, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Persistent modules: keep `data` (at most AUTHEX_MAX_SEALED bytes) as the module's own sealed
+ * state; it is sealed with the keys and counters before the module's next output leaves it.
+ * 0, AX_E_TOO_LARGE, or AX_E_STATE in a module that is not persistent. */
+int ax_seal(ax_ctx *ctx, const void *data, size_t len);
+/* The data last given to ax_seal (restored after a restart), copied into out: its length, 0 if
+ * there is none, AX_E_TOO_LARGE if cap is short, AX_E_STATE if the module is not persistent. */
+long ax_unseal(ax_ctx *ctx, uint8_t *out, size_t cap);
 /* The name this module was deployed under. */
 const char *ax_name(const ax_ctx *ctx);
 /* A short text for an AX_E_* code. */

@@ -252,6 +252,70 @@ static int platform_quote(void *self, const uint8_t report_data[64], uint8_t *ou
     return 0;
 }
 
+/* Send a request on the platform link and read its reply into link->buf; -1 with err. */
+static int platform_ask(platform_link *link, const ax_writer *request, uint32_t id,
+                        uint8_t want, ax_frame *frame, ax_value *v, char *err, size_t err_cap) {
+    if (write_all(link->fd, request->buf, request->len) != 0) {
+        snprintf(err, err_cap, "platform link: write failed");
+        return -1;
+    }
+    if (platform_read(link, frame, v, err, err_cap) != 0) return -1;
+    if (frame->type == AX_MSG_ERROR) {
+        snprintf(err, err_cap, "%.*s", (int)v[1].len, (const char *)v[1].data);
+        return -1;
+    }
+    if (frame->type != want || frame->request_id != id) {
+        snprintf(err, err_cap, "the platform answered with something else");
+        return -1;
+    }
+    return 0;
+}
+
+static int platform_seal(void *self, const uint8_t *state, size_t len, char *err,
+                         size_t err_cap) {
+    platform_link *link = self;
+    static uint8_t request[AX_HEADER_SIZE + 4 + AX_STATE_CAP];
+    ax_writer w;
+    ax_writer_init(&w, request, sizeof request);
+    uint32_t id = link->next_id++;
+    ax_frame_begin(&w, AX_MSG_SEAL_REQUEST, id);
+    ax_put_bytes(&w, state, len);
+    ax_frame_end(&w);
+    ax_frame frame;
+    ax_value v[AX_MAX_FIELDS];
+    int rc = platform_ask(link, &w, id, AX_MSG_SEAL_REPLY, &frame, v, err, err_cap);
+    ax_wipe(request, w.len);
+    return rc;
+}
+
+/* Restore the last sealed state: the version resumed, or 0 (fresh start, reason logged). */
+static uint64_t resume(ax_runtime *rt, platform_link *link) {
+    uint8_t request[AX_HEADER_SIZE];
+    ax_writer w;
+    ax_writer_init(&w, request, sizeof request);
+    uint32_t id = link->next_id++;
+    ax_frame_begin(&w, AX_MSG_UNSEAL_REQUEST, id);
+    ax_frame_end(&w);
+    ax_frame frame;
+    ax_value v[AX_MAX_FIELDS];
+    char err[512];
+    uint64_t version = 0;
+    if (platform_ask(link, &w, id, AX_MSG_UNSEAL_REPLY, &frame, v, err, sizeof err) != 0) {
+        fprintf(stderr, "[%s] starting fresh: %s\n", rt->name, err);
+    } else if (v[1].len > 0) {
+        if (ax_runtime_restore(rt, v[1].data, v[1].len, err, sizeof err) != 0) {
+            fprintf(stderr, "[%s] starting fresh: sealed state cannot be restored: %s\n",
+                    rt->name, err);
+        } else {
+            version = v[0].num;
+            fprintf(stderr, "[%s] resumed from sealed state version %llu\n", rt->name,
+                    (unsigned long long)version);
+        }
+    }
+    if (link->buf != NULL) ax_wipe(link->buf, link->cap);
+    return version;
+}
+
 static int measure_self(uint8_t out[32], char *err, size_t err_cap) {
     FILE *f = fopen("/proc/self/exe", "rb");
     if (f == NULL) {
@@ -280,6 +344,11 @@ static int measure_self(uint8_t out[32], char *err, size_t err_cap) {
 }
 
 int ax_run(const ax_endpoint *endpoints, size_t count, int argc, char **argv) {
+    return ax_run_with(endpoints, count, 0, argc, argv);
+}
+
+int ax_run_with(const ax_endpoint *endpoints, size_t count, unsigned options, int argc,
+                char **argv) {
     if (argc >= 2 && strcmp(argv[1], "--manifest") == 0) {
         return print_manifest(endpoints, count, argc, argv);
     }
@@ -355,6 +424,10 @@ int ax_run(const ax_endpoint *endpoints, size_t count, int argc, char **argv) {
         free(platform.buf);
         platform.buf = NULL;
         platform.cap = 0;
+        if (!failed && (options & AX_PERSISTENT)) {
+            platform.buf = malloc(AX_HEADER_SIZE + 16 + AX_STATE_CAP); /* for unseal replies */
+            platform.cap = platform.buf != NULL ? AX_HEADER_SIZE + 16 + AX_STATE_CAP : 0;
+        }
     } else {
         snprintf(attester.tee, sizeof attester.tee, "native");
         failed = measure_self(measurement, err, sizeof err) != 0;
@@ -369,7 +442,20 @@ int ax_run(const ax_endpoint *endpoints, size_t count, int argc, char **argv) {
         fprintf(stderr, "authex runner [%s]: %s\n", name, err);
         return AX_EXIT_LOAD;
     }
+    int announce = 0;
+    uint64_t version = 0;
+    if (options & AX_PERSISTENT) {
+        if (platform_fd < 0) {
+            fprintf(stderr, "[%s] persistent, but there is no platform link: state is not sealed\n",
+                    name);
+        } else {
+            ax_runtime_persist(&the_runtime, platform_seal, &platform);
+            version = resume(&the_runtime, &platform);
+            announce = 1;
+        }
+    }
     ax_runtime_ready(&the_runtime, measurement, measurement_len);
+    if (announce) ax_runtime_resumed(&the_runtime, version);
     fprintf(stderr, "authex runner [%s]: ready (%s)\n", name, the_runtime.attester.tee);
     int status = ax_runtime_serve(&the_runtime);
     ax_runtime_wipe(&the_runtime);

@@ -56,6 +56,19 @@ static void close_link(ax_runtime *rt, int status, const char *why) {
 
 void ax_runtime_flush(ax_runtime *rt) {
     if (rt->out.len == 0) return;
+    if (rt->persistent && rt->dirty && rt->closed == 0) { /* seal before anything leaves */
+        char err[AX_ERROR_TEXT] = "";
+        size_t len = ax_runtime_export(rt);
+        int rc = rt->sealer != NULL ? rt->sealer(rt->sealer_self, rt->state, len, err, sizeof err)
+                                    : -1;
+        ax_wipe(rt->state, len);
+        if (rc != 0) {
+            char why[AX_ERROR_TEXT + 40];
+            snprintf(why, sizeof why, "cannot seal the module state: %s", err);
+            close_link(rt, AX_EXIT_LINK, why);
+        }
+        rt->dirty = 0;
+    }
     if (rt->closed == 0 && rt->io.write(rt->io.self, rt->out.buf, rt->out.len) != 0) {
         close_link(rt, AX_EXIT_LINK, "host link closed while writing");
     }
@@ -166,6 +179,7 @@ static int emit_sealed(ax_runtime *rt, ax_connection *c, uint8_t direction, uint
     }
     ax_frame_end(&rt->out);
     c->stats.emitted++;
+    if (next) rt->dirty = 1;
     return 0;
 }
 
@@ -230,6 +244,24 @@ static long endpoint_by_id(const ax_runtime *rt, uint16_t id) {
 }
 
 const char *ax_name(const ax_ctx *ctx) { return ctx->name; }
+
+int ax_seal(ax_ctx *ctx, const void *data, size_t len) {
+    if (!ctx->persistent) return AX_E_STATE;
+    if (len > sizeof ctx->kept) return AX_E_TOO_LARGE;
+    if (len > 0) memmove(ctx->kept, data, len);
+    ctx->kept_len = len;
+    ctx->has_kept = 1;
+    ctx->dirty = 1;
+    return 0;
+}
+
+long ax_unseal(ax_ctx *ctx, uint8_t *out, size_t cap) {
+    if (!ctx->persistent) return AX_E_STATE;
+    if (!ctx->has_kept) return 0;
+    if (ctx->kept_len > cap) return AX_E_TOO_LARGE;
+    memcpy(out, ctx->kept, ctx->kept_len);
+    return (long)ctx->kept_len;
+}
 
 const char *ax_strerror(int code) {
     switch (code) {
@@ -322,6 +354,7 @@ static long take_response(ax_runtime *rt, ax_connection *c, uint64_t counter, ui
                 continue; /* keep waiting for the genuine answer */
             }
             c->stats.delivered++;
+            rt->dirty = 1;
             send_tuple(rt, AX_MSG_HOST_ACCEPTED, c->channel.conn_id, 1, counter, -1);
             if (got > cap) return AX_E_TOO_LARGE;
             memcpy(out, rt->response, got);
@@ -454,6 +487,7 @@ static void attest(ax_runtime *rt, const ax_value *v, uint32_t rid) {
     memcpy(rt->control_key, key, sizeof key);
     ax_wipe(key, sizeof key);
     rt->attested = 1;
+    rt->dirty = 1;
     memset(&rt->window, 0, sizeof rt->window);
     if (reserve(rt, AX_HEADER_SIZE + 4 + evidence_len + quote_len) != 0) return;
     ax_frame_begin(&rt->out, AX_MSG_HOST_ATTESTED, rid);
@@ -531,6 +565,7 @@ static void set_key(ax_runtime *rt, const ax_value *v, uint32_t rid) {
             ax_channel_init(&slot->channel, f.conn_id, suite, key);
             slot->endpoint = (size_t)endpoint;
             slot->role = f.role;
+            rt->dirty = 1;
             send_ok(rt, rid);
         }
     }
@@ -563,6 +598,7 @@ static void deliver(ax_runtime *rt, const ax_value *v) {
         return;
     }
     c->stats.delivered++;
+    rt->dirty = 1;
     size_t endpoint = c->endpoint;
     const ax_endpoint *e = &rt->endpoints[endpoint];
     if (run_callback(rt, endpoint, rt->plain, len) != 0) {
@@ -637,6 +673,7 @@ static void call(ax_runtime *rt, const ax_value *v, uint32_t rid) {
             return;
         }
         ax_window_accept(&rt->window, counter);
+        rt->dirty = 1;
     } else if (!e->is_public) {
         call_text(rt, rid, AX_STATUS_NOT_PUBLIC, "entry \"%s\" is not public", e->name);
         return;
@@ -723,6 +760,13 @@ void ax_runtime_ready(ax_runtime *rt, const uint8_t *measurement, size_t len) {
     ax_frame_end(&rt->out);
 }
 
+void ax_runtime_resumed(ax_runtime *rt, uint64_t version) {
+    if (reserve(rt, AX_HEADER_SIZE + 8) != 0) return;
+    ax_frame_begin(&rt->out, AX_MSG_HOST_RESUMED, 0);
+    ax_put_u64(&rt->out, version);
+    ax_frame_end(&rt->out);
+}
+
 int ax_runtime_serve(ax_runtime *rt) {
     for (;;) {
         if (rt->closed) break;
@@ -761,4 +805,139 @@ void ax_runtime_wipe(ax_runtime *rt) {
     ax_wipe(rt->control_key, sizeof rt->control_key);
     ax_wipe(rt->connections, sizeof rt->connections);
     ax_wipe(&rt->attester, sizeof rt->attester);
+}
+
+/* ---- sealed state (persistent modules) ------------------------------------------------------
+ *
+ * "AXST" u8 1 | str name | u8 attested | key 16 | u64 control last | u16 connections |
+ * per connection: u32 conn_id, u16 io id, u8 role, u8 suite, key 16, u64 sent, u64 received,
+ * u64 gaps | u8 has data | bytes data.  Read back only by the same module (the platform binds
+ * the sealing key to its measurement), so it is this SDK's own format. */
+
+void ax_runtime_persist(ax_runtime *rt, ax_sealer sealer, void *self) {
+    rt->persistent = 1;
+    rt->sealer = sealer;
+    rt->sealer_self = self;
+}
+
+size_t ax_runtime_export(ax_runtime *rt) {
+    ax_writer w;
+    ax_writer_init(&w, rt->state, sizeof rt->state);
+    ax_put_bytes(&w, "AXST", 4);
+    ax_put_u8(&w, 1);
+    ax_put_str(&w, rt->name, strlen(rt->name));
+    ax_put_u8(&w, (uint8_t)rt->attested);
+    uint8_t *key = ax_put_space(&w, AX_KEY_SIZE);
+    if (key != NULL) memcpy(key, rt->control_key, AX_KEY_SIZE);
+    ax_put_u64(&w, rt->window.last);
+    size_t count = 0;
+    for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS; i++) count += rt->connections[i].in_use ? 1u : 0u;
+    ax_put_u16(&w, (uint16_t)count);
+    for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS; i++) {
+        const ax_connection *c = &rt->connections[i];
+        if (!c->in_use) continue;
+        ax_put_u32(&w, c->channel.conn_id);
+        ax_put_u16(&w, rt->ids[c->endpoint]);
+        ax_put_u8(&w, c->role);
+        ax_put_u8(&w, (uint8_t)c->channel.suite);
+        key = ax_put_space(&w, AX_KEY_SIZE);
+        if (key != NULL) memcpy(key, c->channel.key, AX_KEY_SIZE);
+        ax_put_u64(&w, c->channel.sent);
+        ax_put_u64(&w, c->channel.receive.last);
+        ax_put_u64(&w, c->channel.receive.gaps);
+    }
+    ax_put_u8(&w, (uint8_t)rt->has_kept);
+    ax_put_bytes(&w, rt->kept, rt->kept_len);
+    return w.overflow ? 0 : w.len;
+}
+
+/* Bounds-checked reads for ax_runtime_restore. */
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+    int bad;
+} state_reader;
+
+static const uint8_t *take(state_reader *r, size_t n) {
+    if (r->bad || r->left < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    const uint8_t *at = r->p;
+    r->p += n;
+    r->left -= n;
+    return at;
+}
+
+static uint64_t take_int(state_reader *r, size_t n) {
+    const uint8_t *at = take(r, n);
+    uint64_t v = 0;
+    for (size_t i = 0; at != NULL && i < n; i++) v = v << 8 | at[i];
+    return v;
+}
+
+int ax_runtime_restore(ax_runtime *rt, const uint8_t *state, size_t len, char *err,
+                       size_t err_cap) {
+    static ax_connection restored[AUTHEX_MAX_CONNECTIONS];
+    state_reader r = {state, len, 0};
+    const uint8_t *magic = take(&r, 4 + 4);
+    if (magic == NULL || memcmp(magic + 4, "AXST", 4) != 0 || take_int(&r, 1) != 1) {
+        snprintf(err, err_cap, "not a sealed state of this SDK");
+        return -1;
+    }
+    size_t name_len = (size_t)take_int(&r, 2);
+    const uint8_t *name = take(&r, name_len);
+    if (name == NULL || name_len != strlen(rt->name) || memcmp(name, rt->name, name_len) != 0) {
+        snprintf(err, err_cap, "the state is not one of module \"%s\"", rt->name);
+        return -1;
+    }
+    int attested = (int)take_int(&r, 1);
+    const uint8_t *control_key = take(&r, AX_KEY_SIZE);
+    uint64_t control_last = take_int(&r, 8);
+    size_t count = (size_t)take_int(&r, 2);
+    if (r.bad || count > AUTHEX_MAX_CONNECTIONS) {
+        snprintf(err, err_cap, "the state holds more connections than this build's %d",
+                 AUTHEX_MAX_CONNECTIONS);
+        return -1;
+    }
+    memset(restored, 0, sizeof restored);
+    for (size_t i = 0; i < count && !r.bad; i++) {
+        ax_connection *c = &restored[i];
+        uint32_t conn_id = (uint32_t)take_int(&r, 4);
+        long endpoint = endpoint_by_id(rt, (uint16_t)take_int(&r, 2));
+        uint8_t role = (uint8_t)take_int(&r, 1);
+        ax_suite suite = ax_suite_from_id((unsigned)take_int(&r, 1));
+        const uint8_t *key = take(&r, AX_KEY_SIZE);
+        if (r.bad || endpoint < 0 || suite == 0 || role > AX_ROLE_RECEIVER) {
+            snprintf(err, err_cap, "connection %zu of the state does not fit this module", i);
+            ax_wipe(restored, sizeof restored);
+            return -1;
+        }
+        c->in_use = 1;
+        ax_channel_init(&c->channel, conn_id, suite, key);
+        c->endpoint = (size_t)endpoint;
+        c->role = role;
+        c->channel.sent = take_int(&r, 8);
+        c->channel.receive.last = take_int(&r, 8);
+        c->channel.receive.gaps = take_int(&r, 8);
+    }
+    int has_kept = (int)take_int(&r, 1);
+    size_t kept_len = (size_t)take_int(&r, 4);
+    const uint8_t *kept = take(&r, kept_len);
+    if (r.bad || r.left != 0 || kept_len > sizeof rt->kept) {
+        snprintf(err, err_cap, "the state is truncated or malformed");
+        ax_wipe(restored, sizeof restored);
+        return -1;
+    }
+    rt->attested = attested;
+    memcpy(rt->control_key, control_key, AX_KEY_SIZE);
+    memset(&rt->window, 0, sizeof rt->window);
+    rt->window.last = control_last;
+    memcpy(rt->connections, restored, sizeof restored);
+    ax_wipe(restored, sizeof restored);
+    rt->has_kept = has_kept;
+    rt->kept_len = kept_len;
+    if (kept_len > 0) memcpy(rt->kept, kept, kept_len);
+    rt->dirty = 0;
+    return 0;
 }

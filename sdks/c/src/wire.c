@@ -61,10 +61,14 @@ static const ax_message_schema SCHEMAS[] = {
      {"tee", "emulated", "measurement", "module_key", "payload"}},
     {0xa9, "QuoteRequest", 1, {BYTES}, {"report_data"}},
     {0xaa, "QuoteReply", 1, {BYTES}, {"quote"}},
+    {0xab, "SealRequest", 1, {BYTES}, {"data"}},
+    {0xac, "SealReply", 1, {U64}, {"version"}},
+    {0xad, "UnsealRequest", 0, {U8}, {""}},
+    {0xae, "UnsealReply", 2, {U64, BYTES}, {"version", "data"}},
 };
 
 const uint8_t ax_host_link_types[] = {0x81, 0x83, 0x84, 0x85, 0x89, 0};
-const uint8_t ax_platform_reply_types[] = {0xa8, 0xaa, 0x03, 0};
+const uint8_t ax_platform_reply_types[] = {0xa8, 0xaa, 0xac, 0xae, 0x03, 0};
 
 const ax_message_schema *ax_schema(uint8_t type) {
     for (size_t i = 0; i < sizeof SCHEMAS / sizeof SCHEMAS[0]; i++) {

@@ -30,6 +30,7 @@ static int on_reading(ax_ctx *ctx, const uint8_t *data, size_t len) {
     if (len >= sizeof last_reading) return ax_fail(ctx, "reading too long");
     memcpy(last_reading, data, len);
     last_reading[len] = '\0';
+    (void)ax_seal(ctx, data, len); /* kept by persistent runtimes, refused by the others */
     if (atoi(last_reading) < 30) return ax_emit(ctx, "alert", data, len) < 0 ? AX_FAILED : 0;
     return 0;
 }
@@ -619,10 +620,120 @@ static void link_endings(void) {
     free(rt);
 }
 
+typedef struct {
+    uint8_t state[AX_STATE_CAP];
+    size_t len;
+    int calls;
+    size_t out_len_when_sealed; /* how much output had left when the seal happened */
+    mem_io *io;
+    int fail;
+} test_sealer;
+
+static int seal_into(void *self, const uint8_t *state, size_t len, char *err, size_t cap) {
+    test_sealer *t = self;
+    if (t->fail) {
+        snprintf(err, cap, "platform refused to seal");
+        return -1;
+    }
+    memcpy(t->state, state, len);
+    t->len = len;
+    t->calls++;
+    t->out_len_when_sealed = t->io->out_len;
+    return 0;
+}
+
+static void persistent_session(void) {
+    static mem_io io;
+    static test_sealer sealed;
+    memset(&io, 0, sizeof io);
+    memset(&sealed, 0, sizeof sealed);
+    sealed.io = &io;
+    uint8_t km[16], k_in[16], k_out[16], plain[64];
+    memset(km, 0x21, sizeof km);
+    memset(k_in, 0x22, sizeof k_in);
+    memset(k_out, 0x23, sizeof k_out);
+    ax_frame f;
+    ax_value v[AX_MAX_FIELDS];
+    size_t plain_len = 0;
+
+    TEST("persistent: the state is sealed before any output leaves");
+    ax_runtime *rt = new_runtime(&io, "trustzone", km);
+    CHECK(ax_seal(rt, "x", 1) == AX_E_STATE); /* not persistent yet */
+    ax_runtime_persist(rt, seal_into, &sealed);
+    deployer d = {AX_SUITE_AES_GCM_128, {0}, 0};
+    attest_fixed(&io, rt, &d, km);
+    CHECK(sealed.calls == 1 && sealed.out_len_when_sealed == 0);
+    restart(&io, rt);
+    set_key(&io, &d, 1, ID_READING, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_in, 2);
+    set_key(&io, &d, 2, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_out, 3);
+    ax_channel in, out;
+    ax_channel_init(&in, 1, AX_SUITE_AES_GCM_128, k_in);
+    ax_channel_init(&out, 2, AX_SUITE_AES_GCM_128, k_out);
+    deliver(&io, &in, 0, 1, "12", 0);
+    size_t before = io.out_len;
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(sealed.calls == 2 && sealed.out_len_when_sealed == before); /* one seal per batch */
+    uint8_t kept[16];
+    CHECK(ax_unseal(rt, kept, sizeof kept) == 2 && memcmp(kept, "12", 2) == 0);
+    CHECK(ax_unseal(rt, kept, 1) == AX_E_TOO_LARGE);
+    uint8_t big[AUTHEX_MAX_SEALED + 1] = {0};
+    CHECK(ax_seal(rt, big, sizeof big) == AX_E_TOO_LARGE);
+
+    TEST("persistent: a restarted runtime resumes keys, counters, windows and kept data");
+    static mem_io io2;
+    memset(&io2, 0, sizeof io2);
+    ax_runtime *again = new_runtime(&io2, "trustzone", km);
+    ax_runtime_persist(again, seal_into, &sealed);
+    char err[256];
+    CHECK(ax_runtime_restore(again, sealed.state, sealed.len, err, sizeof err) == 0);
+    CHECK(ax_unseal(again, kept, sizeof kept) == 2 && memcmp(kept, "12", 2) == 0);
+    deliver(&io2, &in, 0, 1, "12", 0); /* the old one again: a replay */
+    deliver(&io2, &in, 0, 2, "13", 0);
+    CHECK(ax_runtime_serve(again) == AX_EXIT_OK);
+    CHECK(next_out(&io2, &f, v) == AX_MSG_HOST_REJECTED && v[3].num == AX_REJECT_REPLAY);
+    CHECK(next_out(&io2, &f, v) == AX_MSG_HOST_EMIT && v[0].num == 2 && v[2].num == 2);
+    CHECK(ax_channel_open(&out, 0, 2, v[3].data, v[3].len, plain, sizeof plain, &plain_len) ==
+          AX_OK); /* the send counter continued: no nonce reused */
+    CHECK(next_out(&io2, &f, v) == AX_MSG_HOST_ACCEPTED && v[2].num == 2);
+    call(&io2, &d, ID_CALIBRATE, 1, d.counter + 1, "5", 9); /* the control key came back */
+    restart(&io2, again);
+    call(&io2, &d, ID_CALIBRATE, 1, d.counter + 1, "5", 9);
+    CHECK(ax_runtime_serve(again) == AX_EXIT_OK);
+    CHECK(next_out(&io2, &f, v) == AX_MSG_HOST_CALL_RESULT && v[0].num == AX_STATUS_OK);
+
+    TEST("persistent: a state that does not fit is refused and changes nothing");
+    ax_runtime *other = calloc(1, sizeof *other);
+    ax_attester a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.tee, sizeof a.tee, "trustzone");
+    memcpy(a.module_key, km, 16);
+    a.has_module_key = 1;
+    ax_io link = {&io2, mem_read, mem_write};
+    CHECK(ax_runtime_init(other, TABLE, COUNT, "valve", "ab", &a, link, err, sizeof err) == 0);
+    CHECK(ax_runtime_restore(other, sealed.state, sealed.len, err, sizeof err) != 0);
+    CHECK(strstr(err, "not one of module") != NULL);
+    CHECK(ax_runtime_restore(again, sealed.state, sealed.len - 1, err, sizeof err) != 0);
+    CHECK(strstr(err, "truncated") != NULL);
+    CHECK(ax_runtime_restore(again, (const uint8_t *)"junk", 4, err, sizeof err) != 0);
+    CHECK(again->connections[0].in_use || again->connections[1].in_use); /* unchanged */
+
+    TEST("persistent: nothing leaves when the seal fails");
+    sealed.fail = 1;
+    restart(&io2, again);
+    size_t out_before = io2.out_len;
+    deliver(&io2, &in, 0, 3, "14", 0);
+    CHECK(ax_runtime_serve(again) == AX_EXIT_LINK);
+    CHECK(io2.out_len == out_before);
+    free(other);
+    free(again);
+    free(rt);
+}
+
 void suite_runtime(void) {
     table_checks();
     trustzone_session();
     sancus_session();
     native_session();
     link_endings();
+    persistent_session();
 }

@@ -32,6 +32,10 @@ typedef struct {
     int (*write)(void *self, const uint8_t *data, size_t len);
 } ax_io;
 
+/* Seals a persistent module's state with the platform: 0, or -1 with err set. */
+typedef int (*ax_sealer)(void *self, const uint8_t *state, size_t len, char *err,
+                         size_t err_cap);
+
 /* Asks the platform for an SGX quote over 64 bytes of report data. */
 typedef int (*ax_quoter)(void *self, const uint8_t report_data[64], uint8_t *out, size_t cap,
                          size_t *out_len, char *err, size_t err_cap);
@@ -62,6 +66,8 @@ typedef struct {
 } ax_connection;
 
 #define AX_INPUT_CAP ((size_t)AUTHEX_INPUT_FRAMES * (AUTHEX_MAX_PAYLOAD + AX_HEADER_SIZE))
+/* The exported state: header, control key and window, every connection, the kept data. */
+#define AX_STATE_CAP (64u + 256u + (size_t)AUTHEX_MAX_CONNECTIONS * 48u + AUTHEX_MAX_SEALED)
 #define AX_OUTPUT_CAP ((size_t)AUTHEX_MAX_PAYLOAD + AX_HEADER_SIZE)
 #define AX_ERROR_TEXT 512
 
@@ -85,6 +91,16 @@ struct ax_ctx {
     int in_callback;
     size_t reply_len;
     char fail_text[AX_ERROR_TEXT];
+
+    /* persistence (ax_run_with AX_PERSISTENT) */
+    int persistent;
+    int dirty; /* the state changed since it was last sealed */
+    ax_sealer sealer;
+    void *sealer_self;
+    size_t kept_len;
+    int has_kept;
+    uint8_t kept[AUTHEX_MAX_SEALED];
+    uint8_t state[AX_STATE_CAP];
 
     /* link state */
     int closed;        /* set with the exit status when the link must close */
@@ -119,6 +135,8 @@ int ax_runtime_init(ax_runtime *rt, const ax_endpoint *endpoints, size_t count, 
                     size_t err_cap);
 /* Send HostReady(name, measurement). */
 void ax_runtime_ready(ax_runtime *rt, const uint8_t *measurement, size_t len);
+/* Send HostResumed(version): a persistent module announces what it resumed from (0: fresh). */
+void ax_runtime_resumed(ax_runtime *rt, uint64_t version);
 /* Handle frames until HostStop, end of input or a link failure; returns the exit status. */
 int ax_runtime_serve(ax_runtime *rt);
 /* Write buffered output frames. */
@@ -127,5 +145,13 @@ void ax_runtime_flush(ax_runtime *rt);
 const ax_connection *ax_runtime_connection(const ax_runtime *rt, uint32_t conn_id);
 /* Wipe every key. */
 void ax_runtime_wipe(ax_runtime *rt);
+/* Make the runtime persistent: `sealer` is called with the exported state before any output
+ * leaves whenever the state changed. */
+void ax_runtime_persist(ax_runtime *rt, ax_sealer sealer, void *self);
+/* The state to seal (keys, counters, kept data) in rt->state: its length. Secret. */
+size_t ax_runtime_export(ax_runtime *rt);
+/* Take back an exported state: 0, or -1 with err set (the runtime is then unchanged). */
+int ax_runtime_restore(ax_runtime *rt, const uint8_t *state, size_t len, char *err,
+                       size_t err_cap);
 
 #endif

@@ -31,9 +31,14 @@ enum {
     AX_MSG_HOST_REJECTED = 0x88,
     AX_MSG_HOST_STOP = 0x89,
     AX_MSG_HOST_ACCEPTED = 0x8a,
+    AX_MSG_HOST_RESUMED = 0x8b,
     AX_MSG_MODULE_IDENTITY = 0xa8,
     AX_MSG_QUOTE_REQUEST = 0xa9,
-    AX_MSG_QUOTE_REPLY = 0xaa
+    AX_MSG_QUOTE_REPLY = 0xaa,
+    AX_MSG_SEAL_REQUEST = 0xab,
+    AX_MSG_SEAL_REPLY = 0xac,
+    AX_MSG_UNSEAL_REQUEST = 0xad,
+    AX_MSG_UNSEAL_REPLY = 0xae
 };
 
 /* Error codes (Error.code) and call statuses (HostCallResult.status), spec/protocol.md. */
