@@ -11,11 +11,13 @@
 #define BYTES AX_F_BYTES
 #define STR AX_F_STR
 
-/* Every message of every link, as in spec/protocol.md §4 (module code uses only some). */
+/* Every message of every link, as in spec/protocol.md §4 (module code uses only some).
+ * -DAUTHEX_COMPACT (the deployer's Sancus builds) keeps only the module's own links. */
 static const ax_message_schema SCHEMAS[] = {
-    {0x01, "Hello", 3, {U8, U8, STR}, {"link", "version", "peer"}},
     {0x02, "Ok", 1, {BYTES}, {"body"}},
     {0x03, "Error", 2, {U16, STR}, {"code", "message"}},
+#ifndef AUTHEX_COMPACT
+    {0x01, "Hello", 3, {U8, U8, STR}, {"link", "version", "peer"}},
     {0x10, "Load", 3, {STR, STR, BYTES}, {"module", "tee", "artifact"}},
     {0x11, "Loaded", 2, {U64, BYTES}, {"instance", "measurement"}},
     {0x12, "Attest", 2, {STR, BYTES}, {"module", "challenge"}},
@@ -40,6 +42,7 @@ static const ax_message_schema SCHEMAS[] = {
     {0x28, "Shutdown", 0, {U8}, {""}},
     {0x40, "Event", 4, {U32, U8, U64, BYTES}, {"conn_id", "direction", "counter", "ciphertext"}},
     {0x41, "EventAck", 3, {U32, U8, U64}, {"conn_id", "direction", "counter"}},
+#endif
     {0x80, "HostReady", 2, {STR, BYTES}, {"name", "measurement"}},
     {0x81, "HostAttest", 1, {BYTES}, {"challenge"}},
     {0x82, "HostAttested", 1, {BYTES}, {"evidence"}},
@@ -53,10 +56,12 @@ static const ax_message_schema SCHEMAS[] = {
     {0x89, "HostStop", 0, {U8}, {""}},
     {0x8a, "HostAccepted", 3, {U32, U8, U64}, {"conn_id", "direction", "counter"}},
     {0x8b, "HostResumed", 1, {U64}, {"version"}},
+#ifndef AUTHEX_COMPACT
     {0xa0, "PlatformInfo", 3, {STR, U8, STR}, {"tee", "emulated", "description"}},
     {0xa1, "PlatformLoad", 2, {STR, BYTES}, {"name", "artifact"}},
     {0xa2, "PlatformLoaded", 2, {BYTES, U32}, {"measurement", "pid"}},
     {0xa3, "PlatformStop", 1, {STR}, {"name"}},
+#endif
     {0xa8, "ModuleIdentity", 5, {STR, U8, BYTES, BYTES, BYTES},
      {"tee", "emulated", "measurement", "module_key", "payload"}},
     {0xa9, "QuoteRequest", 1, {BYTES}, {"report_data"}},

@@ -94,7 +94,7 @@ def compile_command(
         f'-DAUTHEX_MODULE_NAME="{name}"',
     ]
     if no_openssl:
-        command.append("-DAUTHEX_NO_OPENSSL")
+        command += ["-DAUTHEX_NO_OPENSSL", "-DAUTHEX_COMPACT"]
     libraries = [flag for flag in cflags if flag.startswith("-l")]
     options = [flag for flag in cflags if not flag.startswith("-l")]
     command += [*options, *module_sources, *sdk_sources, "-o", str(output), *libraries]

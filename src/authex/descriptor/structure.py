@@ -57,7 +57,13 @@ MODULE_FIELDS = {"name": True, "node": True, "language": True, "source": True}
 MODULE_FIELDS |= {"vendor_id": False, "isv_prod_id": False, "isv_svn": False, "debug": False}
 MODULE_FIELDS |= {"cflags": False}
 # C compiler flags the deployer sets itself (the build contract, docs/sdk-c.md).
-RESERVED_CFLAGS = ("-o", "AUTHEX_OPERATOR_KEY", "AUTHEX_MODULE_NAME", "AUTHEX_NO_OPENSSL")
+RESERVED_CFLAGS = (
+    "-o",
+    "AUTHEX_OPERATOR_KEY",
+    "AUTHEX_MODULE_NAME",
+    "AUTHEX_NO_OPENSSL",
+    "AUTHEX_COMPACT",
+)
 # The TEE-specific module fields, and the TEEs (as written in messages) each applies to.
 MODULE_TEE_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "vendor_id": (VENDOR_ID_TEES, "sancus or trustzone nodes"),
