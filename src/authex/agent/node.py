@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from authex.agent.batch import BATCH
 from authex.agent.config import NodeConfig
 from authex.agent.outbox import Outbox
 from authex.agent.peers import PeerLink
@@ -642,16 +643,12 @@ class NodeAgent:
             self._peer(address).acknowledged()
 
     def _schedule_commit(self) -> None:
-        """Commit the outbox once per batch of events (at the end of this loop iteration)."""
+        """Commit the outbox once per batch of events (when this batch of input is done,
+        before anything of it is sent; see agent/batch.py)."""
         if self._commit_scheduled:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # called outside the event loop (tests): commit now
-            self.outbox.commit()
-            return
         self._commit_scheduled = True
-        loop.call_soon(self._commit)
+        BATCH.defer(self._commit, first=True)
 
     def _commit(self) -> None:
         self._commit_scheduled = False

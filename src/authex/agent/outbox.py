@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS outbox_event ON outbox (peer, conn_id, directi
 """
 
 
+TAIL_BYTES = 4 << 20  # ciphertext kept in memory per peer besides the database
+
+
+class _Tail:
+    """Every stored event of one peer with a row id above ``start``, in order."""
+
+    __slots__ = ("bytes", "rows", "start")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.rows: deque[tuple[int, Event]] = deque()
+        self.bytes = 0
+
+
 class Outbox:
     def __init__(self, path: Path | None, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
@@ -45,6 +60,9 @@ class Outbox:
         )
         self.refused: dict[str, int] = {}
         self._in_transaction = False
+        # per peer, the stored events newer than what its link last read: kept in memory while
+        # the link keeps up, so sending them needs no query (dropped when too big)
+        self._tails: dict[str, _Tail] = {}
 
     def peers(self) -> list[str]:
         return [peer for peer, size in self.sizes.items() if size]
@@ -87,7 +105,14 @@ class Outbox:
         if cursor.rowcount == 0:
             return None
         self.sizes[peer] = self.size(peer) + 1
-        return cursor.lastrowid
+        row_id = cursor.lastrowid
+        tail = self._tails.get(peer)
+        if tail is not None and row_id is not None:
+            tail.rows.append((row_id, event))
+            tail.bytes += len(event.ciphertext)
+            if tail.bytes > TAIL_BYTES:  # the link does not keep up: read from the database
+                del self._tails[peer]
+        return row_id
 
     def acknowledge(self, peer: str, conn_id: int, direction: int, counter: int) -> bool:
         self._begin()
@@ -102,17 +127,32 @@ class Outbox:
 
     def pending(self, peer: str, after: int = 0, batch: int = 1000) -> Iterator[tuple[int, Event]]:
         """Stored events for ``peer`` with row id > ``after``, oldest first."""
+        tail = self._tails.get(peer)
+        if tail is not None and after >= tail.start:
+            kept = tail.rows
+            while kept and kept[0][0] <= after:  # read before: the link has them
+                tail.bytes -= len(kept.popleft()[1].ciphertext)
+            tail.start = after
+            if len(kept) <= batch:
+                return iter(list(kept))
+            return iter([kept[i] for i in range(batch)])
+        return self._query(peer, after, batch)
+
+    def _query(self, peer: str, after: int, batch: int) -> Iterator[tuple[int, Event]]:
         rows = self.db.execute(
             "SELECT id, conn_id, direction, counter, ciphertext FROM outbox"
             " WHERE peer = ? AND id > ? ORDER BY id LIMIT ?",
             (peer, after, batch),
         ).fetchall()
+        if len(rows) < batch:  # read to the end: what is added from now on is kept in memory
+            self._tails[peer] = _Tail(rows[-1][0] if rows else after)
         for row_id, conn_id, direction, counter, ciphertext in rows:
             yield row_id, Event(conn_id, direction, counter, ciphertext)
 
     def forget_connection(self, conn_id: int) -> int:
         """Drop every stored event of a connection (it was re-keyed: no module can open them
         any more); how many were dropped."""
+        self._tails.clear()
         self._begin()
         dropped = self.db.execute("DELETE FROM outbox WHERE conn_id = ?", (conn_id,)).rowcount
         self.commit()
@@ -124,6 +164,7 @@ class Outbox:
 
     def clear(self) -> None:
         """Forget every stored event (the deployment was reset: their connections are gone)."""
+        self._tails.clear()
         self._begin()
         self.db.execute("DELETE FROM outbox")
         self.commit()

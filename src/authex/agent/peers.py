@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from authex import PROTOCOL_VERSION
+from authex.agent.batch import BATCH
 from authex.agent.outbox import Outbox
 from authex.agent.tls import data_client_context
 from authex.errors import ProtocolError
@@ -30,6 +31,8 @@ CONNECT_TIMEOUT = 5.0
 BACKOFF_START = 0.05
 BACKOFF_MAX = 2.0
 RESEND_AFTER = 2.0  # seconds without acknowledgement progress before resending
+PENDING_BATCH = 1000  # outbox rows written per read
+WRITE_HIGH_WATER = 1 << 20  # unsent bytes on a link above which only the sender task writes
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -57,12 +60,46 @@ class PeerLink:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._last_progress = time.monotonic()
+        self._cursor = 0  # the last outbox row written to the current link
+        self._idle: asyncio.StreamWriter | None = None  # the link, while the sender task waits
+        self._flush_deferred = False
 
     def notify(self) -> None:
         """New events are in the outbox for this peer."""
+        if self._idle is not None:  # the link is open and caught up: send them in this batch
+            if not self._flush_deferred:
+                self._flush_deferred = True
+                BATCH.defer(self._flush)
+            return
         self._wake.set()
         if self._task is None and not self._closed:
             self._task = asyncio.create_task(self._run(), name=f"peer-{self.address}")
+
+    def _flush(self) -> None:
+        """End of a batch: write what was stored for this peer without waking the sender task,
+        unless the link is busy (then the task sends, and waits for TCP back-pressure)."""
+        self._flush_deferred = False
+        writer = self._idle
+        if writer is None or writer.is_closing():
+            self._wake.set()
+            return
+        if writer.transport.get_write_buffer_size() >= WRITE_HIGH_WATER:
+            self._wake.set()
+            return
+        if self._send_pending(writer) >= PENDING_BATCH:
+            self._wake.set()  # more than one batch: the sender task goes on with the rest
+
+    def _send_pending(self, writer: asyncio.StreamWriter) -> int:
+        """Write every stored event after the cursor (one batch); how many."""
+        self.outbox.commit()  # stored durably before they leave
+        rows = list(self.outbox.pending(self.address, self._cursor, PENDING_BATCH))
+        if not rows:
+            return 0
+        writer.write(b"".join([encode(event) for _, event in rows]))
+        self._cursor = rows[-1][0]
+        self.sent += len(rows)
+        self._last_progress = time.monotonic()
+        return len(rows)
 
     def acknowledged(self) -> None:
         self._last_progress = time.monotonic()
@@ -91,17 +128,11 @@ class PeerLink:
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         acks = asyncio.create_task(self._read_acks(reader))
-        cursor = 0  # a new link sends everything not yet acknowledged
+        self._cursor = 0  # a new link sends everything not yet acknowledged
         try:
             while not self._closed:
                 self._wake.clear()
-                rows = list(self.outbox.pending(self.address, cursor))
-                if rows:
-                    for row_id, event in rows:
-                        writer.write(encode(event))
-                        cursor = row_id
-                    self.sent += len(rows)
-                    self._last_progress = time.monotonic()
+                if self._send_pending(writer):
                     await writer.drain()
                     continue
                 if acks.done():
@@ -111,13 +142,17 @@ class PeerLink:
                 ):
                     self.resent += self.outbox.size(self.address)
                     self._last_progress = time.monotonic()
-                    cursor = 0  # acknowledgements stalled: send the unacknowledged again
+                    self._cursor = 0  # acknowledgements stalled: send the unacknowledged again
                     continue
                 wake = asyncio.create_task(self._wake.wait())
-                await asyncio.wait(
-                    {wake, acks}, timeout=RESEND_AFTER, return_when="FIRST_COMPLETED"
-                )
-                wake.cancel()
+                self._idle = writer  # meanwhile, new events are written by _flush
+                try:
+                    await asyncio.wait(
+                        {wake, acks}, timeout=RESEND_AFTER, return_when="FIRST_COMPLETED"
+                    )
+                finally:
+                    self._idle = None
+                    wake.cancel()
         finally:
             acks.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -129,10 +164,14 @@ class PeerLink:
             chunk = await reader.read(1 << 16)
             if not chunk:
                 return
-            for frame in decoder.feed(chunk):
-                message = DATA.decode(frame)
-                if isinstance(message, EventAck):
-                    self.on_ack(self.address, message)
+            BATCH.begin()
+            try:
+                for frame in decoder.feed(chunk):
+                    message = DATA.decode(frame)
+                    if isinstance(message, EventAck):
+                        self.on_ack(self.address, message)
+            finally:
+                BATCH.end()
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         host, port = split_address(self.address)

@@ -15,6 +15,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
+from authex.agent.batch import BATCH
 from authex.errors import AuthexTimeoutError, ProtocolError, RemoteError
 from authex.wire.codec import FrameDecoder, Message, encode
 from authex.wire.messages import MODULE_TO_HOST, Error, HostReady, HostResumed, HostStop
@@ -43,6 +44,7 @@ class ModuleProcess:
         self.measurement = b""
         self.pid: int | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._out: list[bytes] = []  # frames sent in this batch, not yet written
         self._pending: dict[int, asyncio.Future[Message]] = {}
         self._ids = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
@@ -78,7 +80,18 @@ class ModuleProcess:
                 f"module is not running ({self.exit_reason or 'stopped'})",
                 where=f"module {self.name}",
             )
-        self._writer.write(encode(message, request_id))
+        frame = encode(message, request_id)
+        if self._out:
+            self._out.append(frame)
+        else:
+            self._out = [frame]
+            BATCH.defer(self._flush)
+
+    def _flush(self) -> None:
+        """Write what was sent during this batch, in one write."""
+        out, self._out = self._out, []
+        if out and self._writer is not None:
+            self._writer.write(out[0] if len(out) == 1 else b"".join(out))
 
     async def request(self, message: Message, timeout: float = REPLY_TIMEOUT) -> Message:
         request_id = next(self._ids)
@@ -86,6 +99,7 @@ class ModuleProcess:
         self._pending[request_id] = future
         try:
             self.send(message, request_id)
+            self._flush()
             await self.drain()
             reply = await asyncio.wait_for(future, timeout)
         except TimeoutError as exc:
@@ -119,8 +133,12 @@ class ModuleProcess:
                 if not chunk:
                     self.exit_reason = "exited"
                     break
-                for frame in decoder.feed(chunk):
-                    self._dispatch(frame.request_id, MODULE_TO_HOST.decode(frame))
+                BATCH.begin()
+                try:
+                    for frame in decoder.feed(chunk):
+                        self._dispatch(frame.request_id, MODULE_TO_HOST.decode(frame))
+                finally:
+                    BATCH.end()
         except ProtocolError as exc:
             self.exit_reason = f"protocol error: {exc}"
             log.warning("module %s: %s; stopping it", self.name, exc)
@@ -173,6 +191,7 @@ class ModuleProcess:
         if self._open:
             with contextlib.suppress(Exception):
                 self.send(HostStop())
+                self._flush()
                 await self.drain()
         await self.stop_hook()
         if self._writer is not None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from authex import PROTOCOL_VERSION
+from authex.agent.batch import BATCH
 from authex.agent.config import NodeConfig, load_node_dir
 from authex.agent.node import CommandError, NodeAgent
 from authex.agent.platform_client import PlatformClient
@@ -156,19 +157,32 @@ class AgentServer:
     ) -> None:
         decoder.max_payload = DEFAULT_MAX_FRAME
 
+        acks: list[bytes] = []  # EventAcks of this batch, written together
+
+        def write_acks() -> None:
+            out = b"".join(acks)
+            acks.clear()
+            if not writer.is_closing():
+                writer.write(out)
+
         def acknowledger(event: Event) -> Callable[[], None]:
             def ack() -> None:
-                if not writer.is_closing():
-                    writer.write(encode(EventAck(event.conn_id, event.direction, event.counter)))
+                if not acks:
+                    BATCH.defer(write_acks)
+                acks.append(encode(EventAck(event.conn_id, event.direction, event.counter)))
 
             return ack
 
         while True:
-            for frame in frames:
-                message = DATA.decode(frame)
-                if not isinstance(message, Event):
-                    raise ProtocolError(f"unexpected {type(message).__name__} on a data link")
-                self.agent.on_data_event(message, peer, acknowledger(message))
+            BATCH.begin()
+            try:
+                for frame in frames:
+                    message = DATA.decode(frame)
+                    if not isinstance(message, Event):
+                        raise ProtocolError(f"unexpected {type(message).__name__} on a data link")
+                    self.agent.on_data_event(message, peer, acknowledger(message))
+            finally:
+                BATCH.end()
             await self.agent.backpressure()  # a slow module slows its senders, not our memory
             chunk = await reader.read(_READ_CHUNK)
             if not chunk:

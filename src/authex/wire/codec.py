@@ -73,7 +73,57 @@ class Frame:
     payload: bytes
 
 
+class _Layout:
+    """A message type whose fields are integers, optionally followed by one ``Bytes`` field
+    (every event-path message): encoded and decoded with one precompiled ``struct.Struct``."""
+
+    __slots__ = ("fixed", "names", "tail")
+
+    def __init__(self, fixed: struct.Struct, names: tuple[str, ...], tail: bool) -> None:
+        self.fixed = fixed  # the integer fields, then the u32 length of the tail if any
+        self.names = names  # every field, in order
+        self.tail = tail
+
+
+_LAYOUTS: dict[type[Message], _Layout | None] = {}
+_STRUCT_CODES = {Kind.U8: "B", Kind.U16: "H", Kind.U32: "I", Kind.U64: "Q"}
+
+
+def _layout(cls: type[Message]) -> _Layout | None:
+    try:
+        return _LAYOUTS[cls]
+    except KeyError:
+        pass
+    schema = cls.schema()
+    kinds = [kind for _, kind in schema]
+    tail = bool(kinds) and kinds[-1] is Kind.BYTES
+    ints = kinds[:-1] if tail else kinds
+    layout: _Layout | None = None
+    if all(kind in _STRUCT_CODES for kind in ints):
+        code = ">" + "".join(_STRUCT_CODES[kind] for kind in ints) + ("I" if tail else "")
+        layout = _Layout(struct.Struct(code), tuple(name for name, _ in schema), tail)
+    _LAYOUTS[cls] = layout
+    return layout
+
+
 def encode_payload(message: Message) -> bytes:
+    layout = _layout(type(message))
+    if layout is not None:
+        values = [getattr(message, name) for name in layout.names]
+        try:
+            if layout.tail:
+                data = values[-1]
+                if type(data) is not bytes:
+                    data = bytes(data)
+                values[-1] = len(data)
+                return layout.fixed.pack(*values) + data
+            return layout.fixed.pack(*values)
+        except (struct.error, TypeError):
+            pass  # out of range or not an integer: the general path says which field
+    return _encode_fields(message)
+
+
+def _encode_fields(message: Message) -> bytes:
     parts: list[bytes] = []
     for name, kind in message.schema():
         value: Any = getattr(message, name)
@@ -101,6 +151,30 @@ def encode(message: Message, request_id: int = 0) -> bytes:
 
 
 def decode_payload(cls: type[Message], payload: bytes) -> Message:
+    layout = _layout(cls)
+    if layout is None:
+        return _decode_fields(cls, payload)
+    fixed = layout.fixed
+    try:
+        values = fixed.unpack_from(payload)
+    except struct.error as exc:
+        raise ProtocolError(f"{cls.__name__}: payload truncated") from exc
+    end = fixed.size
+    if layout.tail:
+        size = values[-1]
+        if end + size > len(payload):
+            raise ProtocolError(
+                f"{cls.__name__}.{layout.names[-1]}: length {size} runs past the frame"
+            )
+        data = payload[end : end + size]
+        values = (*values[:-1], data if type(data) is bytes else bytes(data))
+        end += size
+    if end != len(payload):
+        raise ProtocolError(f"{cls.__name__}: {len(payload) - end} trailing bytes")
+    return cls(*values)
+
+
+def _decode_fields(cls: type[Message], payload: bytes) -> Message:
     values: dict[str, Any] = {}
     offset = 0
     view = memoryview(payload)
@@ -154,22 +228,36 @@ class FrameDecoder:
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[Frame]:
-        self._buffer += data
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            view: bytes | bytearray = buffer
+        else:
+            view = data  # nothing left over: split the chunk itself, copy only its tail
         frames: list[Frame] = []
-        while len(self._buffer) >= HEADER_SIZE:
-            length, ftype, request_id = HEADER.unpack_from(self._buffer)
-            if length < LENGTH_OVERHEAD:
-                raise ProtocolError(f"frame length {length} is shorter than its header")
-            payload_size = length - LENGTH_OVERHEAD
-            if payload_size > self.max_payload:
-                raise ProtocolError(
-                    f"frame of {payload_size} bytes exceeds the limit of {self.max_payload}"
-                )
-            end = HEADER_SIZE + payload_size
-            if len(self._buffer) < end:
-                break
-            frames.append(Frame(ftype, request_id, bytes(self._buffer[HEADER_SIZE:end])))
-            del self._buffer[:end]
+        offset = 0
+        size = len(view)
+        unpack = HEADER.unpack_from
+        try:
+            while size - offset >= HEADER_SIZE:
+                length, ftype, request_id = unpack(view, offset)
+                if length < LENGTH_OVERHEAD:
+                    raise ProtocolError(f"frame length {length} is shorter than its header")
+                payload_size = length - LENGTH_OVERHEAD
+                if payload_size > self.max_payload:
+                    raise ProtocolError(
+                        f"frame of {payload_size} bytes exceeds the limit of {self.max_payload}"
+                    )
+                end = offset + HEADER_SIZE + payload_size
+                if size < end:
+                    break
+                frames.append(Frame(ftype, request_id, bytes(view[offset + HEADER_SIZE : end])))
+                offset = end
+        finally:
+            if view is buffer:
+                del buffer[:offset]
+            else:
+                buffer += view[offset:]
         return frames
 
     @property
