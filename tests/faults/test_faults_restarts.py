@@ -52,7 +52,8 @@ def consumer(app: App) -> dict[str, object]:
     return module
 
 
-CONSUMERS = {"python": "modules/durable", "c": "modules/durable-c"}
+RUST_CONSUMER = Path(__file__).resolve().parents[2] / "sdks/rust/examples/durable-consumer"
+CONSUMERS = {"python": "modules/durable", "c": "modules/durable-c", "rust": str(RUST_CONSUMER)}
 
 
 def start(
@@ -121,7 +122,18 @@ def test_agent_killed_mid_stream_resumes_and_loses_nothing(tmp_path: Path) -> No
         cluster.stop()
 
 
-@pytest.mark.parametrize(("language", "tee"), [("python", "sgx"), ("c", "trustzone")])
+@pytest.mark.parametrize(
+    ("language", "tee"),
+    [
+        ("python", "sgx"),
+        ("c", "trustzone"),
+        pytest.param(
+            "rust",
+            "native",
+            marks=pytest.mark.skipif(shutil.which("cargo") is None, reason="no cargo"),
+        ),
+    ],
+)
 def test_module_killed_mid_stream_is_restarted_and_loses_nothing(
     tmp_path: Path, language: str, tee: str
 ) -> None:

@@ -111,6 +111,11 @@ impl ChannelEnd {
     }
 
     /// Seal with an explicit counter (a response uses its request's counter).
+    /// The connection key (for sealing the module's state; never logged).
+    pub(crate) fn key(&self) -> &Secret {
+        &self.key
+    }
+
     pub fn seal_with(&self, direction: u8, counter: u64, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal_event(self.suite, self.key.reveal(), self.conn_id, direction, counter, plaintext)
     }

@@ -88,6 +88,7 @@ pub(crate) struct Registered {
 pub struct Module {
     pub(crate) declared: Vec<Registered>,
     errors: Vec<String>,
+    pub(crate) persistent: bool,
 }
 
 impl std::fmt::Debug for Module {
@@ -168,6 +169,19 @@ impl Module {
         R: IntoReply,
     {
         self.add(IoKind::Handler, name, false, Some(wrap(f)))
+    }
+
+    /// Keep sealed state: the platform seals the module's keys, counters and the data given to
+    /// `ctx.seal` before anything it produces leaves it, and a restarted module resumes from them
+    /// (`spec/protocol.md` §7.5).
+    pub fn persistent(mut self) -> Self {
+        self.persistent = true;
+        self
+    }
+
+    /// Whether the module keeps sealed state.
+    pub fn is_persistent(&self) -> bool {
+        self.persistent
     }
 
     /// Declaration errors (invalid or duplicate names), if any.

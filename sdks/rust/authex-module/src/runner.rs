@@ -35,7 +35,8 @@ use crate::attest::{control_suite, Attester, Quoter};
 use crate::module::Module;
 use crate::runtime::{HostIo, Runtime, WaitError};
 use crate::wire::{
-    FrameDecoder, HostDeliver, HostReady, Link, Message, ModuleIdentity, QuoteRequest, DEFAULT_MAX_PAYLOAD,
+    FrameDecoder, HostDeliver, HostReady, HostResumed, Link, Message, ModuleIdentity, QuoteRequest, SealRequest,
+    UnsealRequest, DEFAULT_MAX_PAYLOAD,
 };
 use crate::{to_hex, MODULE_NAME, OPERATOR_KEY_HEX};
 
@@ -249,6 +250,34 @@ impl PlatformLink {
         }
     }
 
+    fn ask(&mut self, request: Message) -> Result<Message, String> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let frame = request.encode(id).map_err(|e| e.to_string())?;
+        self.file.write_all(&frame).map_err(|e| format!("platform link: {e}"))?;
+        match self.read()? {
+            (Message::Error(e), _) => Err(e.message),
+            (reply, rid) if rid == id => Ok(reply),
+            _ => Err("the platform answered another request".into()),
+        }
+    }
+
+    /// Seal the module's state with the platform; the version it got.
+    pub fn seal(&mut self, state: &[u8]) -> Result<u64, String> {
+        match self.ask(Message::SealRequest(SealRequest { data: state.to_vec() }))? {
+            Message::SealReply(reply) => Ok(reply.version),
+            _ => Err("the platform answered a seal request with something else".into()),
+        }
+    }
+
+    /// (version, state) last sealed for this module; (0, empty) if none.
+    pub fn unseal(&mut self) -> Result<(u64, Vec<u8>), String> {
+        match self.ask(Message::UnsealRequest(UnsealRequest {}))? {
+            Message::UnsealReply(reply) => Ok((reply.version, reply.data)),
+            _ => Err("the platform answered an unseal request with something else".into()),
+        }
+    }
+
     /// Ask the platform for a quote over `report_data` (SGX).
     pub fn quote(&mut self, report_data: &[u8]) -> Result<Vec<u8>, String> {
         let id = self.next_id;
@@ -366,6 +395,35 @@ fn print_manifest(module: &Module, argv: &[String]) -> i32 {
     }
 }
 
+/// A persistent module: seal through the platform from now on, and restore the last sealed
+/// state; the version resumed, 0 for a fresh start (the reason is logged).
+fn resume(runtime: &mut Runtime, platform: Option<&Rc<RefCell<PlatformLink>>>, name: &str) -> u64 {
+    let Some(platform) = platform else {
+        eprintln!("[{name}] persistent, but there is no platform link: state is not sealed");
+        return 0;
+    };
+    let sealing = Rc::clone(platform);
+    runtime.set_sealer(Box::new(move |state: &[u8]| sealing.borrow_mut().seal(state)));
+    let unsealed = platform.borrow_mut().unseal();
+    match unsealed {
+        Ok((_, state)) if state.is_empty() => 0,
+        Ok((version, state)) => match runtime.restore_state(&state) {
+            Ok(()) => {
+                eprintln!("[{name}] resumed from sealed state version {version}");
+                version
+            }
+            Err(e) => {
+                eprintln!("[{name}] starting fresh: sealed state cannot be restored: {e}");
+                0
+            }
+        },
+        Err(e) => {
+            eprintln!("[{name}] starting fresh: {e}");
+            0
+        }
+    }
+}
+
 fn measure_self() -> Result<Vec<u8>, String> {
     let path = std::env::current_exe().map_err(|e| format!("cannot find the executable: {e}"))?;
     let mut file = File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -402,7 +460,7 @@ pub fn run(module: Module) -> i32 {
     // SAFETY: both descriptors were just duplicated for this link alone.
     let link = unsafe { StdioLink::from_fds(in_fd, out_fd) };
     let label = "authex runner";
-    let prepared = (|| -> Result<(Runtime, String, Vec<u8>), String> {
+    let prepared = (|| -> Result<(Runtime, String, Vec<u8>, Option<u64>), String> {
         let args = parse_args(&argv).map_err(|e| format!("{e}\n{USAGE}"))?;
         let name = deployed_name(args.name.as_deref())?;
         let (tee, module_key, measurement, platform) = match args.platform_fd {
@@ -416,18 +474,20 @@ pub fn run(module: Module) -> i32 {
         };
         let operator = if OPERATOR_KEY_HEX.is_empty() { NO_OPERATOR_KEY } else { OPERATOR_KEY_HEX };
         let manifest = module.manifest(&name, operator)?;
-        let mut platform = platform;
-        let quote: Quoter = Box::new(move |report_data: &[u8]| match platform.as_mut() {
-            Some(p) => p.quote(report_data),
+        let platform = platform.map(|p| Rc::new(RefCell::new(p)));
+        let quoting = platform.clone();
+        let quote: Quoter = Box::new(move |report_data: &[u8]| match quoting.as_ref() {
+            Some(p) => p.borrow_mut().quote(report_data),
             None => Err("no platform link".to_string()),
         });
         let attester =
             Attester::for_tee(&tee, &name, crate::operator_key(), &module_key, quote).map_err(|e| e.to_string())?;
         let control = control_suite(&tee).ok_or_else(|| format!("unknown TEE {tee:?}"))?;
-        let runtime = Runtime::new(manifest, module, Box::new(link.clone()), attester, control)?;
-        Ok((runtime, name, measurement))
+        let mut runtime = Runtime::new(manifest, module, Box::new(link.clone()), attester, control)?;
+        let resumed = if runtime.persistent() { Some(resume(&mut runtime, platform.as_ref(), &name)) } else { None };
+        Ok((runtime, name, measurement, resumed))
     })();
-    let (mut runtime, name, measurement) = match prepared {
+    let (mut runtime, name, measurement, resumed) = match prepared {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{label}: {e}");
@@ -437,6 +497,9 @@ pub fn run(module: Module) -> i32 {
     let label = format!("authex runner [{name}]");
     let mut io = link.clone();
     io.send(Message::HostReady(HostReady { name, measurement: measurement.clone() }), 0);
+    if let Some(version) = resumed {
+        io.send(Message::HostResumed(HostResumed { version }), 0);
+    }
     eprintln!("{label}: ready, measurement {}", to_hex(&measurement));
     loop {
         if let Some((status, reason)) = link.closed() {
@@ -451,6 +514,10 @@ pub fn run(module: Module) -> i32 {
             return EXIT_OK;
         };
         if !runtime.handle(message, request_id) {
+            if let Some(why) = runtime.fatal() {
+                eprintln!("{label}: {why}");
+                return EXIT_LINK;
+            }
             return EXIT_OK;
         }
     }

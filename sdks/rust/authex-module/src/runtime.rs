@@ -27,7 +27,7 @@ use crate::module::{Callback, Module};
 use crate::suites::{Suite, KEY_SIZE, TAG_SIZE};
 use crate::wire::{
     call_status, error_code, reject_reason, Error as ErrorMsg, HostAccepted, HostAttested, HostCallResult, HostDeliver,
-    HostEmit, HostRejected, Message, Ok as OkMsg, DEFAULT_MAX_PAYLOAD,
+    HostEmit, HostRejected, Message, Ok as OkMsg, Reader, Writer, DEFAULT_MAX_PAYLOAD,
 };
 use crate::Secret;
 
@@ -36,6 +36,11 @@ use crate::Secret;
 pub const MAX_EVENT_PAYLOAD: usize = DEFAULT_MAX_PAYLOAD - (4 + 1 + 8 + 4) - TAG_SIZE - 2;
 /// Largest entry result: `HostCallResult` has 5 bytes of fields, the result maybe a tag.
 pub const MAX_RESULT_PAYLOAD: usize = DEFAULT_MAX_PAYLOAD - (1 + 4) - TAG_SIZE - 2;
+/// Seals a persistent module's state with the platform: the version it got.
+pub type Sealer = Box<dyn FnMut(&[u8]) -> Result<u64, String>>;
+
+/// Most bytes a persistent module may keep with `ctx.seal`.
+pub const MAX_SEALED_DATA: usize = 256 << 10;
 /// Default deadline of `ctx.request`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -117,6 +122,12 @@ pub(crate) struct Core {
     connections: BTreeMap<u32, Connection>,
     unknown_rejected: u64,
     state: HashMap<TypeId, Box<dyn Any>>,
+    /// Persistent modules: the state changed since it was last sealed.
+    persistent: bool,
+    dirty: bool,
+    kept: Option<Vec<u8>>,
+    sealer: Option<Sealer>,
+    fatal: Option<String>,
 }
 
 /// What a callback may do: emit on outputs, make requests, log, keep state. Passed as `ctx`.
@@ -173,6 +184,30 @@ impl Context<'_> {
         (self.core.log)(&line);
     }
 
+    /// Keep `data` as this module's own sealed state (a persistent module, `Module::persistent`
+    /// or `#[authex::module(persistent)]`): it is sealed with the keys and counters before the
+    /// module's next output leaves it, and `unseal` returns it after a restart.
+    pub fn seal(&mut self, data: impl AsRef<[u8]>) -> Result<(), ContextError> {
+        if !self.core.persistent {
+            return Err(ContextError::Undeclared(format!(
+                "module {:?} is not persistent: use Module::persistent()",
+                self.core.manifest.name
+            )));
+        }
+        let data = data.as_ref();
+        if data.len() > MAX_SEALED_DATA {
+            return Err(ContextError::TooLarge(data.len()));
+        }
+        self.core.kept = Some(data.to_vec());
+        self.core.dirty = true;
+        Ok(())
+    }
+
+    /// The data last given to `seal` (restored after a restart), if any.
+    pub fn unseal(&self) -> Option<Vec<u8>> {
+        self.core.kept.clone()
+    }
+
     /// Module-private state of type `T`, created with `T::default()` on first use; it lives as
     /// long as the module process.
     pub fn state<T: Default + 'static>(&mut self) -> &mut T {
@@ -197,12 +232,56 @@ fn panic_text(payload: Box<dyn Any + Send>) -> String {
 
 impl Core {
     fn send(&mut self, message: impl Into<Message>, request_id: u32) {
+        if self.fatal.is_some() {
+            return;
+        }
+        if self.persistent && self.dirty {
+            if let Some(mut sealer) = self.sealer.take() {
+                let sealed = sealer(&self.export());
+                self.sealer = Some(sealer);
+                match sealed {
+                    Ok(_) => self.dirty = false,
+                    Err(e) => {
+                        self.fatal = Some(format!("cannot seal the module state: {e}"));
+                        return;
+                    }
+                }
+            }
+        }
         self.io.send(message.into(), request_id);
     }
 
     fn log(&mut self, message: &str) {
         let line = format!("[{}] {message}", self.manifest.name);
         (self.log)(&line);
+    }
+
+    fn export(&self) -> Vec<u8> {
+        let core = self;
+        let mut w = Writer::default();
+        let _ = w.bytes(b"AXST");
+        w.u8(1);
+        let _ = w.str(&core.manifest.name);
+        w.u8(u8::from(core.control_key.is_some()));
+        match &core.control_key {
+            Some(k) => w.out.extend_from_slice(k.reveal()),
+            None => w.out.extend_from_slice(&[0u8; KEY_SIZE]),
+        }
+        w.u64(core.window.last);
+        w.u16(core.connections.len() as u16);
+        for (conn_id, c) in &core.connections {
+            w.u32(*conn_id);
+            w.u16(c.endpoint.id);
+            w.u8(c.role);
+            w.u8(c.end.suite.id());
+            w.out.extend_from_slice(c.end.key().reveal());
+            w.u64(c.end.sent);
+            w.u64(c.end.receive.last);
+            w.u64(c.end.receive.gaps);
+        }
+        w.u8(u8::from(core.kept.is_some()));
+        let _ = w.bytes(core.kept.as_deref().unwrap_or(&[]));
+        w.out
     }
 
     fn reject(&mut self, conn_id: u32, direction: u8, counter: u64, reason: u8) {
@@ -223,6 +302,7 @@ impl Core {
         match conn.end.open(direction, counter, sealed) {
             Ok(plain) => {
                 conn.stats.delivered += 1;
+                self.dirty = true;
                 Some(plain)
             }
             Err(err) => {
@@ -257,6 +337,7 @@ impl Core {
             let conn = self.connections.get_mut(&conn_id).expect("listed above");
             let (counter, sealed) = conn.end.seal_next(0, data).map_err(|e| ContextError::Crypto(e.to_string()))?;
             conn.stats.emitted += 1;
+            self.dirty = true;
             self.send(HostEmit { conn_id, direction: 0, counter, ciphertext: sealed }, 0);
             sent += 1;
         }
@@ -284,6 +365,7 @@ impl Core {
         let conn = self.connections.get_mut(&conn_id).expect("found above");
         let (counter, sealed) = conn.end.seal_next(0, data).map_err(|e| ContextError::Crypto(e.to_string()))?;
         conn.stats.emitted += 1;
+        self.dirty = true;
         self.send(HostEmit { conn_id, direction: 0, counter, ciphertext: sealed }, 0);
         let deadline = Instant::now() + timeout;
         loop {
@@ -362,6 +444,11 @@ impl Runtime {
                 connections: BTreeMap::new(),
                 unknown_rejected: 0,
                 state: HashMap::new(),
+                persistent: module.persistent,
+                dirty: false,
+                kept: None,
+                sealer: None,
+                fatal: None,
             },
             callbacks,
         })
@@ -397,6 +484,14 @@ impl Runtime {
 
     /// Process one message from the agent; `false` when the module should stop.
     pub fn handle(&mut self, message: Message, request_id: u32) -> bool {
+        if self.core.fatal.is_some() {
+            return false;
+        }
+        let go_on = self.dispatch(message, request_id);
+        go_on && self.core.fatal.is_none()
+    }
+
+    fn dispatch(&mut self, message: Message, request_id: u32) -> bool {
         match message {
             Message::HostStop(_) => return false,
             Message::HostAttest(m) => self.attest(&m.challenge, request_id),
@@ -416,6 +511,7 @@ impl Runtime {
             Ok((evidence, key)) => {
                 self.core.control_key = Some(key);
                 self.core.window = ReceiveWindow::default();
+                self.core.dirty = true;
                 self.core.send(HostAttested { evidence }, request_id);
             }
             Err(e) => {
@@ -477,6 +573,7 @@ impl Runtime {
         let end = ChannelEnd::new(m.conn_id, suite, key);
         core.connections
             .insert(m.conn_id, Connection { end, endpoint, role: m.role, stats: ConnectionStats::default() });
+        core.dirty = true;
         core.send(OkMsg { body: Vec::new() }, request_id);
     }
 
@@ -569,6 +666,7 @@ impl Runtime {
             match opened {
                 Ok((plain, k)) => {
                     self.core.window.accept(m.counter);
+                    self.core.dirty = true;
                     arg = plain;
                     key = Some(k);
                 }
@@ -604,5 +702,89 @@ impl Runtime {
             }
         }
         answer(&mut self.core, status, result)
+    }
+
+    /// True when the state changed since it was last sealed (persistent modules).
+    pub fn needs_sealing(&self) -> bool {
+        self.core.persistent && self.core.dirty
+    }
+
+    /// Whether this module keeps sealed state.
+    pub fn persistent(&self) -> bool {
+        self.core.persistent
+    }
+
+    /// The state to seal: control key and window, every connection's key, suite, role and
+    /// counters, and the `ctx.seal` data, in the compiled SDKs' format (docs/sdk-c.md §1.1:
+    /// "AXST" 1 | name | attested | key | control last | connections | data). Marks the state
+    /// sealed: call it only to hand the result to the platform. Secret.
+    pub fn export_state(&mut self) -> Vec<u8> {
+        let state = self.core.export();
+        self.core.dirty = false;
+        state
+    }
+
+    /// Seal through `sealer` (the platform) whenever the state changed, before any message
+    /// leaves the module; a failed seal stops the module without sending anything more.
+    pub fn set_sealer(&mut self, sealer: Sealer) {
+        self.core.sealer = Some(sealer);
+    }
+
+    /// Why the module must stop (a seal failed), if it must.
+    pub fn fatal(&self) -> Option<&str> {
+        self.core.fatal.as_deref()
+    }
+
+    /// Take back an exported state; on error the runtime is unchanged.
+    pub fn restore_state(&mut self, state: &[u8]) -> Result<(), String> {
+        let core = &mut self.core;
+        let mut r = Reader::new(state);
+        let bad = |e: crate::wire::WireError| format!("the state is truncated or malformed ({e})");
+        if r.bytes("magic").map_err(bad)? != b"AXST" || r.u8("format").map_err(bad)? != 1 {
+            return Err("not a sealed state of a compiled authex SDK".into());
+        }
+        if r.str("name").map_err(bad)? != core.manifest.name {
+            return Err(format!("the state is not one of module {:?}", core.manifest.name));
+        }
+        let attested = r.u8("attested").map_err(bad)? != 0;
+        let mut key = [0u8; KEY_SIZE];
+        for b in key.iter_mut() {
+            *b = r.u8("control key").map_err(bad)?;
+        }
+        let control_last = r.u64("control last").map_err(bad)?;
+        let count = r.u16("connections").map_err(bad)?;
+        let mut connections = BTreeMap::new();
+        for i in 0..count {
+            let conn_id = r.u32("conn id").map_err(bad)?;
+            let io_id = r.u16("io id").map_err(bad)?;
+            let role = r.u8("role").map_err(bad)?;
+            let suite = Suite::from_id(r.u8("suite").map_err(bad)?);
+            let mut conn_key = vec![0u8; KEY_SIZE];
+            for b in conn_key.iter_mut() {
+                *b = r.u8("key").map_err(bad)?;
+            }
+            let sent = r.u64("sent").map_err(bad)?;
+            let last = r.u64("received").map_err(bad)?;
+            let gaps = r.u64("gaps").map_err(bad)?;
+            let (Some(endpoint), Some(suite)) = (core.manifest.by_id(io_id).cloned(), suite) else {
+                return Err(format!("connection {i} of the state does not fit this module"));
+            };
+            if role != ROLE_SENDER && role != ROLE_RECEIVER {
+                return Err(format!("connection {i} of the state has an unknown role"));
+            }
+            let mut end = ChannelEnd::new(conn_id, suite, Secret::new(conn_key));
+            end.sent = sent;
+            end.receive = ReceiveWindow { last, gaps, rejected: 0 };
+            connections.insert(conn_id, Connection { end, endpoint, role, stats: ConnectionStats::default() });
+        }
+        let has_kept = r.u8("has data").map_err(bad)? != 0;
+        let kept = r.bytes("data").map_err(bad)?;
+        r.finish().map_err(bad)?;
+        core.control_key = if attested { Some(Secret::new(key.to_vec())) } else { None };
+        core.window = ReceiveWindow { last: control_last, gaps: 0, rejected: 0 };
+        core.connections = connections;
+        core.kept = if has_kept { Some(kept) } else { None };
+        core.dirty = false;
+        Ok(())
     }
 }

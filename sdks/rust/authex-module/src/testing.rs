@@ -63,6 +63,16 @@ impl MemoryIo {
         MemoryIo::default()
     }
 
+    /// How many messages were written and not yet taken.
+    pub fn len(&self) -> usize {
+        self.0.borrow().sent.len()
+    }
+
+    /// True when nothing was written since the last `take`.
+    pub fn is_empty(&self) -> bool {
+        self.0.borrow().sent.is_empty()
+    }
+
     /// Take every message written so far.
     pub fn take(&self) -> Vec<(Message, u32)> {
         std::mem::take(&mut self.0.borrow_mut().sent)

@@ -445,6 +445,10 @@ messages! {
     ModuleIdentity = 0xa8 { tee: str, emulated: u8, measurement: bytes, module_key: bytes, payload: bytes }
     QuoteRequest = 0xa9 { report_data: bytes }
     QuoteReply = 0xaa { quote: bytes }
+    SealRequest = 0xab { data: bytes }
+    SealReply = 0xac { version: u64 }
+    UnsealRequest = 0xad {}
+    UnsealReply = 0xae { version: u64, data: bytes }
 }
 
 impl Message {
@@ -503,8 +507,8 @@ impl Link {
             Link::HostReply => &[0x02, 0x03, 0x80, 0x82, 0x86, 0x87, 0x88, 0x8a, 0x8b],
             Link::Platform => &[0xa1, 0xa3],
             Link::PlatformReply => &[0xa0, 0xa2, 0x02, 0x03],
-            Link::PlatformModuleRequest => &[0xa9],
-            Link::PlatformModuleReply => &[0xa8, 0xaa, 0x03],
+            Link::PlatformModuleRequest => &[0xa9, 0xab, 0xad],
+            Link::PlatformModuleReply => &[0xa8, 0xaa, 0xac, 0xae, 0x03],
         }
     }
 

@@ -337,3 +337,106 @@ fn manifest_json_matches_the_python_sdk() {
     assert_eq!(m.to_json(), want);
     assert_eq!(authex::manifest::json_string("a\"\\\n\u{1}\u{7f}😀"), r#""a\"\\\n\u0001\u007f\ud83d\ude00""#);
 }
+
+// --- persistent modules ---------------------------------------------------------------------
+
+fn persistent_runtime() -> (Runtime, MemoryIo) {
+    let op = test_operator().verifying_key().to_bytes();
+    let module = sample().persistent();
+    let manifest = module.manifest("m", &to_hex(&op)).unwrap();
+    let io = MemoryIo::new();
+    let attester = Attester::Native { name: "m".into(), operator_public: Some(op) };
+    let mut rt = Runtime::new(manifest, module, Box::new(io.clone()), attester, Suite::AesGcm128).unwrap();
+    rt.set_log(Box::new(|_| {}));
+    (rt, io)
+}
+
+#[test]
+fn persistent_state_is_sealed_before_output_and_resumes() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let sealed: Rc<RefCell<Vec<(Vec<u8>, usize)>>> = Rc::default();
+    let (mut rt, io) = persistent_runtime();
+    let (seals, seen) = (Rc::clone(&sealed), io.clone());
+    rt.set_sealer(Box::new(move |state: &[u8]| {
+        // how many messages had left when this seal happened
+        seals.borrow_mut().push((state.to_vec(), seen.len()));
+        Ok(1)
+    }));
+    let km = attest(&mut rt, &io);
+    assert_eq!(sealed.borrow().len(), 1, "attestation sealed");
+    assert_eq!(sealed.borrow()[0].1, 0, "sealed before HostAttested left");
+    let key_in = [7u8; 16];
+    let key_out = [8u8; 16];
+    let f = |conn_id, io_id, role, counter| SetKeyFields { conn_id, io_id, role, suite: 1, counter };
+    assert!(matches!(set_key(&mut rt, &io, &km, f(1, IN, 1, 1), &key_in), Message::Ok(_)));
+    assert!(matches!(set_key(&mut rt, &io, &km, f(2, OUT, 0, 2), &key_out), Message::Ok(_)));
+    let sealed_before = sealed.borrow().len();
+    let c = seal_event(Suite::AesGcm128, &key_in, 1, 0, 1, b"hello").unwrap();
+    rt.handle(Message::HostDeliver(HostDeliver { conn_id: 1, direction: 0, counter: 1, ciphertext: c }), 0);
+    assert_eq!(sealed.borrow().len(), sealed_before + 1, "one seal for the event and its emit");
+    assert_eq!(sealed.borrow().last().unwrap().1, 0, "sealed before the emit left");
+    let sent = io.take();
+    assert!(matches!(sent[0].0, Message::HostEmit(_)) && matches!(sent[1].0, Message::HostAccepted(_)));
+    let state = sealed.borrow().last().unwrap().0.clone();
+
+    // a restarted runtime resumes: replay refused, next event opened, send counter continued
+    let (mut again, io2) = persistent_runtime();
+    again.restore_state(&state).unwrap();
+    let old = seal_event(Suite::AesGcm128, &key_in, 1, 0, 1, b"hello").unwrap();
+    again.handle(Message::HostDeliver(HostDeliver { conn_id: 1, direction: 0, counter: 1, ciphertext: old }), 0);
+    assert!(matches!(io2.take()[0].0, Message::HostRejected(ref r) if r.reason == reject_reason::REPLAY));
+    let next = seal_event(Suite::AesGcm128, &key_in, 1, 0, 2, b"again").unwrap();
+    again.handle(Message::HostDeliver(HostDeliver { conn_id: 1, direction: 0, counter: 2, ciphertext: next }), 0);
+    match &io2.take()[0].0 {
+        Message::HostEmit(e) => {
+            assert_eq!(e.counter, 2, "no counter reused");
+            assert_eq!(open_event(Suite::AesGcm128, &key_out, 2, 0, 2, &e.ciphertext).unwrap(), b"again");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // a state for another module, or a damaged one, is refused and changes nothing
+    let (mut other, _) = persistent_runtime();
+    let mut damaged = state.clone();
+    damaged.truncate(state.len() - 1);
+    assert!(other.restore_state(&damaged).unwrap_err().contains("truncated"));
+    assert!(other.restore_state(b"junk").is_err());
+}
+
+#[test]
+fn a_failed_seal_stops_the_module_before_anything_leaves() {
+    let (mut rt, io) = persistent_runtime();
+    rt.set_sealer(Box::new(|_: &[u8]| Err("platform refused".to_string())));
+    let op = test_operator();
+    let ex = DeployerExchange::start("m", [1; 16], [2; 32], |m| op.sign(m).to_bytes());
+    let go_on = rt.handle(Message::HostAttest(HostAttest { challenge: ex.challenge.clone() }), 1);
+    assert!(!go_on);
+    assert!(io.take().is_empty());
+    assert!(rt.fatal().unwrap().contains("platform refused"));
+}
+
+#[test]
+fn seal_needs_a_persistent_module() {
+    let module = Module::new().public_entry("keep", |ctx: &mut Context, arg: &[u8]| -> Result<Vec<u8>, String> {
+        ctx.seal(arg).map_err(|e| e.to_string())?;
+        Ok(ctx.unseal().unwrap_or_default())
+    });
+    let op = test_operator().verifying_key().to_bytes();
+    let manifest = module.manifest("m", &to_hex(&op)).unwrap();
+    let io = MemoryIo::new();
+    let attester = Attester::Native { name: "m".into(), operator_public: Some(op) };
+    let mut rt = Runtime::new(manifest, module, Box::new(io.clone()), attester, Suite::AesGcm128).unwrap();
+    rt.set_log(Box::new(|_| {}));
+    rt.handle(
+        Message::HostCall(HostCall { entry_id: 0x3001, authenticated: 0, counter: 0, payload: b"x".to_vec() }),
+        3,
+    );
+    match &io.take()[0].0 {
+        Message::HostCallResult(r) => {
+            assert_eq!(r.status, call_status::ENTRY_FAILED);
+            assert!(String::from_utf8_lossy(&r.payload).contains("not persistent"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
