@@ -74,6 +74,7 @@ RESUME_TIMEOUT = 10.0  # how long a restored persistent module may take to annou
 RESTART_DELAY = 0.2  # seconds, times the number of recent restarts
 MAX_RESTARTS = 5  # restarts of one module within RESTART_WINDOW before giving up
 RESTART_WINDOW = 60.0
+DELETE_DELAY = 0.05  # seconds: acknowledged events are deleted from the database in batches
 
 
 class CommandError(AuthexError):
@@ -130,6 +131,7 @@ class NodeAgent:
         # below it are acknowledged again without delivering them twice
         self.delivered_upto: dict[tuple[int, int], int] = {}
         self._commit_scheduled = False
+        self._delete_timer: asyncio.TimerHandle | None = None
         self.started_at = time.time()
         self.stopping = asyncio.Event()
 
@@ -639,8 +641,25 @@ class NodeAgent:
 
     def _on_ack(self, address: str, ack: EventAck) -> None:
         if self.outbox.acknowledge(address, ack.conn_id, ack.direction, ack.counter):
-            self._schedule_commit()
+            self._schedule_deletes()
             self._peer(address).acknowledged()
+
+    def _schedule_deletes(self) -> None:
+        """Delete acknowledged events from the database a little later, many at once: they
+        already left the outbox (never sent again); after a kill -9 before the delete they are
+        sent again once and dropped by the receiver as resends."""
+        if self._delete_timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the event loop (tests): delete now
+            self.outbox.commit()
+            return
+        self._delete_timer = loop.call_later(DELETE_DELAY, self._commit_deletes)
+
+    def _commit_deletes(self) -> None:
+        self._delete_timer = None
+        self.outbox.commit()
 
     def _schedule_commit(self) -> None:
         """Commit the outbox once per batch of events (when this batch of input is done,
@@ -652,7 +671,7 @@ class NodeAgent:
 
     def _commit(self) -> None:
         self._commit_scheduled = False
-        self.outbox.commit()
+        self.outbox.commit_stored()
 
     def _target_or_none(self, conn_id: int, direction: int) -> object:
         try:
@@ -727,5 +746,8 @@ class NodeAgent:
         self.modules.clear()
         for peer in self.peers.values():
             await peer.close()
+        if self._delete_timer is not None:
+            self._delete_timer.cancel()
+            self._delete_timer = None
         self.outbox.close()
         await self.platform.close()

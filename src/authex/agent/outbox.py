@@ -55,14 +55,23 @@ class Outbox:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
-        self.sizes: dict[str, int] = dict(
-            self.db.execute("SELECT peer, COUNT(*) FROM outbox GROUP BY peer").fetchall()
-        )
         self.refused: dict[str, int] = {}
         self._in_transaction = False
         # per peer, the stored events newer than what its link last read: kept in memory while
         # the link keeps up, so sending them needs no query (dropped when too big)
         self._tails: dict[str, _Tail] = {}
+        # acknowledged events not yet deleted from the database (see acknowledge)
+        self._deleting: set[tuple[str, int, int, int]] = set()
+        self._load_keys()
+
+    def _load_keys(self) -> None:
+        """What is stored, per peer: (conn_id, direction, counter) of every event."""
+        self._keys: dict[str, set[tuple[int, int, int]]] = {}
+        for peer, conn_id, direction, counter in self.db.execute(
+            "SELECT peer, conn_id, direction, counter FROM outbox"
+        ):
+            self._keys.setdefault(peer, set()).add((conn_id, direction, counter))
+        self.sizes: dict[str, int] = {peer: len(keys) for peer, keys in self._keys.items()}
 
     def peers(self) -> list[str]:
         return [peer for peer, size in self.sizes.items() if size]
@@ -78,11 +87,32 @@ class Outbox:
             self.db.execute("BEGIN")
             self._in_transaction = True
 
-    def commit(self) -> None:
-        """Make what was added or acknowledged so far durable (called once per batch)."""
+    def commit_stored(self) -> None:
+        """Make what was added so far durable (called once per batch, before it is sent);
+        acknowledged events are deleted later (see acknowledge)."""
         if self._in_transaction:
             self.db.execute("COMMIT")
             self._in_transaction = False
+
+    def commit(self) -> None:
+        """Make everything added or acknowledged so far durable."""
+        self._delete_acknowledged()
+        self.commit_stored()
+
+    @property
+    def deleting(self) -> int:
+        """Acknowledged events still in the database (until the next commit)."""
+        return len(self._deleting)
+
+    def _delete_acknowledged(self) -> None:
+        if self._deleting:
+            self._begin()
+            self.db.executemany(
+                "DELETE FROM outbox WHERE peer = ? AND conn_id = ? AND direction = ?"
+                " AND counter = ?",
+                sorted(self._deleting),
+            )
+            self._deleting = set()
 
     def add(self, peer: str, event: Event) -> int | None:
         """Store an event for ``peer``; its row id, or None if refused (full or duplicate)."""
@@ -96,6 +126,14 @@ class Outbox:
                     self.refused[peer],
                 )
             return None
+        key = (event.conn_id, event.direction, event.counter)
+        keys = self._keys.get(peer)
+        if keys is None:
+            keys = self._keys[peer] = set()
+        elif key in keys:
+            return None  # already queued
+        if (peer, *key) in self._deleting:
+            self._delete_acknowledged()  # its acknowledged copy is still in the table
         self._begin()
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO outbox (peer, conn_id, direction, counter, ciphertext)"
@@ -104,6 +142,7 @@ class Outbox:
         )
         if cursor.rowcount == 0:
             return None
+        keys.add(key)
         self.sizes[peer] = self.size(peer) + 1
         row_id = cursor.lastrowid
         tail = self._tails.get(peer)
@@ -115,15 +154,17 @@ class Outbox:
         return row_id
 
     def acknowledge(self, peer: str, conn_id: int, direction: int, counter: int) -> bool:
-        self._begin()
-        cursor = self.db.execute(
-            "DELETE FROM outbox WHERE peer = ? AND conn_id = ? AND direction = ? AND counter = ?",
-            (peer, conn_id, direction, counter),
-        )
-        if cursor.rowcount:
-            self.sizes[peer] = self.size(peer) - 1
-            return True
-        return False
+        """The peer took this event: it leaves the outbox now (it is never sent again), and the
+        database at the next commit.  An agent killed before that commit sends it again after
+        its restart, and the receiver drops it as a resend."""
+        keys = self._keys.get(peer)
+        key = (conn_id, direction, counter)
+        if keys is None or key not in keys:
+            return False
+        keys.remove(key)
+        self._deleting.add((peer, conn_id, direction, counter))
+        self.sizes[peer] = self.size(peer) - 1
+        return True
 
     def pending(self, peer: str, after: int = 0, batch: int = 1000) -> Iterator[tuple[int, Event]]:
         """Stored events for ``peer`` with row id > ``after``, oldest first."""
@@ -139,6 +180,7 @@ class Outbox:
         return self._query(peer, after, batch)
 
     def _query(self, peer: str, after: int, batch: int) -> Iterator[tuple[int, Event]]:
+        self._delete_acknowledged()
         rows = self.db.execute(
             "SELECT id, conn_id, direction, counter, ciphertext FROM outbox"
             " WHERE peer = ? AND id > ? ORDER BY id LIMIT ?",
@@ -146,28 +188,33 @@ class Outbox:
         ).fetchall()
         if len(rows) < batch:  # read to the end: what is added from now on is kept in memory
             self._tails[peer] = _Tail(rows[-1][0] if rows else after)
-        for row_id, conn_id, direction, counter, ciphertext in rows:
-            yield row_id, Event(conn_id, direction, counter, ciphertext)
+        return iter(
+            [
+                (row_id, Event(conn_id, direction, counter, ciphertext))
+                for row_id, conn_id, direction, counter, ciphertext in rows
+            ]
+        )
 
     def forget_connection(self, conn_id: int) -> int:
         """Drop every stored event of a connection (it was re-keyed: no module can open them
         any more); how many were dropped."""
         self._tails.clear()
+        self._delete_acknowledged()
         self._begin()
         dropped = self.db.execute("DELETE FROM outbox WHERE conn_id = ?", (conn_id,)).rowcount
         self.commit()
         if dropped:
-            self.sizes = dict(
-                self.db.execute("SELECT peer, COUNT(*) FROM outbox GROUP BY peer").fetchall()
-            )
+            self._load_keys()
         return int(dropped)
 
     def clear(self) -> None:
         """Forget every stored event (the deployment was reset: their connections are gone)."""
         self._tails.clear()
+        self._deleting = set()
         self._begin()
         self.db.execute("DELETE FROM outbox")
         self.commit()
+        self._keys.clear()
         self.sizes.clear()
 
     def close(self) -> None:

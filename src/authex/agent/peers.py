@@ -91,7 +91,7 @@ class PeerLink:
 
     def _send_pending(self, writer: asyncio.StreamWriter) -> int:
         """Write every stored event after the cursor (one batch); how many."""
-        self.outbox.commit()  # stored durably before they leave
+        self.outbox.commit_stored()  # stored durably before they leave
         rows = list(self.outbox.pending(self.address, self._cursor, PENDING_BATCH))
         if not rows:
             return 0
