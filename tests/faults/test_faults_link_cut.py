@@ -5,8 +5,6 @@ acknowledges what its module took, dropping resends it already delivered."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from pathlib import Path
 
@@ -15,32 +13,15 @@ from authex.descriptor import load_descriptor
 from support.fault_proxy import fault_proxy
 from support.harness import App
 from support.net import free_ports
-
-APP = Path(__file__).parent / "apps" / "stream"
-EVENTS = 5000
-DESCRIPTOR = """name: stream
-nodes:
-  - {{name: a, tee: native, host: 127.0.0.1, port: {a}}}
-  - {{name: b, tee: native, host: 127.0.0.1, port: {b}}}
-modules:
-  - {{name: producer, node: a, language: python, source: modules/producer}}
-  - {{name: consumer, node: b, language: python, source: modules/consumer}}
-connections:
-  - {{name: stream, from: producer.seq, to: consumer.seq}}
-"""
-
-
-def stats(app: App) -> dict[str, int]:
-    result: dict[str, int] = json.loads(app.call("consumer", "stats").payload)
-    return result
+from support.stream_app import EVENTS, copy_modules, stats, stream_descriptor
 
 
 def test_link_cut_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    shutil.copytree(APP / "modules", tmp_path / "modules")
+    copy_modules(tmp_path)
     a, b_public, b_real = free_ports(3)
     # the agents listen on their real ports; everyone reaches node b through the proxy
-    (tmp_path / "cluster.yaml").write_text(DESCRIPTOR.format(a=a, b=b_real))
-    (tmp_path / "descriptor.yaml").write_text(DESCRIPTOR.format(a=a, b=b_public))
+    (tmp_path / "cluster.yaml").write_text(stream_descriptor(a, b_real))
+    (tmp_path / "descriptor.yaml").write_text(stream_descriptor(a, b_public))
     cluster = LocalCluster(load_descriptor(tmp_path / "cluster.yaml"))
     cluster.start(lambda _: None)
     try:

@@ -27,20 +27,9 @@ from authex.deployer.cluster import LocalCluster
 from authex.deployer.trust import write_trust
 from authex.descriptor import load_descriptor
 from support.harness import App
+from support.stream_app import EVENTS, copy_modules, stream_descriptor
 
-APP = Path(__file__).parent / "apps" / "stream"
-EVENTS = 5000
-PORT = 7300
-DESCRIPTOR = """name: stream
-nodes:
-  - {{name: a, tee: native, host: {a}, port: {port}}}
-  - {{name: b, tee: native, host: {b}, port: {port}}}
-modules:
-  - {{name: producer, node: a, language: python, source: modules/producer}}
-  - {{name: consumer, node: b, language: python, source: modules/consumer}}
-connections:
-  - {{name: stream, from: producer.seq, to: consumer.seq}}
-"""
+PORT = 7300  # the same port on both nodes: each has an address of its own
 
 
 def ip(*args: str) -> None:
@@ -121,8 +110,8 @@ def listening(host: str, port: int) -> bool:
 def test_interface_down_mid_stream_between_namespaces_loses_nothing(
     tmp_path: Path, net: Net
 ) -> None:
-    shutil.copytree(APP / "modules", tmp_path / "modules")
-    text = DESCRIPTOR.format(a=net.hosts["a"], b=net.hosts["b"], port=PORT)
+    copy_modules(tmp_path)
+    text = stream_descriptor(PORT, PORT, host_a=net.hosts["a"], host_b=net.hosts["b"])
     (tmp_path / "descriptor.yaml").write_text(text)
     descriptor = load_descriptor(tmp_path / "descriptor.yaml")
     cluster = LocalCluster(descriptor)  # node directories and the operator's enrolment

@@ -6,9 +6,7 @@ a module that can never open it."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 from pathlib import Path
 
@@ -17,32 +15,21 @@ from authex.descriptor import load_descriptor
 from authex.errors import RemoteError
 from support.harness import App
 from support.net import free_ports
-
-APP = Path(__file__).parent / "apps" / "stream"
-DESCRIPTOR = """name: stream
-nodes:
-  - {{name: a, tee: native, host: 127.0.0.1, port: {a}}}
-  - {{name: b, tee: native, host: 127.0.0.1, port: {b}}}
-modules:
-  - {{name: producer, node: a, language: python, source: modules/producer}}
-  - {{name: consumer, node: b, language: python, source: modules/consumer}}
-connections:
-  - {{name: stream, from: producer.seq, to: consumer.seq}}
-"""
+from support.stream_app import copy_modules, stream_descriptor
+from support.stream_app import stats as counts
 
 
 def stats(app: App) -> dict[str, int]:
     try:
-        result: dict[str, int] = json.loads(app.call("consumer", "stats").payload)
+        return counts(app)
     except RemoteError:
         return {"count": -1}
-    return result
 
 
 def test_a_reloaded_module_gets_every_event_sent_after_its_new_keys(tmp_path: Path) -> None:
-    shutil.copytree(APP / "modules", tmp_path / "modules")
+    copy_modules(tmp_path)
     a, b = free_ports(2)
-    (tmp_path / "descriptor.yaml").write_text(DESCRIPTOR.format(a=a, b=b))
+    (tmp_path / "descriptor.yaml").write_text(stream_descriptor(a, b))
     descriptor = load_descriptor(tmp_path / "descriptor.yaml")
     cluster = LocalCluster(descriptor)
     cluster.start(lambda _: None)

@@ -26,24 +26,7 @@ from authex.descriptor import load_descriptor
 from authex.errors import RemoteError
 from support.harness import App
 from support.net import free_ports
-
-APP = Path(__file__).parent / "apps" / "stream"
-EVENTS = 5000
-DESCRIPTOR = """name: stream
-nodes:
-  - {{name: a, tee: native, host: 127.0.0.1, port: {a}}}
-  - {{name: b, tee: {tee}, host: 127.0.0.1, port: {b}}}
-modules:
-  - {{name: producer, node: a, language: python, source: modules/producer}}
-  - {{name: consumer, node: b, language: {language}, source: {consumer}}}
-connections:
-  - {{name: stream, from: producer.seq, to: consumer.seq}}
-"""
-
-
-def stats(app: App) -> dict[str, int]:
-    result: dict[str, int] = json.loads(app.call("consumer", "stats").payload)
-    return result
+from support.stream_app import EVENTS, copy_modules, stats, stream_descriptor
 
 
 def consumer(app: App) -> dict[str, object]:
@@ -59,9 +42,9 @@ CONSUMERS = {"python": "modules/durable", "c": "modules/durable-c", "rust": str(
 def start(
     tmp_path: Path, tee: str = "native", language: str = "python"
 ) -> tuple[LocalCluster, App]:
-    shutil.copytree(APP / "modules", tmp_path / "modules")
+    copy_modules(tmp_path)
     a, b = free_ports(2)
-    text = DESCRIPTOR.format(a=a, b=b, tee=tee, language=language, consumer=CONSUMERS[language])
+    text = stream_descriptor(a, b, tee_b=tee, language=language, consumer=CONSUMERS[language])
     (tmp_path / "descriptor.yaml").write_text(text)
     descriptor = load_descriptor(tmp_path / "descriptor.yaml")
     cluster = LocalCluster(descriptor)

@@ -122,15 +122,23 @@ def _compiler_identity(cc: str) -> str:
 
 
 def build_key(command: list[str], output: Path, source: Path, sdk: Path) -> str:
-    """SHA-256 of the compiler, the command (output path aside) and every input file."""
+    """SHA-256 of the compiler, the command and every input file, with the output, source and
+    SDK paths left out (the build maps them away, so the binary does not depend on them): the
+    same module copied elsewhere is found in the cache."""
     digest = hashlib.sha256()
     digest.update(_compiler_identity(command[0]).encode())
-    arguments = ["OUTPUT" if arg == str(output) else arg for arg in command[1:]]
+    arguments = [
+        "OUTPUT"
+        if arg == str(output)
+        else arg.replace(str(source), "<source>").replace(str(sdk), "<sdk>")
+        for arg in command[1:]
+    ]
     digest.update(json.dumps(arguments).encode())
-    folders = [source, sdk / "include", sdk / "include" / "authex", sdk / "src"]
-    for folder in folders:
+    folders = [(source, "<source>"), (sdk / "include", "<sdk>/include")]
+    folders += [(sdk / "include" / "authex", "<sdk>/include/authex"), (sdk / "src", "<sdk>/src")]
+    for folder, label in folders:
         for path in sorted(folder.glob("*.[ch]")):
-            digest.update(f"{path}\0{path.stat().st_size}\0".encode())
+            digest.update(f"{label}/{path.name}\0{path.stat().st_size}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 
