@@ -179,6 +179,7 @@ static int emit_sealed(ax_runtime *rt, ax_connection *c, uint8_t direction, uint
     }
     ax_frame_end(&rt->out);
     c->stats.emitted++;
+    rt->emitted_total++;
     if (next) rt->dirty = 1;
     return 0;
 }
@@ -599,6 +600,7 @@ static void deliver(ax_runtime *rt, const ax_value *v) {
     }
     c->stats.delivered++;
     rt->dirty = 1;
+    uint64_t emitted_before = rt->emitted_total;
     size_t endpoint = c->endpoint;
     const ax_endpoint *e = &rt->endpoints[endpoint];
     if (run_callback(rt, endpoint, rt->plain, len) != 0) {
@@ -617,6 +619,10 @@ static void deliver(ax_runtime *rt, const ax_value *v) {
     }
     ax_wipe(rt->plain, len);
     send_tuple(rt, AX_MSG_HOST_ACCEPTED, conn_id, direction, counter, -1);
+    /* What a callback emits goes out now rather than after the rest of the input: a reply or a
+     * flow-control message must not wait behind a long batch. Acknowledgements alone still wait
+     * and leave together. */
+    if (emitted_before != rt->emitted_total) ax_runtime_flush(rt);
 }
 
 static void call_result(ax_runtime *rt, uint32_t rid, uint8_t status, const uint8_t *payload,

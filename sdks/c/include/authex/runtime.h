@@ -86,6 +86,7 @@ struct ax_ctx {
     ax_window window;
     ax_connection connections[AUTHEX_MAX_CONNECTIONS];
     uint64_t unknown_rejected;
+    uint64_t emitted_total; /* HostEmit frames written so far (all connections) */
 
     /* the callback running now: its kind, or 0 */
     int in_callback;
