@@ -12,7 +12,7 @@
 #define MANIFEST_FORMAT 1
 #define MAX_PER_KIND 0xFFF
 
-static const char *kind_word(ax_kind kind) {
+const char *ax_kind_name(ax_kind kind) {
     static const char *const names[] = {"?", "input", "output", "entry", "request", "handler"};
     return (unsigned)kind <= 5 ? names[kind] : "?";
 }
@@ -49,21 +49,21 @@ int ax_table_check(const ax_endpoint *endpoints, size_t count, uint16_t *ids, ch
             snprintf(err, err_cap,
                      "%s name \"%s\" is invalid: use letters, digits, '_' and '-', starting "
                      "with a letter or '_', at most 64 characters",
-                     kind_word(e->kind), e->name == NULL ? "(null)" : e->name);
+                     ax_kind_name(e->kind), e->name == NULL ? "(null)" : e->name);
             return -1;
         }
         int needs = e->kind == AX_KIND_INPUT || e->kind == AX_KIND_ENTRY ||
                     e->kind == AX_KIND_HANDLER;
         if (needs && e->callback == NULL) {
-            snprintf(err, err_cap, "%s \"%s\" has no function", kind_word(e->kind), e->name);
+            snprintf(err, err_cap, "%s \"%s\" has no function", ax_kind_name(e->kind), e->name);
             return -1;
         }
         if (!needs && e->callback != NULL) {
-            snprintf(err, err_cap, "%s \"%s\" takes no function", kind_word(e->kind), e->name);
+            snprintf(err, err_cap, "%s \"%s\" takes no function", ax_kind_name(e->kind), e->name);
             return -1;
         }
         if (e->is_public && e->kind != AX_KIND_ENTRY) {
-            snprintf(err, err_cap, "%s \"%s\": only entries can be public", kind_word(e->kind),
+            snprintf(err, err_cap, "%s \"%s\": only entries can be public", ax_kind_name(e->kind),
                      e->name);
             return -1;
         }
@@ -73,13 +73,13 @@ int ax_table_check(const ax_endpoint *endpoints, size_t count, uint16_t *ids, ch
             same_kind++;
             int order = strcmp(endpoints[j].name, e->name);
             if (order == 0 && j != i) {
-                snprintf(err, err_cap, "%s \"%s\" is declared twice", kind_word(e->kind), e->name);
+                snprintf(err, err_cap, "%s \"%s\" is declared twice", ax_kind_name(e->kind), e->name);
                 return -1;
             }
             if (order < 0) rank++;
         }
         if (same_kind > MAX_PER_KIND) {
-            snprintf(err, err_cap, "more than %d %ss declared", MAX_PER_KIND, kind_word(e->kind));
+            snprintf(err, err_cap, "more than %d %ss declared", MAX_PER_KIND, ax_kind_name(e->kind));
             return -1;
         }
         ids[i] = (uint16_t)((unsigned)e->kind << 12 | rank);
@@ -177,7 +177,7 @@ long ax_manifest_json(const ax_endpoint *endpoints, size_t count, const uint16_t
                 puts_(&s, "{\"id\":");
                 puts_(&s, num);
                 puts_(&s, ",\"kind\":");
-                put_json_string(&s, kind_word(endpoints[i].kind));
+                put_json_string(&s, ax_kind_name(endpoints[i].kind));
                 puts_(&s, ",\"name\":");
                 put_json_string(&s, endpoints[i].name);
                 puts_(&s, ",\"public\":");

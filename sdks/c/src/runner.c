@@ -217,30 +217,47 @@ static int platform_read(platform_link *link, ax_frame *frame, ax_value *values,
     }
 }
 
+/* The next request id on the platform link (never 0). */
+static uint32_t platform_next_id(platform_link *link) {
+    uint32_t id = link->next_id++;
+    if (link->next_id == 0) link->next_id = 1;
+    return id;
+}
+
+/* Send a request (a frame with request id `id`) on the platform link and read its reply into
+ * link->buf: 0 if it is a `want` answering `id`, -1 with err (`what` names the request). */
+static int platform_ask(platform_link *link, const ax_writer *request, uint32_t id,
+                        uint8_t want, const char *what, ax_frame *frame, ax_value *v, char *err,
+                        size_t err_cap) {
+    if (write_all(link->fd, request->buf, request->len) != 0) {
+        snprintf(err, err_cap, "platform link: write failed");
+        return -1;
+    }
+    if (platform_read(link, frame, v, err, err_cap) != 0) return -1;
+    if (frame->type == AX_MSG_ERROR) {
+        snprintf(err, err_cap, "%.*s", (int)v[1].len, (const char *)v[1].data);
+        return -1;
+    }
+    if (frame->type != want || frame->request_id != id) {
+        snprintf(err, err_cap, "platform answered a %s request with something else", what);
+        return -1;
+    }
+    return 0;
+}
+
 static int platform_quote(void *self, const uint8_t report_data[64], uint8_t *out, size_t cap,
                           size_t *out_len, char *err, size_t err_cap) {
     platform_link *link = self;
     uint8_t request[AX_HEADER_SIZE + 4 + 64];
     ax_writer w;
     ax_writer_init(&w, request, sizeof request);
-    uint32_t id = link->next_id++;
-    if (link->next_id == 0) link->next_id = 1;
+    uint32_t id = platform_next_id(link);
     ax_frame_begin(&w, AX_MSG_QUOTE_REQUEST, id);
     ax_put_bytes(&w, report_data, 64);
     ax_frame_end(&w);
-    if (write_all(link->fd, request, w.len) != 0) {
-        snprintf(err, err_cap, "platform link: write failed");
-        return -1;
-    }
     ax_frame frame;
     ax_value v[AX_MAX_FIELDS];
-    if (platform_read(link, &frame, v, err, err_cap) != 0) return -1;
-    if (frame.type == AX_MSG_ERROR) {
-        snprintf(err, err_cap, "%.*s", (int)v[1].len, (const char *)v[1].data);
-        return -1;
-    }
-    if (frame.type != AX_MSG_QUOTE_REPLY || frame.request_id != id) {
-        snprintf(err, err_cap, "platform answered a quote request with something else");
+    if (platform_ask(link, &w, id, AX_MSG_QUOTE_REPLY, "quote", &frame, v, err, err_cap) != 0) {
         return -1;
     }
     if (v[0].len > cap) {
@@ -252,38 +269,19 @@ static int platform_quote(void *self, const uint8_t report_data[64], uint8_t *ou
     return 0;
 }
 
-/* Send a request on the platform link and read its reply into link->buf; -1 with err. */
-static int platform_ask(platform_link *link, const ax_writer *request, uint32_t id,
-                        uint8_t want, ax_frame *frame, ax_value *v, char *err, size_t err_cap) {
-    if (write_all(link->fd, request->buf, request->len) != 0) {
-        snprintf(err, err_cap, "platform link: write failed");
-        return -1;
-    }
-    if (platform_read(link, frame, v, err, err_cap) != 0) return -1;
-    if (frame->type == AX_MSG_ERROR) {
-        snprintf(err, err_cap, "%.*s", (int)v[1].len, (const char *)v[1].data);
-        return -1;
-    }
-    if (frame->type != want || frame->request_id != id) {
-        snprintf(err, err_cap, "the platform answered with something else");
-        return -1;
-    }
-    return 0;
-}
-
 static int platform_seal(void *self, const uint8_t *state, size_t len, char *err,
                          size_t err_cap) {
     platform_link *link = self;
     static uint8_t request[AX_HEADER_SIZE + 4 + AX_STATE_CAP];
     ax_writer w;
     ax_writer_init(&w, request, sizeof request);
-    uint32_t id = link->next_id++;
+    uint32_t id = platform_next_id(link);
     ax_frame_begin(&w, AX_MSG_SEAL_REQUEST, id);
     ax_put_bytes(&w, state, len);
     ax_frame_end(&w);
     ax_frame frame;
     ax_value v[AX_MAX_FIELDS];
-    int rc = platform_ask(link, &w, id, AX_MSG_SEAL_REPLY, &frame, v, err, err_cap);
+    int rc = platform_ask(link, &w, id, AX_MSG_SEAL_REPLY, "seal", &frame, v, err, err_cap);
     ax_wipe(request, w.len);
     return rc;
 }
@@ -293,14 +291,15 @@ static uint64_t resume(ax_runtime *rt, platform_link *link) {
     uint8_t request[AX_HEADER_SIZE];
     ax_writer w;
     ax_writer_init(&w, request, sizeof request);
-    uint32_t id = link->next_id++;
+    uint32_t id = platform_next_id(link);
     ax_frame_begin(&w, AX_MSG_UNSEAL_REQUEST, id);
     ax_frame_end(&w);
     ax_frame frame;
     ax_value v[AX_MAX_FIELDS];
     char err[512];
     uint64_t version = 0;
-    if (platform_ask(link, &w, id, AX_MSG_UNSEAL_REPLY, &frame, v, err, sizeof err) != 0) {
+    if (platform_ask(link, &w, id, AX_MSG_UNSEAL_REPLY, "unseal", &frame, v, err, sizeof err) !=
+        0) {
         fprintf(stderr, "[%s] starting fresh: %s\n", rt->name, err);
     } else if (v[1].len > 0) {
         if (ax_runtime_restore(rt, v[1].data, v[1].len, err, sizeof err) != 0) {

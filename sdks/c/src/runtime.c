@@ -19,11 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-static const char *kind_name(ax_kind kind) {
-    static const char *const names[] = {"?", "input", "output", "entry", "request", "handler"};
-    return (unsigned)kind <= 5 ? names[kind] : "?";
-}
-
 /* ---- logging and output ----------------------------------------------------------------- */
 
 static void vlog(ax_runtime *rt, const char *format, va_list ap) {
@@ -425,7 +420,7 @@ static int run_callback(ax_runtime *rt, size_t endpoint, const uint8_t *data, si
     int rc = e->callback(rt, data, len);
     rt->in_callback = 0;
     if (rc < 0 && rt->fail_text[0] == '\0') {
-        snprintf(rt->fail_text, sizeof rt->fail_text, "%s \"%s\" returned %d", kind_name(e->kind),
+        snprintf(rt->fail_text, sizeof rt->fail_text, "%s \"%s\" returned %d", ax_kind_name(e->kind),
                  e->name, rc);
     }
     return rc < 0 ? -1 : 0;
@@ -606,7 +601,7 @@ static void deliver(ax_runtime *rt, const ax_value *v) {
     if (run_callback(rt, endpoint, rt->plain, len) != 0) {
         c = find_connection(rt, conn_id);
         if (c != NULL) c->stats.failed++;
-        rt_log(rt, "%s \"%s\" failed; the event is dropped: %s", kind_name(e->kind), e->name,
+        rt_log(rt, "%s \"%s\" failed; the event is dropped: %s", ax_kind_name(e->kind), e->name,
                rt->fail_text);
     } else if (e->kind == AX_KIND_HANDLER) {
         c = find_connection(rt, conn_id);

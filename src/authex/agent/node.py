@@ -451,16 +451,11 @@ class NodeAgent:
         self.registry = self.store.load()
         for record in list(self.registry.modules.values()):
             try:
-                process = await self._start_process(
-                    record.name, self.store.artifact(record.artifact)
-                )
+                process, version = await self._revive(record)
             except AuthexError as exc:
                 log.error("module %s was not restored: %s", record.name, exc)
                 del self.registry.modules[record.name]
                 continue
-            version = await self._resumed_version(process) if record.persistent else 0
-            if version == 0:
-                record.instance = secrets.randbits(63)
             record.measurement = process.measurement.hex()
             module = LoadedModule(
                 record.name, record.tee, record.instance, process, time.time(), record.artifact
@@ -478,6 +473,16 @@ class NodeAgent:
             if timer.module in self.modules:
                 self._start_timer(self.modules[timer.module], timer.entry_id, timer.period_ms)
         self._save_registry()
+
+    async def _revive(self, record: ModuleRecord) -> tuple[ModuleProcess, int]:
+        """Start a recorded module again from its stored artifact: its process and the
+        sealed-state version it resumed from; when 0 (not persistent, or nothing to resume)
+        the record gets a new instance, so the next deploy attests and keys it again."""
+        process = await self._start_process(record.name, self.store.artifact(record.artifact))
+        version = await self._resumed_version(process) if record.persistent else 0
+        if version == 0:
+            record.instance = secrets.randbits(63)
+        return process, version
 
     async def _resumed_version(self, process: ModuleProcess) -> int:
         if process.resumed is None:
@@ -520,14 +525,13 @@ class NodeAgent:
     async def _restart(self, module: LoadedModule, record: ModuleRecord) -> None:
         try:
             await asyncio.sleep(RESTART_DELAY * len(module.restarts))
-            process = await self._start_process(module.name, self.store.artifact(record.artifact))
-            version = await self._resumed_version(process)
+            process, version = await self._revive(record)
             if self.modules.get(module.name) is not module:  # removed or reloaded meanwhile
                 await process.stop()
                 return
             module.process = process
             if version == 0:  # nothing to resume: the deployer must attest it again
-                module.instance = record.instance = secrets.randbits(63)
+                module.instance = record.instance
                 self._save_registry()
             log.info(
                 "restarted module %s (%s)",

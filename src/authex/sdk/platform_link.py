@@ -51,10 +51,7 @@ class PlatformLink:
         return message
 
     def quote(self, report_data: bytes) -> bytes:
-        self._write(encode(QuoteRequest(report_data), next(self._ids)))
-        reply = self._read()
-        if isinstance(reply, Error):
-            raise BackendError(f"platform refused to quote: {reply.message}")
+        reply = self._ask(QuoteRequest(report_data), "quote")
         if not isinstance(reply, QuoteReply):
             raise ProtocolError("platform answered a quote request with something else")
         return reply.quote

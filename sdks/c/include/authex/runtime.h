@@ -121,6 +121,8 @@ struct ax_ctx {
 
 typedef struct ax_ctx ax_runtime;
 
+/* "input", "output", "entry", "request" or "handler". */
+const char *ax_kind_name(ax_kind kind);
 /* Check the endpoint table (names, duplicates, callbacks) and assign ids; 0, or -1 with err. */
 int ax_table_check(const ax_endpoint *endpoints, size_t count, uint16_t *ids, char *err,
                    size_t err_cap);

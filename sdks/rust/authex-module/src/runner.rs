@@ -280,16 +280,10 @@ impl PlatformLink {
 
     /// Ask the platform for a quote over `report_data` (SGX).
     pub fn quote(&mut self, report_data: &[u8]) -> Result<Vec<u8>, String> {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        let frame = Message::QuoteRequest(QuoteRequest { report_data: report_data.to_vec() })
-            .encode(id)
-            .map_err(|e| e.to_string())?;
-        self.file.write_all(&frame).map_err(|e| format!("platform link: {e}"))?;
-        match self.read()? {
-            (Message::QuoteReply(reply), rid) if rid == id => Ok(reply.quote),
-            (Message::Error(e), _) => Err(format!("platform refused to quote: {}", e.message)),
-            _ => Err("platform answered a quote request with something else".into()),
+        match self.ask(Message::QuoteRequest(QuoteRequest { report_data: report_data.to_vec() })) {
+            Ok(Message::QuoteReply(reply)) => Ok(reply.quote),
+            Ok(_) => Err("platform answered a quote request with something else".into()),
+            Err(e) => Err(format!("platform refused to quote: {e}")),
         }
     }
 }
