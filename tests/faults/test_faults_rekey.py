@@ -12,18 +12,9 @@ from pathlib import Path
 
 from authex.deployer.cluster import LocalCluster
 from authex.descriptor import load_descriptor
-from authex.errors import RemoteError
 from support.harness import App
 from support.net import free_ports
-from support.stream_app import copy_modules, stream_descriptor
-from support.stream_app import stats as counts
-
-
-def stats(app: App) -> dict[str, int]:
-    try:
-        return counts(app)
-    except RemoteError:
-        return {"count": -1}
+from support.stream_app import copy_modules, processed, stats, stream_descriptor
 
 
 def test_a_reloaded_module_gets_every_event_sent_after_its_new_keys(tmp_path: Path) -> None:
@@ -37,14 +28,14 @@ def test_a_reloaded_module_gets_every_event_sent_after_its_new_keys(tmp_path: Pa
         app = App(descriptor)
         app.deploy()
         app.call("producer", "burst", b"300")
-        app.wait_for("the first 300", lambda: stats(app)["count"] == 300)
+        app.wait_for("the first 300", lambda: processed(app) == 300)
         pid = next(m["pid"] for m in app.status()["modules"] if m["name"] == "consumer")
         os.kill(pid, signal.SIGKILL)  # not persistent: it stays down until the next deploy
-        app.wait_for("the crash seen", lambda: stats(app)["count"] == -1)
+        app.wait_for("the crash seen", lambda: processed(app) == -1)
         report = app.deploy()
         assert "consumer" in report.attested and "stream" in report.keyed
         app.call("producer", "burst", b"200")  # counters 1..200 under the new key
-        app.wait_for("the next 200", lambda: stats(app)["count"] == 200, 30)
+        app.wait_for("the next 200", lambda: processed(app) == 200, 30)
         assert stats(app) == {"count": 200, "last": 500, "out_of_order": 1, "duplicates": 0}
         stream = app.connection("stream")
         assert stream["duplicates"] == 0  # none taken for a resend of the old key's

@@ -23,10 +23,9 @@ import pytest
 
 from authex.deployer.cluster import LocalCluster
 from authex.descriptor import load_descriptor
-from authex.errors import RemoteError
 from support.harness import App
 from support.net import free_ports
-from support.stream_app import EVENTS, copy_modules, stats, stream_descriptor
+from support.stream_app import EVENTS, copy_modules, processed, stats, stream_descriptor
 
 
 def consumer(app: App) -> dict[str, object]:
@@ -60,16 +59,8 @@ def kill_agent(cluster: LocalCluster, node: str) -> None:
     os.waitpid(pid, 0)
 
 
-def count(app: App) -> int:
-    """Events processed so far; -1 while the consumer is not running (being restarted)."""
-    try:
-        return stats(app)["count"]
-    except RemoteError:
-        return -1
-
-
 def finish(app: App, started: float, what: str) -> None:
-    app.wait_for("every event", lambda: count(app) == EVENTS, 120)
+    app.wait_for("every event", lambda: processed(app) == EVENTS, 120)
     final = stats(app)
     assert final == {"count": EVENTS, "last": EVENTS, "out_of_order": 0, "duplicates": 0}
     stream = app.connection("stream")

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+from authex.errors import RemoteError
 from support.harness import App
 
 APP = Path(__file__).resolve().parents[1] / "faults" / "apps" / "stream"
@@ -44,3 +45,11 @@ def stats(app: App) -> dict[str, int]:
     """The consumer's counts: count, last, out_of_order, duplicates."""
     result: dict[str, int] = json.loads(app.call("consumer", "stats").payload)
     return result
+
+
+def processed(app: App) -> int:
+    """Events the consumer processed so far; -1 while it is not running (crashed, restarting)."""
+    try:
+        return stats(app)["count"]
+    except RemoteError:
+        return -1
