@@ -113,6 +113,21 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
             "wrapped": fixed("wrapped", 32),
         },
     ),
+    "SwapKey": (
+        15,
+        {
+            "module": "sensor",
+            "conn_id": 21,
+            "replaces": 9,
+            "io_id": 0x2001,
+            "role": 0,
+            "suite": 1,
+            "counter": 7,
+            "wrapped": fixed("swap wrapped", 32),
+        },
+    ),
+    "Promote": (16, {"staged": "sensor~u1"}),
+    "RemoveRoute": (17, {"conn_id": 9}),
     "AddRoute": (
         5,
         {
@@ -180,6 +195,18 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
     "HostStop": (5, {}),
     "HostAccepted": (0, {"conn_id": 9, "direction": 1, "counter": 1 << 33}),
     "HostResumed": (0, {"version": 41}),
+    "HostSwapKey": (
+        6,
+        {
+            "conn_id": 0,
+            "replaces": 0xFFFFFFFF,
+            "io_id": 0,
+            "role": 0,
+            "suite": 0,
+            "counter": 6,
+            "wrapped": fixed("host swap wrapped", 16),
+        },
+    ),
 }
 
 
@@ -507,6 +534,39 @@ def control_vectors() -> JSON:
                 "wrapped": wrapped.hex(),
             }
         )
+    swap_keys: list[JSON] = []
+    for mk, label, conn_id, replaces, io_id, role, suite_id, counter in (
+        (km_a, "conn 21 swaps 9", 21, 9, 0x2001, int(control.Role.SENDER), 1, 5),
+        (km_a, "", 0, 10, 0, 0, 0, 6),  # retire only: empty plaintext
+        (km_b, "state out", 0xFFFFFFFE, 0, 0xF001, int(control.Role.SENDER), 3, MAX_U64 - 1),
+    ):
+        conn_key = fixed(label) if label else b""
+        wrapped = control.wrap_key(
+            AES,
+            mk,
+            Secret(conn_key),
+            conn_id=conn_id,
+            io_id=io_id,
+            role=role,
+            suite=suite_id,
+            counter=counter,
+            replaces=replaces,
+        )
+        swap_keys.append(
+            {
+                "module_key": mk.reveal().hex(),
+                "conn_key": conn_key.hex(),
+                "conn_id": conn_id,
+                "replaces": replaces,
+                "io_id": io_id,
+                "role": role,
+                "suite": suite_id,
+                "counter": counter,
+                "ad": control.swap_key_ad(conn_id, replaces, io_id, role, suite_id, counter).hex(),
+                "nonce": nonce_block(control.TO_MODULE, counter)[:12].hex(),
+                "wrapped": wrapped.hex(),
+            }
+        )
     calls: list[JSON] = []
     results: list[JSON] = []
     for mk, entry_id, counter, arg, status, result in (
@@ -545,6 +605,7 @@ def control_vectors() -> JSON:
         "aead": "aes-gcm-128",
         "directions": {"to_module": control.TO_MODULE, "from_module": control.FROM_MODULE},
         "set_key": set_keys,
+        "swap_key": swap_keys,
         "call": calls,
         "result": results,
     }

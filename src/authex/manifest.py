@@ -34,6 +34,10 @@ KIND_CODE = {
     IoKind.HANDLER: 5,
 }
 MAX_PER_KIND = 0xFFF
+# Reserved ids outside every kind's range: the two ends of an update's state transfer, which
+# every persistent module has (spec/protocol.md §7.6).  Never in a manifest.
+STATE_OUT_ID = 0xF001  # sender: keying it makes the old instance send its sealed data
+STATE_IN_ID = 0xF002  # receiver: the new instance takes that data as its own
 
 
 @dataclass(frozen=True)

@@ -22,35 +22,8 @@ from pathlib import Path
 import pytest
 
 from authex.deployer.cluster import LocalCluster
-from authex.descriptor import load_descriptor
 from support.harness import App
-from support.net import free_ports
-from support.stream_app import EVENTS, copy_modules, processed, stats, stream_descriptor
-
-
-def consumer(app: App) -> dict[str, object]:
-    """The consumer as the status shows it ("running": its node runs the instance deployed)."""
-    module: dict[str, object] = next(m for m in app.status()["modules"] if m["name"] == "consumer")
-    return module
-
-
-RUST_CONSUMER = Path(__file__).resolve().parents[2] / "sdks/rust/examples/durable-consumer"
-CONSUMERS = {"python": "modules/durable", "c": "modules/durable-c", "rust": str(RUST_CONSUMER)}
-
-
-def start(
-    tmp_path: Path, tee: str = "native", language: str = "python"
-) -> tuple[LocalCluster, App]:
-    copy_modules(tmp_path)
-    a, b = free_ports(2)
-    text = stream_descriptor(a, b, tee_b=tee, language=language, consumer=CONSUMERS[language])
-    (tmp_path / "descriptor.yaml").write_text(text)
-    descriptor = load_descriptor(tmp_path / "descriptor.yaml")
-    cluster = LocalCluster(descriptor)
-    cluster.start(lambda _: None)
-    app = App(descriptor)
-    app.deploy()
-    return cluster, app
+from support.stream_app import EVENTS, consumer_status, processed, start_durable, stats
 
 
 def kill_agent(cluster: LocalCluster, node: str) -> None:
@@ -75,10 +48,10 @@ def finish(app: App, started: float, what: str) -> None:
 
 
 def test_agent_killed_mid_stream_resumes_and_loses_nothing(tmp_path: Path) -> None:
-    cluster, app = start(tmp_path)
+    cluster, app = start_durable(tmp_path)
     try:
         app.call("consumer", "slow_down", b"1")
-        before = consumer(app)
+        before = consumer_status(app)
         app.call("producer", "burst", b"%d" % (EVENTS // 2))
         time.sleep(0.5)  # let part of the stream through (not an assertion)
         kill_agent(cluster, "b")
@@ -86,7 +59,7 @@ def test_agent_killed_mid_stream_resumes_and_loses_nothing(tmp_path: Path) -> No
         app.call("producer", "burst", b"%d" % (EVENTS // 2))  # queued while b is down
         cluster.start(lambda _: None)  # same node directory
         finish(app, killed, "agent killed")
-        after = consumer(app)
+        after = consumer_status(app)
         assert after["running"]  # the deployed instance: resumed, not a fresh one
         assert after["pid"] != before["pid"]
         assert app.deploy().plan.empty  # nothing to redo: keys and routes came back
@@ -111,17 +84,17 @@ def test_agent_killed_mid_stream_resumes_and_loses_nothing(tmp_path: Path) -> No
 def test_module_killed_mid_stream_is_restarted_and_loses_nothing(
     tmp_path: Path, language: str, tee: str
 ) -> None:
-    cluster, app = start(tmp_path, tee=tee, language=language)
+    cluster, app = start_durable(tmp_path, tee=tee, language=language)
     try:
         app.call("consumer", "slow_down", b"1")
-        before = consumer(app)
+        before = consumer_status(app)
         app.call("producer", "burst", b"%d" % (EVENTS // 2))
         time.sleep(0.5)
         os.kill(int(str(before["pid"])), signal.SIGKILL)
         killed = time.monotonic()
         app.call("producer", "burst", b"%d" % (EVENTS // 2))
         finish(app, killed, f"{language} module killed")
-        after = consumer(app)
+        after = consumer_status(app)
         assert after["running"] and after["pid"] != before["pid"]
         assert app.deploy().plan.empty
     finally:

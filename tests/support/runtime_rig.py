@@ -26,6 +26,7 @@ from authex.wire.messages import (
     HostDeliver,
     HostEmit,
     HostSetKey,
+    HostSwapKey,
     Ok,
 )
 
@@ -90,6 +91,21 @@ class Rig:
         fields = dict(conn_id=conn_id, io_id=io_id, role=role, suite=SuiteId.AES_GCM_128)
         wrapped = wrap_key(AES, self.module_key, conn_key, counter=self.control, **fields)
         return HostSetKey(counter=self.control, wrapped=wrapped, **fields), conn_key
+
+    def swap_key_message(
+        self, conn_id: int, replaces: int, io_id: int, role: Role, *, key: Secret | None = None
+    ) -> tuple[HostSwapKey, Secret]:
+        """A swap-key (``conn_id`` 0: a retire, no key) with the next control counter."""
+        assert self.module_key is not None
+        self.control += 1
+        conn_key = key or Secret(bytes([conn_id % 256]) * 16 if conn_id else b"")
+        suite = SuiteId.AES_GCM_128 if conn_id else 0
+        fields = dict(conn_id=conn_id, io_id=io_id, role=role, suite=suite)
+        wrapped = wrap_key(
+            AES, self.module_key, conn_key, counter=self.control, replaces=replaces, **fields
+        )
+        message = HostSwapKey(replaces=replaces, counter=self.control, wrapped=wrapped, **fields)
+        return message, conn_key
 
     def connect(self, conn_id: int, kind: IoKind, name: str) -> ChannelEnd:
         """Key a connection end here; returns the peer's end of it."""

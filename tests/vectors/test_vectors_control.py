@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from authex.crypto import control
 from authex.crypto.secret import Secret
+from authex.errors import CryptoError
 from authex.crypto.suites import get_suite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,24 @@ def test_set_key(v: dict[str, Any]) -> None:
     assert control.unwrap_key(AEAD, module_key, h(v["wrapped"]), **fields).reveal() == h(
         v["conn_key"]
     )
+
+
+@pytest.mark.parametrize("v", VECTORS["swap_key"], ids=lambda v: f"conn{v['conn_id']}")
+def test_swap_key(v: dict[str, Any]) -> None:
+    ad = b"swap-key" + struct.pack(
+        ">IIHBBQ", v["conn_id"], v["replaces"], v["io_id"], v["role"], v["suite"], v["counter"]
+    )
+    assert ad.hex() == v["ad"] and len(ad) == 28
+    assert gcm_nonce(2, v["counter"]).hex() == v["nonce"]
+    direct = AESGCM(h(v["module_key"])).encrypt(h(v["nonce"]), h(v["conn_key"]), ad)
+    assert direct.hex() == v["wrapped"]
+    fields = {k: v[k] for k in ("conn_id", "io_id", "role", "suite", "counter", "replaces")}
+    module_key = Secret(h(v["module_key"]))
+    assert control.wrap_key(AEAD, module_key, Secret(h(v["conn_key"])), **fields) == direct
+    assert control.unwrap_key(AEAD, module_key, direct, **fields).reveal() == h(v["conn_key"])
+    set_key_fields = {k: v[k] for k in ("conn_id", "io_id", "role", "suite", "counter")}
+    with pytest.raises(CryptoError):  # a swap-key is never taken for a set-key
+        control.unwrap_key(AEAD, module_key, direct, **set_key_fields)
 
 
 @pytest.mark.parametrize("v", VECTORS["call"], ids=lambda v: f"entry{v['entry_id']:#x}")

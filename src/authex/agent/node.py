@@ -12,9 +12,9 @@ import json
 import logging
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
 from authex.agent.registry import ModuleRecord, Registry, RegistryStore, TimerRecord
 from authex.agent.router import LocalModule, Operator, RemoteNode, RouteTable, UnknownRoute
+from authex.agent.staging import Held, base_name, is_staged, valid_name
 from authex.agent.stats import ConnectionStats, reason_name
 from authex.agent.timers import PeriodicTimer
 from authex.errors import AuthexError, RemoteError
@@ -49,10 +50,13 @@ from authex.wire.messages import (
     HostEmit,
     HostRejected,
     HostSetKey,
+    HostSwapKey,
     Load,
     Loaded,
     Ok,
+    Promote,
     Remove,
+    RemoveRoute,
     Request,
     Reset,
     Response,
@@ -60,6 +64,7 @@ from authex.wire.messages import (
     SetKey,
     Status,
     StatusResult,
+    SwapKey,
     Timer,
     WatchEvent,
 )
@@ -130,6 +135,10 @@ class NodeAgent:
         # highest counter a local module took, per (connection, direction): resends at or
         # below it are acknowledged again without delivering them twice
         self.delivered_upto: dict[tuple[int, int], int] = {}
+        # deliveries handed to (or held for) a local module and not yet taken, per connection
+        self.inflight: Counter[int] = Counter()
+        # staged modules (updates): what is delivered to them until they are promoted
+        self.held: dict[str, Held] = {}
         self._commit_scheduled = False
         self._delete_timer: asyncio.TimerHandle | None = None
         self.started_at = time.time()
@@ -145,6 +154,12 @@ class NodeAgent:
                 return await self._attest(message)
             case SetKey():
                 return await self._set_key(message)
+            case SwapKey():
+                return await self._swap_key(message)
+            case Promote():
+                return await self._promote(message)
+            case RemoveRoute():
+                return await self._remove_route(message)
             case AddRoute():
                 return await self._add_route(message)
             case Call():
@@ -182,7 +197,7 @@ class NodeAgent:
                 ErrorCode.BACKEND,
                 f"node {self.config.name} runs {self.config.tee} modules, not {msg.tee}",
             )
-        if not msg.module.replace("-", "").replace("_", "").isalnum():
+        if not valid_name(msg.module):
             raise CommandError(ErrorCode.BAD_REQUEST, f"invalid module name {msg.module!r}")
         old = self.modules.pop(msg.module, None)
         if old is not None:
@@ -191,13 +206,18 @@ class NodeAgent:
         process = await self._start_process(name, msg.artifact)
         instance = secrets.randbits(63)
         digest = self.store.store_artifact(msg.artifact)
-        self.modules[name] = LoadedModule(name, msg.tee, instance, process, time.time(), digest)
+        self._install(LoadedModule(name, msg.tee, instance, process, time.time(), digest))
         self.registry.modules[name] = ModuleRecord(
             name, msg.tee, instance, process.measurement.hex(), digest, process.persistent
         )
         self._save_registry()
         log.info("loaded module %s (instance %x, pid %s)", name, instance, process.pid)
         return Loaded(instance, process.measurement)
+
+    def _install(self, module: LoadedModule) -> None:
+        self.modules[module.name] = module
+        if is_staged(module.name):
+            self.held[module.name] = Held()
 
     async def _start_process(self, name: str, artifact: bytes) -> ModuleProcess:
         """Have the platform start a module process and wait until it is ready."""
@@ -248,6 +268,65 @@ class NodeAgent:
         host = HostSetKey(msg.conn_id, msg.io_id, msg.role, msg.suite, msg.counter, msg.wrapped)
         await self._module_request(module, host)
         self._rekeyed(msg.conn_id)
+        return Ok()
+
+    async def _swap_key(self, msg: SwapKey) -> Message:
+        """Key a new connection on a module and forget the one it replaces, in one step: what
+        the module sent before its answer went on the old connection, what it sends after on
+        the new one.  What this agent still has of the old connection stays (it drains)."""
+        module = self._module(msg.module)
+        host = HostSwapKey(
+            msg.conn_id, msg.replaces, msg.io_id, msg.role, msg.suite, msg.counter, msg.wrapped
+        )
+        await self._module_request(module, host)
+        if msg.conn_id:
+            self._rekeyed(msg.conn_id)
+        return Ok()
+
+    async def _promote(self, msg: Promote) -> Message:
+        """A staged module becomes the module it replaces (spec/protocol.md §7.6)."""
+        staged = self.modules.get(msg.staged)
+        if staged is None or not is_staged(msg.staged):
+            raise CommandError(
+                ErrorCode.UNKNOWN_MODULE, f"no staged module {msg.staged!r} on {self.config.name}"
+            )
+        name = base_name(msg.staged)
+        old = self.modules.pop(name, None)
+        if old is not None:
+            await self._stop_module(old)
+        del self.modules[msg.staged]
+        staged.name = name
+        staged.process.name = name
+        self.modules[name] = staged
+        for conn_id, route in list(self.routes.routes.items()):
+            renamed = route
+            if route.from_module == msg.staged:
+                renamed = replace(renamed, from_module=name)
+            if route.to_module == msg.staged:
+                renamed = replace(renamed, to_module=name)
+            if renamed is not route:
+                self.routes.add(renamed)
+                self.registry.routes[conn_id] = renamed
+        record = self.registry.modules.pop(msg.staged, None)
+        if record is not None:
+            record.name = name
+            self.registry.modules[name] = record
+        self.registry.timers = [t for t in self.registry.timers if t.module != name]
+        self._save_registry()
+        self.store.prune(self.registry)
+        held = self.held.pop(msg.staged, Held()).release()
+        for message in held:
+            staged.process.send(message)
+        log.info("promoted %s to %s; released %d held deliveries", msg.staged, name, len(held))
+        return Ok()
+
+    async def _remove_route(self, msg: RemoveRoute) -> Message:
+        """Forget a retired connection: its route and whatever is still kept for it."""
+        self.routes.routes.pop(msg.conn_id, None)
+        if self.registry.routes.pop(msg.conn_id, None) is not None:
+            self._save_registry()
+        self._rekeyed(msg.conn_id)
+        self.inflight.pop(msg.conn_id, None)
         return Ok()
 
     def _rekeyed(self, conn_id: int) -> None:
@@ -332,11 +411,13 @@ class NodeAgent:
                     "pid": m.process.pid,
                     "running": m.process.running,
                     "state": m.process.exit_reason or "running",
+                    "persistent": m.process.persistent,
+                    "held": len(self.held[m.name].messages) if m.name in self.held else 0,
                 }
                 for m in self.modules.values()
             ],
             "routes": sorted(self.routes.routes),
-            "connections": {str(c): s.to_dict() for c, s in sorted(self.stats.items())},
+            "connections": self._connection_status(),
             "timers": [
                 {
                     "module": t.module,
@@ -360,6 +441,14 @@ class NodeAgent:
             },
         }
 
+    def _connection_status(self) -> dict[str, dict[str, Any]]:
+        """Counts per connection, with ``pending``: events of it still in this agent's outbox
+        or handed to (or held for) a local module and not yet taken."""
+        pending: Counter[int] = Counter(self.outbox.per_connection())
+        pending.update(+self.inflight)
+        ids = sorted(set(self.stats) | set(pending))
+        return {str(c): self.stats[c].to_dict() | {"pending": pending[c]} for c in ids}
+
     async def _remove(self, msg: Remove) -> Message:
         module = self.modules.pop(msg.module, None)
         if module is None:
@@ -381,6 +470,8 @@ class NodeAgent:
         self.outbox.clear()  # their connections are gone: never resend those events
         self.awaiting.clear()
         self.delivered_upto.clear()
+        self.inflight.clear()
+        self.held.clear()
         self.registry = Registry()
         self._save_registry()
         self.store.prune(self.registry)
@@ -437,6 +528,12 @@ class NodeAgent:
         gone = LocalModule(name)
         for pending in [k for k in self.awaiting if self._target_or_none(k[0], k[1]) == gone]:
             del self.awaiting[pending]
+        for conn_id in list(self.inflight):
+            ends = (
+                self._target_or_none(conn_id, d) for d in (Direction.FORWARD, Direction.RESPONSE)
+            )
+            if gone in ends:
+                del self.inflight[conn_id]
 
     def start(self) -> None:
         """Resume sending whatever the outbox kept from before a restart."""
@@ -460,7 +557,7 @@ class NodeAgent:
             module = LoadedModule(
                 record.name, record.tee, record.instance, process, time.time(), record.artifact
             )
-            self.modules[record.name] = module
+            self._install(module)
             log.info(
                 "restored module %s (instance %x, %s)",
                 record.name,
@@ -631,6 +728,10 @@ class NodeAgent:
 
     def _taken(self, conn_id: int, direction: int, counter: int, *, accepted: bool) -> None:
         """A local module took (or refused for good) a message: acknowledge it upstream."""
+        if self.inflight[conn_id] > 1:
+            self.inflight[conn_id] -= 1
+        else:
+            self.inflight.pop(conn_id, None)
         if accepted:
             key = (conn_id, direction)
             self.delivered_upto[key] = max(self.delivered_upto.get(key, 0), counter)
@@ -692,9 +793,23 @@ class NodeAgent:
                 "module %s not running; dropped connection %d", module_name, message.conn_id
             )
             return False
-        module.process.send(message)
+        held = self.held.get(module_name)
+        if held is not None and not self._state_transfer(module_name, message.conn_id):
+            if not held.add(message):
+                stats.dropped += 1
+                log.warning("staged module %s holds too much; refused a delivery", module_name)
+                return False
+        else:
+            module.process.send(message)
+        self.inflight[message.conn_id] += 1
         stats.delivered += 1
         return True
+
+    def _state_transfer(self, staged: str, conn_id: int) -> bool:
+        """Is this connection the state transfer into a staged module, from the instance it
+        replaces?  (Delivered at once; everything else waits for the promotion.)"""
+        route = self.routes.routes.get(conn_id)
+        return route is not None and route.from_module == base_name(staged)
 
     def _to_operator(self, event: Event) -> None:
         stats = self.stats[event.conn_id]

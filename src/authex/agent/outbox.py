@@ -79,6 +79,14 @@ class Outbox:
     def size(self, peer: str) -> int:
         return self.sizes.get(peer, 0)
 
+    def per_connection(self) -> dict[int, int]:
+        """How many stored events each connection has, over every peer (for status)."""
+        counts: dict[int, int] = {}
+        for keys in self._keys.values():
+            for conn_id, _, _ in keys:
+                counts[conn_id] = counts.get(conn_id, 0) + 1
+        return counts
+
     def full(self, peer: str) -> bool:
         return self.size(peer) >= self.limit
 

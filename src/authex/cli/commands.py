@@ -27,6 +27,7 @@ from authex.deployer.deploy import blockers, deploy, prepare
 from authex.deployer.session import Session
 from authex.deployer.state import StateStore
 from authex.deployer.toolchains import build_all
+from authex.deployer.update import update
 from authex.descriptor import Descriptor, DescriptorProblems, check_interfaces, load_descriptor
 from authex.errors import AuthexError
 from authex.wire.messages import CallStatus
@@ -87,6 +88,7 @@ async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
         "send": send,
         "request": request,
         "watch": watch,
+        "update": update_cmd,
         "remove": remove,
         "reset": reset,
         "operator-cert": operator_cert,
@@ -262,6 +264,18 @@ async def watch(args: argparse.Namespace, descriptor: Descriptor) -> int:
     if args.count and seen < args.count:
         print(f"error: saw {seen} of {args.count} events before the timeout", file=sys.stderr)
         return 1
+    return 0
+
+
+async def update_cmd(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    async with _session(descriptor, allow_emulated=args.allow_emulated) as session:
+        report = await update(session, args.module, fresh=args.fresh)
+    if not report.unchanged:
+        say(
+            f"updated {report.module} in {report.total_s:.1f}s: {report.connections} connections "
+            f"moved, sealed data: {report.transfer}; downtime {report.downtime_s * 1000:.0f} ms "
+            f"({report.held} events waited for the new version)"
+        )
     return 0
 
 

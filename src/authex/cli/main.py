@@ -96,6 +96,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=0, help="stop after N events")
     p.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds")
 
+    p = sub.add_parser(
+        "update",
+        help="replace a running module by its new version, losing no event (resumable)",
+    )
+    with_descriptor(p)
+    p.add_argument("module")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start the new version without the old one's sealed data",
+    )
+    p.add_argument(
+        "--allow-emulated",
+        action="store_true",
+        help="accept emulated TEEs (as `authex up` deploys)",
+    )
+
     p = sub.add_parser("remove", help="stop and remove one module")
     with_descriptor(p)
     p.add_argument("module")

@@ -5,6 +5,9 @@ its nonce block (direction 2 from the deployer, 3 for the module's answers) and 
 
 - set-key: AD = "set-key" || conn_id u32 || io_id u16 || role u8 || suite u8 || counter u64;
   plaintext = the 16-byte connection key.
+- swap-key: AD = "swap-key" || conn_id u32 || replaces u32 || io_id u16 || role u8 || suite u8 ||
+  counter u64; plaintext = the 16-byte key of ``conn_id``, or empty when conn_id is 0 (the
+  module only forgets ``replaces``).
 - call:    AD = "call" || entry_id u16 || counter u64; plaintext = the argument.
 - result:  AD = "call-result" || entry_id u16 || counter u64 || status u8 (direction 3).
 """
@@ -41,6 +44,21 @@ def set_key_ad(conn_id: int, io_id: int, role: int, suite: int, counter: int) ->
     return b"set-key" + struct.pack(">IHBBQ", conn_id, io_id, role, suite, _checked(counter))
 
 
+def swap_key_ad(
+    conn_id: int, replaces: int, io_id: int, role: int, suite: int, counter: int
+) -> bytes:
+    fields = struct.pack(">IIHBBQ", conn_id, replaces, io_id, role, suite, _checked(counter))
+    return b"swap-key" + fields
+
+
+def _key_ad(
+    conn_id: int, io_id: int, role: int, suite: int, counter: int, replaces: int | None
+) -> bytes:
+    if replaces is None:
+        return set_key_ad(conn_id, io_id, role, suite, counter)
+    return swap_key_ad(conn_id, replaces, io_id, role, suite, counter)
+
+
 def call_ad(entry_id: int, counter: int) -> bytes:
     return b"call" + struct.pack(">HQ", entry_id, _checked(counter))
 
@@ -59,8 +77,10 @@ def wrap_key(
     role: int,
     suite: int,
     counter: int,
+    replaces: int | None = None,
 ) -> bytes:
-    ad = set_key_ad(conn_id, io_id, role, suite, counter)
+    """The connection key sealed for a set-key, or (``replaces`` given) for a swap-key."""
+    ad = _key_ad(conn_id, io_id, role, suite, counter, replaces)
     return aead.seal(module_key.reveal(), TO_MODULE, counter, ad, conn_key.reveal())
 
 
@@ -74,8 +94,9 @@ def unwrap_key(
     role: int,
     suite: int,
     counter: int,
+    replaces: int | None = None,
 ) -> Secret:
-    ad = set_key_ad(conn_id, io_id, role, suite, counter)
+    ad = _key_ad(conn_id, io_id, role, suite, counter, replaces)
     return Secret(aead.open(module_key.reveal(), TO_MODULE, counter, ad, wrapped))
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from authex.crypto.control import Role, wrap_key
+from authex.crypto.control import Role
 from authex.crypto.secret import Secret
-from authex.crypto.suites import SUITE_NAMES, get_suite
+from authex.deployer.keying import send_key
 from authex.deployer.plan import (
     Plan,
     choose_suite,
@@ -25,11 +25,11 @@ from authex.deployer.state import ConnectionState, ModuleState, TimerState
 from authex.deployer.steps import collect_failures, raise_failures
 from authex.deployer.toolchains import build_all
 from authex.descriptor import DescriptorProblems, check_interfaces
-from authex.errors import AttestationError, AuthexError, ProtocolError, RemoteError
+from authex.errors import AttestationError, AuthexError, ProtocolError, RemoteError, StateError
 from authex.manifest import IoKind, Manifest
 from authex.sdk.build import BuiltModule
 from authex.tee.base import AttestContext, Packaged, enrolled, get_backend
-from authex.wire.messages import AddRoute, Load, Loaded, SetKey, Timer
+from authex.wire.messages import AddRoute, Load, Loaded, Timer
 
 
 @dataclass
@@ -106,6 +106,12 @@ def blockers(session: Session, prepared: Prepared) -> dict[str, str]:
 async def deploy(session: Session) -> DeployReport:
     descriptor = session.descriptor
     progress = session.progress
+    if session.state.updates:  # a deploy would load over the staged instance
+        names = ", ".join(sorted(session.state.updates))
+        raise StateError(
+            f"an update of {names} is in progress: run `authex update {names}` to finish it "
+            "before deploying"
+        )
     prepared = await prepare(session, assign_ids=True)
     builds, manifests, packaged = prepared.builds, prepared.manifests, prepared.packaged
     unreachable, plan = prepared.unreachable, prepared.plan
@@ -122,7 +128,7 @@ async def deploy(session: Session) -> DeployReport:
 
     failures: list[AuthexError] = list(unreachable.values())
     failures += await collect_failures(
-        _load_and_attest(session, builds[name], packaged[name], name in plan.load, report)
+        load_and_attest(session, builds[name], packaged[name], name in plan.load, report)
         for name in plan.attest
         if descriptor.module(name).node not in unreachable
     )
@@ -140,32 +146,40 @@ async def deploy(session: Session) -> DeployReport:
     failures += await collect_failures(
         [_key_connection(session, c, manifests, report) for c in plan.key if usable(c)]
         + [
-            _install_route(session, c, node)
+            install_route(session, c, node)
             for c, node in plan.route
             if usable(c) and node not in unreachable
         ]
     )
     failures += await collect_failures(
-        _start_timer(session, key, manifests)
-        for key in plan.timers
-        if key.split(".", 1)[0] in ready
+        start_timer(session, key, manifests) for key in plan.timers if key.split(".", 1)[0] in ready
     )
     raise_failures(failures)
     return report
 
 
-async def _load_and_attest(
-    session: Session, built: BuiltModule, packaged: Packaged, load: bool, report: DeployReport
+async def load_and_attest(
+    session: Session,
+    built: BuiltModule,
+    packaged: Packaged,
+    load: bool,
+    report: DeployReport,
+    slot: str = "",
 ) -> None:
+    """Load (when ``load``) and attest one module; ``slot`` loads it under another name
+    (NAME~TAG: the staged new version of an update), which is also its deployment-state key."""
     spec = session.descriptor.module(built.name)
     node = session.descriptor.node(spec.node)
     backend = get_backend(node.tee)
     client = await session.client(spec.node)
-    where = f"module {spec.name} on node {spec.node}"
-    context = AttestContext(spec, node, packaged, session.keys(), session.trust(), session.policy)
+    name = slot or spec.name
+    where = f"module {name} on node {spec.node}"
+    context = AttestContext(
+        spec, node, packaged, session.keys(), session.trust(), session.policy, slot
+    )
     enrolled(context)  # refuse unenrolled or (without opt-in) emulated nodes before loading
     if load:
-        reply = await client.request(Load(spec.name, node.tee, packaged.image))
+        reply = await client.request(Load(name, node.tee, packaged.image))
         if not isinstance(reply, Loaded):
             raise ProtocolError("agent answered load without an instance", where=client.where)
         if reply.measurement != packaged.measurement:
@@ -174,23 +188,23 @@ async def _load_and_attest(
                 f"({reply.measurement.hex()[:16]}… instead of {packaged.measurement.hex()[:16]}…)",
                 where=where,
             )
-        session.state.modules[spec.name] = ModuleState(
+        session.state.modules[name] = ModuleState(
             node=spec.node,
             measurement=packaged.measurement.hex(),
             instance=reply.instance,
             manifest=built.manifest.to_dict(),
         )
         session.save()
-        session.progress(f"[{spec.node}] loaded {spec.name}")
+        session.progress(f"[{spec.node}] loaded {name}")
     try:
         verified = await backend.attest(client, context)
     except AuthexError:
         # Whatever runs there did not prove itself: never trust that instance again.
-        session.state.modules[spec.name].instance = 0
-        session.state.modules[spec.name].module_key = ""
+        session.state.modules[name].instance = 0
+        session.state.modules[name].module_key = ""
         session.save()
         raise
-    ms = session.state.modules[spec.name]
+    ms = session.state.modules[name]
     ms.module_key = verified.key.reveal().hex()
     ms.control_counter = 0
     ms.evidence = verified.evidence_kind
@@ -198,8 +212,8 @@ async def _load_and_attest(
     ms.control_suite = verified.control_suite
     ms.manifest = built.manifest.to_dict()
     session.save()
-    report.attested[spec.name] = verified.evidence_kind
-    session.progress(f"[{spec.node}] attested {spec.name}: {verified.evidence_kind}")
+    report.attested[name] = verified.evidence_kind
+    session.progress(f"[{spec.node}] attested {name}: {verified.evidence_kind}")
 
 
 async def _key_connection(
@@ -220,26 +234,12 @@ async def _key_connection(
     ends = connection_ends(conn, manifests)
 
     async def key_end(role: str, module: str, io_id: int) -> None:
-        ms = session.state.modules[module]
-        ms.control_counter += 1
-        counter = ms.control_counter
-        session.save()  # never reuse a control counter, even if we crash after sending
         role_code = Role.SENDER if role == "source" else Role.RECEIVER
-        suite_id = SUITE_NAMES[suite]
-        wrapped = wrap_key(
-            get_suite(ms.control_suite),
-            Secret(bytes.fromhex(ms.module_key)),
-            key,
-            conn_id=cs.id,
-            io_id=io_id,
-            role=role_code,
-            suite=suite_id,
-            counter=counter,
+        await send_key(
+            session, module, conn_id=cs.id, io_id=io_id, role=role_code, suite=suite, key=key
         )
-        client = await session.client(ms.node)
-        await client.request(SetKey(module, cs.id, io_id, role_code, suite_id, counter, wrapped))
         cs.keyed[role] = cs.epoch
-        cs.keyed_instance[role] = ms.instance
+        cs.keyed_instance[role] = session.state.modules[module].instance
         session.save()
 
     # The target first: once the source has the new key it seals with it, and the target's
@@ -250,7 +250,7 @@ async def _key_connection(
     session.progress(f"keyed {conn_name} (connection {cs.id}, {suite})")
 
 
-async def _install_route(session: Session, conn_name: str, node: str) -> None:
+async def install_route(session: Session, conn_name: str, node: str) -> None:
     descriptor = session.descriptor
     conn = descriptor.connection(conn_name)
     cs = session.state.connection_id(conn_name)
@@ -272,7 +272,7 @@ async def _install_route(session: Session, conn_name: str, node: str) -> None:
     session.save()
 
 
-async def _start_timer(session: Session, key: str, manifests: dict[str, Manifest]) -> None:
+async def start_timer(session: Session, key: str, manifests: dict[str, Manifest]) -> None:
     periodic = next(p for p in session.descriptor.periodic if f"{p.module}.{p.entry}" == key)
     entry = manifests[periodic.module].find(IoKind.ENTRY, periodic.entry)
     assert entry is not None  # checked by check_interfaces

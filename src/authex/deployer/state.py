@@ -64,6 +64,24 @@ class TimerState:
 
 
 @dataclass
+class UpdateState:
+    """An `authex update` in progress (spec/protocol.md §7.6), so a rerun resumes it.  The new
+    instance is ``modules[staged]``; the new connections are ``connections[NAME~TAG]`` for each
+    connection NAME of the module, until the promotion makes them the module's own."""
+
+    module: str
+    staged: str  # NAME~TAG
+    measurement: str  # hex, of the new version
+    phase: str = "staging"  # staging, staged, keyed, switched, drained, promoted
+    swapped: list[str] = field(default_factory=list)  # connections whose source switched
+    retired: dict[str, int] = field(default_factory=dict)  # connection -> its old id
+    transfer: str = ""  # "", "done" or "skipped: why"
+    switched_at: float = 0.0  # wall clock when the first source switched
+    released_at: float = 0.0  # wall clock when the held deliveries were released
+    held: int = 0  # deliveries the new instance had been holding
+
+
+@dataclass
 class DeploymentState:
     descriptor: str = ""
     version: int = STATE_VERSION
@@ -71,6 +89,7 @@ class DeploymentState:
     modules: dict[str, ModuleState] = field(default_factory=dict)
     connections: dict[str, ConnectionState] = field(default_factory=dict)
     timers: dict[str, TimerState] = field(default_factory=dict)
+    updates: dict[str, UpdateState] = field(default_factory=dict)
 
     def connection_id(self, name: str) -> ConnectionState:
         """The state of a connection, assigning it a fresh id the first time."""
@@ -90,6 +109,7 @@ class DeploymentState:
             "modules": {name: vars(m) for name, m in self.modules.items()},
             "connections": {name: vars(c) for name, c in self.connections.items()},
             "timers": {name: vars(t) for name, t in self.timers.items()},
+            "updates": {name: vars(u) for name, u in self.updates.items()},
         }
         return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
@@ -103,6 +123,7 @@ class DeploymentState:
             modules={k: ModuleState(**v) for k, v in raw["modules"].items()},
             connections={k: ConnectionState(**v) for k, v in raw["connections"].items()},
             timers={k: TimerState(**v) for k, v in raw["timers"].items()},
+            updates={k: UpdateState(**v) for k, v in raw.get("updates", {}).items()},
         )
 
 

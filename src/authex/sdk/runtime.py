@@ -8,7 +8,10 @@ around it.  What it enforces:
 - attestation: answer the challenge with the module's attester (per TEE kind, see
   sdk/attesters.py) and keep the control key it yields (K_m, or a session key derived from it);
 - set-key: only with K_m, only with a fresh control counter, only for this module's own endpoints
-  in the matching role; re-keying a connection replaces it with fresh counters;
+  in the matching role; re-keying a connection replaces it with fresh counters; swap-key keys a
+  new connection and forgets the one it replaces in the same step (updates);
+- state transfer (persistent modules, updates): keying the reserved state-out end sends the
+  ctx.seal data on it at once; an event on the reserved state-in end replaces that data;
 - events, requests and responses: open with the connection key, strictly increasing counters;
   failures are reported as HostRejected and never reach user code;
 - entries: public ones may be called in plaintext, all others only authenticated under K_m with a
@@ -31,9 +34,16 @@ from authex.crypto.control import Role, open_call, seal_result, unwrap_key
 from authex.crypto.secret import Secret
 from authex.crypto.suites import KEY_SIZE, get_suite
 from authex.errors import AuthexTimeoutError, CryptoError, ManifestError, ReplayError
-from authex.manifest import Endpoint, IoKind, Manifest
+from authex.manifest import STATE_IN_ID, STATE_OUT_ID, Endpoint, IoKind, Manifest
 from authex.sdk.attesters import Attester, native_attester
-from authex.sdk.module import MAX_EVENT_PAYLOAD, MAX_RESULT_PAYLOAD, Context, Module, RequestError
+from authex.sdk.module import (
+    MAX_EVENT_PAYLOAD,
+    MAX_RESULT_PAYLOAD,
+    MAX_SEALED_DATA,
+    Context,
+    Module,
+    RequestError,
+)
 from authex.sdk.module import as_reply as _as_reply
 from authex.wire.codec import Message
 from authex.wire.messages import (
@@ -51,6 +61,7 @@ from authex.wire.messages import (
     HostRejected,
     HostSetKey,
     HostStop,
+    HostSwapKey,
     Ok,
     RejectReason,
 )
@@ -61,6 +72,11 @@ CONTROL_SUITE = "aes-gcm-128"
 _ROLE_KINDS = {
     Role.SENDER: (IoKind.OUTPUT, IoKind.REQUEST),
     Role.RECEIVER: (IoKind.INPUT, IoKind.HANDLER),
+}
+# The reserved ends of an update's state transfer (never in a manifest, never in user code).
+_STATE_ENDS = {
+    STATE_OUT_ID: Endpoint(IoKind.OUTPUT, "~state-out", STATE_OUT_ID),
+    STATE_IN_ID: Endpoint(IoKind.INPUT, "~state-in", STATE_IN_ID),
 }
 
 
@@ -164,7 +180,7 @@ class ModuleRuntime:
             return False
         if isinstance(message, HostAttest):
             self._attest(message, request_id)
-        elif isinstance(message, HostSetKey):
+        elif isinstance(message, HostSetKey | HostSwapKey):
             self._set_key(message, request_id)
         elif isinstance(message, HostDeliver):
             self._deliver(message)
@@ -186,9 +202,14 @@ class ModuleRuntime:
         self.dirty = True
         self._send(HostAttested(evidence), request_id)
 
-    def _set_key(self, message: HostSetKey, request_id: int) -> None:
+    def _set_key(self, message: HostSetKey | HostSwapKey, request_id: int) -> None:
+        """Set-key and swap-key: authenticate, check, then change the table in one step."""
+        swap = isinstance(message, HostSwapKey)
+        replaces = message.replaces if isinstance(message, HostSwapKey) else None
+        what = f"{'swap' if swap else 'set'}-key for connection {message.conn_id}"
+
         def refuse(code: ErrorCode, text: str) -> None:
-            self._send(Error(code, f"set-key for connection {message.conn_id}: {text}"), request_id)
+            self._send(Error(code, f"{what}: {text}"), request_id)
 
         if self._module_key is None:
             return refuse(ErrorCode.REJECTED, "not attested")
@@ -206,20 +227,33 @@ class ModuleRuntime:
                 role=message.role,
                 suite=message.suite,
                 counter=message.counter,
+                replaces=replaces,
             )
         except CryptoError:
             self._window.rejected += 1
             return refuse(ErrorCode.REJECTED, "the wrapped key does not authenticate")
         self._window.accept(message.counter)
-        endpoint = self.manifest.by_id(message.io_id)
+        if swap and message.conn_id == 0:  # retire only
+            if len(key) or message.io_id or message.role or message.suite:
+                return refuse(ErrorCode.BAD_REQUEST, "a retire carries no key, io, role or suite")
+            if self._connections.pop(replaces or 0, None) is not None:
+                self.dirty = True
+            self._send(Ok(), request_id)
+            return None
         if message.role not in (Role.SENDER, Role.RECEIVER):
             return refuse(ErrorCode.BAD_REQUEST, f"unknown role {message.role}")
         role = Role(message.role)
+        endpoint = self._endpoint(message.io_id)
         if endpoint is None or endpoint.kind not in _ROLE_KINDS[role]:
             return refuse(
                 ErrorCode.BAD_REQUEST,
                 f"io id 0x{message.io_id:04x} is not a {' or '.join(_ROLE_KINDS[role])} "
                 f"of module {self.manifest.name!r}",
+            )
+        if endpoint.id in _STATE_ENDS and not self.persistent:
+            return refuse(
+                ErrorCode.BAD_REQUEST,
+                f"module {self.manifest.name!r} keeps no sealed state to transfer",
             )
         try:
             suite = get_suite(message.suite)
@@ -227,15 +261,56 @@ class ModuleRuntime:
             return refuse(ErrorCode.BAD_REQUEST, str(exc))
         if len(key) != KEY_SIZE:
             return refuse(ErrorCode.BAD_REQUEST, f"connection key must be {KEY_SIZE} bytes")
+        old = self._connections.get(replaces) if replaces else None
+        if old is not None and (old.endpoint != endpoint or old.role is not role):
+            return refuse(
+                ErrorCode.BAD_REQUEST,
+                f"connection {replaces} is not a {endpoint.kind.value} {endpoint.name!r} here",
+            )
+        if swap and old is None:
+            again = self._connections.get(message.conn_id)
+            if again is not None and again.endpoint == endpoint and again.role is role:
+                self._send(Ok(), request_id)  # applied before: the deployer lost our answer
+                return None
+        if replaces:
+            self._connections.pop(replaces, None)
         if endpoint.kind is IoKind.REQUEST:  # a request has one handler: a new key supersedes
-            for old_id, old in list(self._connections.items()):
-                if old.endpoint == endpoint:
+            for old_id, conn in list(self._connections.items()):
+                if conn.endpoint == endpoint:
                     del self._connections[old_id]
         end = ChannelEnd(message.conn_id, suite, key)
-        self._connections[message.conn_id] = _Connection(end, endpoint, role, ConnectionStats())
+        conn = _Connection(end, endpoint, role, ConnectionStats())
+        self._connections[message.conn_id] = conn
         self.dirty = True
+        if endpoint.id == STATE_OUT_ID:
+            self._send_state(conn)
         self._send(Ok(), request_id)
         return None
+
+    def _endpoint(self, io_id: int) -> Endpoint | None:
+        return _STATE_ENDS.get(io_id) or self.manifest.by_id(io_id)
+
+    def _send_state(self, conn: _Connection) -> None:
+        """The state-out end was keyed: send the ctx.seal data on it, once, and forget it."""
+        blob = b"\x00" if self._kept is None else b"\x01" + self._kept
+        counter, sealed = conn.end.seal(Direction.FORWARD, blob)
+        self._send(HostEmit(conn.end.conn_id, Direction.FORWARD, counter, sealed), 0)
+        del self._connections[conn.end.conn_id]
+        self.log(f"sent its sealed data ({len(blob) - 1} bytes) to its new version")
+
+    def _take_state(self, conn: _Connection, message: HostDeliver, blob: bytes) -> None:
+        """An event on the state-in end: the old version's ctx.seal data becomes ours."""
+        del self._connections[conn.end.conn_id]
+        if blob[:1] == b"\x01" and len(blob) - 1 <= MAX_SEALED_DATA:
+            self._kept = blob[1:]
+        elif blob == b"\x00":
+            self._kept = None
+        else:
+            self.log("refused a malformed state transfer")
+            return self._reject(message, RejectReason.FORGED)
+        self.dirty = True
+        self.log(f"took over the sealed data of its old version ({max(len(blob) - 1, 0)} bytes)")
+        return self._accepted(message)
 
     def _reject(self, message: HostDeliver, reason: RejectReason) -> None:
         conn = self._connections.get(message.conn_id)
@@ -270,6 +345,8 @@ class ModuleRuntime:
         data = self._open(conn, message)
         if data is None:
             return None
+        if conn.endpoint.id == STATE_IN_ID:
+            return self._take_state(conn, message, data)
         endpoint = conn.endpoint
         registered = self.module.callback(endpoint.kind, endpoint.name)
         if registered is None:  # checked at construction; kept for the type checker
@@ -438,7 +515,7 @@ class ModuleRuntime:
                 raise ValueError(f"it is not a state of module {self.manifest.name!r}")
             connections: dict[int, _Connection] = {}
             for raw in state["connections"]:
-                endpoint = self.manifest.by_id(int(raw["io_id"]))
+                endpoint = self._endpoint(int(raw["io_id"]))
                 role = Role(int(raw["role"]))
                 if endpoint is None or endpoint.kind not in _ROLE_KINDS[role]:
                     raise ValueError(f"io id {raw['io_id']} is not an end of this module")

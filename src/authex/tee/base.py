@@ -46,6 +46,11 @@ class AttestContext:
     keys: OperatorKeys
     trust: TrustStore
     policy: Policy
+    slot: str = ""  # the agent's name for the instance when not the module's (NAME~TAG)
+
+    @property
+    def loaded_as(self) -> str:
+        return self.slot or self.module.name
 
 
 class Backend(Protocol):

@@ -33,7 +33,7 @@ async def attest_by_mac(
 ) -> VerifiedModule:
     challenge = os.urandom(CHALLENGE_SIZE)
     where = f"module {ctx.module.name} on node {ctx.node.name}"
-    evidence = await exchange(client, ctx.module.name, challenge)
+    evidence = await exchange(client, ctx.loaded_as, challenge)
     try:
         response, module_nonce = split_evidence(evidence)
     except AttestationError as exc:

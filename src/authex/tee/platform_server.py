@@ -74,10 +74,20 @@ def read_frames(sock: socket.socket, decoder: FrameDecoder) -> list[Frame]:
 
 @dataclass
 class RunningModule:
-    name: str
+    name: str  # the agent's name for it: NAME, or NAME~TAG for a staged update
     process: subprocess.Popen[bytes]
     link: socket.socket
     admission: Admission
+
+    @property
+    def identity(self) -> str:
+        """The name it runs as (its --name, sealing identity, log folder): a staged
+        ``NAME~TAG`` (spec/protocol.md §5.2) is ``NAME``."""
+        return identity_of(self.name)
+
+
+def identity_of(name: str) -> str:
+    return name.partition("~")[0]
 
 
 class PlatformServer:
@@ -130,15 +140,16 @@ class PlatformServer:
 
     def load(self, message: PlatformLoad, request_id: int) -> None:
         self.stop(message.name)
-        admission = self.platform.admit(message.name, message.artifact)
+        identity = identity_of(message.name)
+        admission = self.platform.admit(identity, message.artifact)
         host_agent, host_module = socket.socketpair()
         plat_ours, plat_module = socket.socketpair()
-        folder = self.directory / "modules" / message.name
+        folder = self.directory / "modules" / identity
         folder.mkdir(parents=True, exist_ok=True)
-        program = self._program(message.name, admission.payload)
+        program = self._program(identity, admission.payload)
         with open(folder / "module.log", "ab") as log_file:
             process = subprocess.Popen(
-                [*program, "-", "--name", message.name, "--platform-fd", str(plat_module.fileno())],
+                [*program, "-", "--name", identity, "--platform-fd", str(plat_module.fileno())],
                 stdin=host_module.fileno(),
                 stdout=host_module.fileno(),
                 stderr=log_file,
@@ -201,9 +212,9 @@ class PlatformServer:
             return QuoteReply(self.platform.quote(module.admission, request.report_data))
         with self._seal_lock:  # one writer of the counters file
             if isinstance(request, SealRequest):
-                return SealReply(self.sealed.seal(module.name, measurement, request.data))
+                return SealReply(self.sealed.seal(module.identity, measurement, request.data))
             assert isinstance(request, UnsealRequest)
-            version, state = self.sealed.unseal(module.name, measurement)
+            version, state = self.sealed.unseal(module.identity, measurement)
             return UnsealReply(version, state)
 
     def stop(self, name: str) -> None:

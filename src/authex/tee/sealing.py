@@ -10,6 +10,8 @@ counter (a rollback by the host).
   name || measurement), 16 bytes; the seal root is a per-node platform secret;
 - blob = "AXSL" || u8 1 || u64 version || nonce (12) || AES-GCM-128(key, nonce, state,
   AD = the 13-byte header || name || measurement);
+- blobs and counters are kept per name and measurement (an update's new version, loaded beside
+  the old one, starts with its own);
 - the counter is written after the blob: a blob one version ahead of the counter is a seal
   whose reply never left the platform (nothing of that state escaped), and is accepted.
 
@@ -112,32 +114,39 @@ class SealStore:
             return {}
         return {str(k): int(v) for k, v in raw.items()}
 
-    def counter(self, name: str) -> int:
-        return self._counters().get(name, 0)
+    @staticmethod
+    def _slot(name: str, measurement: bytes) -> str:
+        """Blobs and counters are per identity (name and code): a new version loaded beside
+        the old one for an update never touches the old one's state."""
+        return f"{name}.{measurement.hex()[:16]}"
 
-    def _set_counter(self, name: str, version: int) -> None:
+    def counter(self, name: str, measurement: bytes) -> int:
+        return self._counters().get(self._slot(name, measurement), 0)
+
+    def _set_counter(self, slot: str, version: int) -> None:
         counters = self._counters()
-        counters[name] = version
+        counters[slot] = version
         _write_durably(self.counters_path, json.dumps(counters, sort_keys=True).encode())
 
-    def _blob_path(self, name: str) -> Path:
-        return self.blobs / f"{name}.sealed"
+    def blob_path(self, name: str, measurement: bytes) -> Path:
+        return self.blobs / f"{self._slot(name, measurement)}.sealed"
 
     def seal(self, name: str, measurement: bytes, state: bytes) -> int:
         """Seal ``state`` as the module's next version; returns that version."""
         if len(state) > MAX_STATE:
             raise SealError(f"state of {len(state)} bytes exceeds the limit of {MAX_STATE}")
-        version = self.counter(name) + 1
+        version = self.counter(name, measurement) + 1
         key = sealing_key(self._root, self.tee, name, measurement)
-        _write_durably(self._blob_path(name), seal_blob(key, name, measurement, version, state))
-        self._set_counter(name, version)
+        blob = seal_blob(key, name, measurement, version, state)
+        _write_durably(self.blob_path(name, measurement), blob)
+        self._set_counter(self._slot(name, measurement), version)
         return version
 
     def unseal(self, name: str, measurement: bytes) -> tuple[int, bytes]:
         """(version, state) last sealed for the module; (0, b"") if nothing was."""
-        counter = self.counter(name)
+        counter = self.counter(name, measurement)
         try:
-            blob = self._blob_path(name).read_bytes()
+            blob = self.blob_path(name, measurement).read_bytes()
         except FileNotFoundError:  # never sealed, or removed: a fresh start (holds no keys)
             return 0, b""
         key = sealing_key(self._root, self.tee, name, measurement)
@@ -150,9 +159,9 @@ class SealStore:
         if version > counter + 1:
             raise SealError(f"sealed state version {version} is ahead of the counter {counter}")
         if version == counter + 1:  # sealed, but the counter update did not happen
-            self._set_counter(name, version)
+            self._set_counter(self._slot(name, measurement), version)
         return version, state
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: str, measurement: bytes) -> None:
         """Drop a module's sealed state (the module was removed; its counter stays)."""
-        self._blob_path(name).unlink(missing_ok=True)
+        self.blob_path(name, measurement).unlink(missing_ok=True)

@@ -120,6 +120,39 @@ class SetKey(Message):
 
 
 @dataclass(frozen=True)
+class SwapKey(Message):
+    """Key connection ``conn_id`` on a module and, in the same step, forget ``replaces`` (an
+    update moves a sender to its target's new instance); ``conn_id`` 0 only forgets."""
+
+    TYPE = 0x2A
+    module: Str
+    conn_id: U32
+    replaces: U32
+    io_id: U16
+    role: U8
+    suite: U8
+    counter: U64
+    wrapped: Bytes
+
+
+@dataclass(frozen=True)
+class Promote(Message):
+    """A staged module ("NAME~TAG", loaded beside NAME for an update) becomes NAME: the old
+    instance is stopped and the deliveries held for the staged one are released."""
+
+    TYPE = 0x2C
+    staged: Str
+
+
+@dataclass(frozen=True)
+class RemoveRoute(Message):
+    """Forget a retired connection's route (its ends were swapped to a new connection)."""
+
+    TYPE = 0x2E
+    conn_id: U32
+
+
+@dataclass(frozen=True)
 class AddRoute(Message):
     """Where a connection's two ends live; every agent on the path gets it."""
 
@@ -353,6 +386,18 @@ class HostAccepted(Message):
 
 
 @dataclass(frozen=True)
+class HostSwapKey(Message):
+    TYPE = 0x8C
+    conn_id: U32
+    replaces: U32
+    io_id: U16
+    role: U8
+    suite: U8
+    counter: U64
+    wrapped: Bytes
+
+
+@dataclass(frozen=True)
 class HostResumed(Message):
     """Module -> agent, right after HostReady, only from a module that keeps sealed state:
     ``version`` of the sealed state it restored (keys, counters, its own data), or 0 when it
@@ -379,6 +424,9 @@ CONTROL_REQUESTS = Registry(
     Request,
     Watch,
     Shutdown,
+    SwapKey,
+    Promote,
+    RemoveRoute,
 )
 CONTROL_REPLIES = Registry(
     "control reply",
@@ -392,7 +440,9 @@ CONTROL_REPLIES = Registry(
     WatchEvent,
 )
 DATA = Registry("data", Hello, Ok, Error, Event, EventAck)
-HOST_TO_MODULE = Registry("host", HostAttest, HostSetKey, HostDeliver, HostCall, HostStop)
+HOST_TO_MODULE = Registry(
+    "host", HostAttest, HostSetKey, HostDeliver, HostCall, HostStop, HostSwapKey
+)
 MODULE_TO_HOST = Registry(
     "host reply",
     Ok,

@@ -29,12 +29,12 @@ def test_round_trip_and_versions(store: SealStore) -> None:
     assert store.unseal("sensor", M1) == (2, b"two")
     assert store.seal("valve", M1, b"other") == 1  # one counter per module
     assert store.unseal("sensor", M1) == (2, b"two")
-    assert (store.blobs / "sensor.sealed").stat().st_mode & 0o777 == 0o600
+    assert (store.blob_path("sensor", M1)).stat().st_mode & 0o777 == 0o600
 
 
 def test_tampered_blob_is_refused(store: SealStore) -> None:
     store.seal("sensor", M1, b"state")
-    path = store.blobs / "sensor.sealed"
+    path = store.blob_path("sensor", M1)
     blob = bytearray(path.read_bytes())
     blob[-1] ^= 1
     path.write_bytes(bytes(blob))
@@ -44,22 +44,26 @@ def test_tampered_blob_is_refused(store: SealStore) -> None:
 
 def test_another_code_version_cannot_unseal(store: SealStore) -> None:
     store.seal("sensor", M1, b"state")
+    assert store.unseal("sensor", M2) == (0, b"")  # a new version starts with its own state
+    assert store.seal("sensor", M2, b"new") == 1  # ... and never overwrites the old one's
+    assert store.unseal("sensor", M1) == (1, b"state")
+    shutil.copy(store.blob_path("sensor", M1), store.blob_path("sensor", M2))
     with pytest.raises(SealError, match="another version of its code"):
         store.unseal("sensor", M2)
 
 
 def test_another_module_cannot_unseal(store: SealStore) -> None:
     store.seal("sensor", M1, b"state")
-    shutil.copy(store.blobs / "sensor.sealed", store.blobs / "valve.sealed")
+    shutil.copy(store.blob_path("sensor", M1), store.blob_path("valve", M1))
     with pytest.raises(SealError, match="does not authenticate"):
         store.unseal("valve", M1)
 
 
 def test_rollback_to_an_older_blob_is_refused(store: SealStore) -> None:
     store.seal("sensor", M1, b"v1")
-    old = (store.blobs / "sensor.sealed").read_bytes()
+    old = (store.blob_path("sensor", M1)).read_bytes()
     store.seal("sensor", M1, b"v2")
-    (store.blobs / "sensor.sealed").write_bytes(old)  # the host puts the old one back
+    (store.blob_path("sensor", M1)).write_bytes(old)  # the host puts the old one back
     with pytest.raises(SealError, match="version 1 is older than the platform's counter 2"):
         store.unseal("sensor", M1)
 
@@ -67,11 +71,12 @@ def test_rollback_to_an_older_blob_is_refused(store: SealStore) -> None:
 def test_a_seal_interrupted_before_its_counter_update_is_accepted_once(store: SealStore) -> None:
     store.seal("sensor", M1, b"v1")
     store.seal("sensor", M1, b"v2")
+    slot = f"sensor.{M1.hex()[:16]}"
     counters = json.loads(store.counters_path.read_text())
-    store.counters_path.write_text(json.dumps({**counters, "sensor": 1}))  # as if cut there
+    store.counters_path.write_text(json.dumps({**counters, slot: 1}))  # as if cut there
     assert store.unseal("sensor", M1) == (2, b"v2")
-    assert store.counter("sensor") == 2
-    store.counters_path.write_text(json.dumps({"sensor": 0}))
+    assert store.counter("sensor", M1) == 2
+    store.counters_path.write_text(json.dumps({slot: 0}))
     with pytest.raises(SealError, match="ahead of the counter"):
         store.unseal("sensor", M1)
 
@@ -90,7 +95,7 @@ def test_keys_are_bound_to_platform_tee_name_and_measurement(tmp_path: Path) -> 
     other = SealStore(tmp_path / "other", "sgx")
     mine = SealStore(tmp_path / "mine", "sgx")
     mine.seal("sensor", M1, b"secret")
-    shutil.copy(mine.blobs / "sensor.sealed", other.blobs / "sensor.sealed")
+    shutil.copy(mine.blob_path("sensor", M1), other.blob_path("sensor", M1))
     with pytest.raises(SealError):
         other.unseal("sensor", M1)
 

@@ -55,6 +55,7 @@ def test_registry_contents() -> None:
         "HostDeliver",
         "HostCall",
         "HostStop",
+        "HostSwapKey",
     }
     assert names(m.MODULE_TO_HOST) == {
         "Ok",

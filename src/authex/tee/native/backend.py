@@ -23,5 +23,5 @@ class NativeBackend:
 
     async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule:
         challenge = NativeChallenge(ctx.module.name, ctx.node.name, ctx.keys.operator)
-        evidence = await exchange(client, ctx.module.name, challenge.challenge)
+        evidence = await exchange(client, ctx.loaded_as, challenge.challenge)
         return challenge.verify(evidence, ctx.packaged.measurement)

@@ -42,7 +42,7 @@ class SgxBackend:
         except ValueError as exc:
             raise AttestationError(f"the pinned SGX root is not a certificate: {exc}") from exc
         challenge = NativeChallenge(ctx.module.name, ctx.node.name, ctx.keys.operator)
-        evidence = await exchange(client, ctx.module.name, challenge.challenge)
+        evidence = await exchange(client, ctx.loaded_as, challenge.challenge)
         exchange_part, quote = evidence[:EVIDENCE_SIZE], evidence[EVIDENCE_SIZE:]
         module_public = exchange_part[:32]
         expected = hashlib.sha256(module_public + challenge.exchange.nonce).digest() + bytes(32)

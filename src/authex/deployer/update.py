@@ -1,0 +1,474 @@
+"""`authex update MODULE`: replace a running module by its new version without losing or
+duplicating an event (spec/protocol.md §7.6).
+
+The new version is loaded beside the old one as ``NAME~TAG`` and attested; every connection of
+the module gets a new id and key; the agents hold what reaches the new instance; each source
+switches to the new connection in one step (swap-key); once the old instance has taken and
+passed on everything sent to it, its sealed data moves to the new one over a temporary attested
+connection, the new instance is promoted and gets what was held, and the old connections are
+retired.  Every step is recorded in the deployment state, so a rerun resumes an interrupted
+update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from authex.crypto.control import Role
+from authex.crypto.secret import Secret
+from authex.deployer.deploy import (
+    DeployReport,
+    Prepared,
+    install_route,
+    load_and_attest,
+    prepare,
+    start_timer,
+)
+from authex.deployer.keying import send_key
+from authex.deployer.plan import SUITE_PREFERENCE, End, choose_suite, connection_ends, route_spec
+from authex.deployer.session import Session
+from authex.deployer.state import ConnectionState, UpdateState
+from authex.descriptor import Connection
+from authex.errors import RemoteError, StateError
+from authex.manifest import STATE_IN_ID, STATE_OUT_ID, IoKind, Manifest
+from authex.wire.messages import AddRoute, Promote, Remove, RemoveRoute, Timer
+
+PHASES = ("staging", "staged", "keyed", "switched", "drained", "promoted")
+POLL_INTERVAL = 0.05  # seconds between status polls while draining
+DRAIN_TIMEOUT = 120.0  # seconds the old instance gets to take what was sent to it
+PROGRESS_EVERY = 2.0
+
+
+@dataclass
+class UpdateReport:
+    module: str
+    unchanged: bool = False
+    staged: str = ""
+    connections: int = 0
+    transfer: str = ""
+    held: int = 0  # deliveries the new instance held until its promotion
+    downtime_s: float = 0.0  # first source switched -> held deliveries released
+    total_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Link:
+    """One connection of the module being updated, before the promotion."""
+
+    conn: Connection
+    old: ConnectionState
+    mine: tuple[End, ...]  # the module's own ends (two for a connection to itself)
+    other: End | None  # the other module's end; None for the operator or a loop
+
+    @property
+    def incoming(self) -> bool:
+        return any(e.role == "target" for e in self.mine)
+
+    @property
+    def outgoing(self) -> bool:
+        return any(e.role == "source" for e in self.mine)
+
+
+def _at_least(record: UpdateState, phase: str) -> bool:
+    return PHASES.index(record.phase) >= PHASES.index(phase)
+
+
+def _tag(record: UpdateState) -> str:
+    return record.staged.partition("~")[2]
+
+
+def _links(session: Session, name: str, manifests: dict[str, Manifest]) -> list[Link]:
+    links: list[Link] = []
+    for conn in session.descriptor.connections:
+        if name not in (conn.source.module, conn.target.module):
+            continue
+        old = session.state.connections.get(conn.name)
+        if old is None or not old.key:
+            raise StateError(
+                f"connection {conn.name!r} of {name} is not deployed yet: run `authex deploy` "
+                "first (an update replaces a running module; it does not add connections)"
+            )
+        ends = connection_ends(conn, manifests)
+        mine = tuple(e for e in ends if e.module == name)
+        others = [e for e in ends if e.module != name]
+        links.append(Link(conn, old, mine, others[0] if others else None))
+    return links
+
+
+async def update(session: Session, name: str, *, fresh: bool = False) -> UpdateReport:
+    """Update module ``name`` to what its source builds now; ``fresh``: do not transfer the
+    old instance's sealed data."""
+    started = time.monotonic()
+    descriptor, state, progress = session.descriptor, session.state, session.progress
+    try:
+        spec = descriptor.module(name)
+    except KeyError:
+        names = ", ".join(m.name for m in descriptor.modules)
+        raise StateError(f"no module named {name!r}; modules: {names}") from None
+    current = state.modules.get(name)
+    if current is None or not current.module_key or not current.instance:
+        raise StateError(f"module {name!r} is not deployed: run `authex deploy` first")
+    if current.node != spec.node:
+        raise StateError(
+            f"module {name!r} runs on node {current.node}, the descriptor puts it on {spec.node}: "
+            "an update replaces a module where it runs; move it with `authex deploy`"
+        )
+    prepared = await prepare(session, assign_ids=False)
+    if spec.node in prepared.unreachable:
+        raise prepared.unreachable[spec.node]
+    measurement = prepared.packaged[name].measurement.hex()
+    record = state.updates.get(name)
+    if (
+        record is not None
+        and record.measurement != measurement
+        and not _at_least(record, "switched")
+    ):
+        progress(f"the source of {name} changed since the interrupted update: staging it again")
+        await _abandon(session, record)
+        record = None
+    if record is None:
+        if measurement == current.measurement:
+            progress(f"{name} is unchanged (measurement {measurement[:16]}…): nothing to update")
+            return UpdateReport(name, unchanged=True)
+        _links(session, name, prepared.manifests)  # refuse early what cannot be updated
+        record = UpdateState(name, f"{name}~u{secrets.token_hex(4)}", measurement)
+        state.updates[name] = record
+        session.save()
+    elif record.measurement != measurement:
+        progress(
+            f"continuing the interrupted update of {name} with the version it staged; run "
+            "`authex update` again afterwards for the newest source"
+        )
+    else:
+        progress(f"resuming the update of {name} (it stopped after: {record.phase})")
+    report = UpdateReport(name, staged=record.staged)
+    await _run(session, record, prepared, fresh, report)
+    report.total_s = time.monotonic() - started
+    return report
+
+
+async def _run(
+    session: Session, record: UpdateState, prepared: Prepared, fresh: bool, report: UpdateReport
+) -> None:
+    name, state, progress = record.module, session.state, session.progress
+    if not _at_least(record, "promoted"):
+        if not await _staged_running(session, record):
+            if _at_least(record, "switched"):
+                raise StateError(
+                    f"the new instance {record.staged} is no longer running (its node restarted?) "
+                    f"after sources switched to it: run `authex deploy` to load and key {name} "
+                    "again"
+                )
+            if record.phase != "staging":
+                progress(f"the staged {record.staged} is gone: staging it again")
+            record.phase = "staging"
+            built, packaged = prepared.builds[name], prepared.packaged[name]
+            await load_and_attest(
+                session, built, packaged, True, DeployReport(prepared.plan), record.staged
+            )
+        if record.phase == "staging":  # loaded and attested, or (killed then) again just now
+            record.phase = "staged"
+            session.save()
+        links = _links(session, name, prepared.manifests)
+        report.connections = len(links)
+        if record.phase == "staged":
+            await _key_new_connections(session, record, links, prepared.manifests)
+        if record.phase == "keyed":
+            await _switch(session, record, links, prepared.manifests)
+        if record.phase == "switched":
+            await _drain_old(session, record, links)
+            record.transfer = await _transfer(session, record, fresh, prepared.manifests)
+            record.phase = "drained"
+            session.save()
+        if record.phase == "drained":
+            await _promote(session, record, links)
+    assert record.phase == "promoted", record.phase
+    await _finish(session, record, prepared.manifests)
+    report.transfer = record.transfer
+    report.held = record.held
+    report.downtime_s = max(0.0, record.released_at - record.switched_at)
+    del state.updates[name]
+    session.save()
+
+
+async def _staged_running(session: Session, record: UpdateState) -> bool:
+    ms = session.state.modules.get(record.staged)
+    if ms is None or not ms.module_key:
+        return False
+    status = await session.node_status(ms.node)
+    return any(
+        m["name"] == record.staged and m["instance"] == ms.instance and m["running"]
+        for m in status["modules"]
+    )
+
+
+async def _abandon(session: Session, record: UpdateState) -> None:
+    """Drop a staged instance that never received anything (its sources did not switch)."""
+    ms = session.state.modules.pop(record.staged, None)
+    if ms is not None:
+        with contextlib.suppress(RemoteError):  # not loaded any more
+            await (await session.client(ms.node)).request(Remove(record.staged))
+    tag = _tag(record)
+    for key in [k for k in session.state.connections if k.endswith(f"~{tag}")]:
+        del session.state.connections[key]
+    del session.state.updates[record.module]
+    session.save()
+
+
+def _staged_name(record: UpdateState, module: str) -> str:
+    return record.staged if module == record.module else module
+
+
+async def _add_route(session: Session, record: UpdateState, conn: Connection, conn_id: int) -> None:
+    """Route a new connection with the staged name for the module being updated."""
+    descriptor = session.descriptor
+    spec = route_spec(descriptor, conn, conn_id)
+    addresses = {n.name: f"{n.host}:{n.port}" for n in descriptor.nodes}
+    route = AddRoute(
+        conn_id,
+        spec.from_node,
+        _staged_name(record, spec.from_module),
+        addresses[spec.from_node],
+        spec.to_node,
+        _staged_name(record, spec.to_module),
+        addresses[spec.to_node],
+    )
+    for node in sorted({spec.from_node, spec.to_node}):
+        await (await session.client(node)).request(route)
+
+
+async def _key_new_connections(
+    session: Session, record: UpdateState, links: list[Link], manifests: dict[str, Manifest]
+) -> None:
+    """New id and key for every connection of the module: the staged instance's ends, and the
+    receiving ends of its outgoing connections (which then accept the old and the new id).
+    Sources switch later.  Idempotent: nothing flows on the new connections yet."""
+    state, tag = session.state, _tag(record)
+    for link in links:
+        new = state.connection_id(f"{link.conn.name}~{tag}")
+        new.suite = choose_suite(session.descriptor, link.conn, manifests)
+        key = Secret(os.urandom(16))
+        new.key, new.epoch, new.keyed, new.keyed_instance = key.reveal().hex(), 1, {}, {}
+        new.operator_send = new.operator_receive = 0
+        session.save()
+        await _add_route(session, record, link.conn, new.id)
+        other = link.other
+        if other is not None and other.role == "target":
+            await _key_end(session, new, other, other.module, key)
+        for end in link.mine:
+            await _key_end(session, new, end, record.staged, key)
+    record.phase = "keyed"
+    session.save()
+    session.progress(f"keyed {len(links)} new connections of {record.staged}")
+
+
+async def _key_end(
+    session: Session,
+    new: ConnectionState,
+    end: End,
+    module: str,
+    key: Secret,
+    replaces: int | None = None,
+) -> None:
+    role = Role.SENDER if end.role == "source" else Role.RECEIVER
+    await send_key(
+        session,
+        module,
+        conn_id=new.id,
+        io_id=end.io_id,
+        role=role,
+        suite=new.suite,
+        key=key,
+        replaces=replaces,
+    )
+    new.keyed[end.role] = new.epoch
+    new.keyed_instance[end.role] = session.state.modules[module].instance
+    session.save()
+
+
+async def _switch(
+    session: Session, record: UpdateState, links: list[Link], manifests: dict[str, Manifest]
+) -> None:
+    """Stop the old instance's timers, then move every source to the new connection: from its
+    answer on, it sends to the new instance only."""
+    state, tag, name = session.state, _tag(record), record.module
+    old_manifest = Manifest.from_dict(state.modules[name].manifest)
+    client = await session.client(state.modules[name].node)
+    for periodic in session.descriptor.periodic:
+        entry = old_manifest.find(IoKind.ENTRY, periodic.entry)
+        if periodic.module == name and entry is not None:
+            await client.request(Timer(name, entry.id, 0))
+    if not record.switched_at:
+        record.switched_at = time.time()
+        session.save()
+    for link in links:
+        other = link.other
+        if other is None or other.role != "source" or link.conn.name in record.swapped:
+            continue
+        new = state.connections[f"{link.conn.name}~{tag}"]
+        key = Secret(bytes.fromhex(new.key))
+        await _key_end(session, new, other, other.module, key, replaces=link.old.id)
+        record.swapped.append(link.conn.name)
+        session.save()
+        session.progress(f"{other.module} now sends {link.conn.name} to the new {name}")
+    record.phase = "switched"
+    session.save()
+
+
+def _nodes(session: Session, links: list[Link]) -> list[str]:
+    nodes: set[str] = set()
+    for link in links:
+        spec = route_spec(session.descriptor, link.conn, link.old.id)
+        nodes |= {spec.from_node, spec.to_node}
+    return sorted(nodes)
+
+
+async def _pending(session: Session, conn_ids: list[int], nodes: list[str]) -> int:
+    """Events of these connections that some agent still has: in an outbox, in flight to a
+    module or held (an unreachable node counts as unknown: -1)."""
+    statuses = await session.all_status()
+    total = 0
+    for node in nodes:
+        status = statuses.get(node)
+        if not isinstance(status, dict):
+            return -1
+        counts: dict[str, Any] = status["connections"]
+        total += sum(int(counts.get(str(c), {}).get("pending", 0)) for c in conn_ids)
+    return total
+
+
+async def _wait_drained(
+    session: Session, conn_ids: list[int], nodes: list[str], what: str, name: str
+) -> None:
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    told = time.monotonic()
+    while True:
+        pending = await _pending(session, conn_ids, nodes)
+        if pending == 0:
+            return
+        now = time.monotonic()
+        if now >= deadline:
+            shown = "an unknown number of" if pending < 0 else str(pending)
+            raise RemoteError(
+                f"{shown} {what} still pending after {DRAIN_TIMEOUT:.0f}s; run `authex update "
+                f"{name}` again to keep waiting (nothing is lost meanwhile)"
+            )
+        if now - told >= PROGRESS_EVERY:
+            told = now
+            session.progress(f"waiting for {'?' if pending < 0 else pending} {what}")
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+async def _drain_old(session: Session, record: UpdateState, links: list[Link]) -> None:
+    """Wait until the old instance took every event sent to it, then until everything it sent
+    was taken (it sends nothing more: its inputs are drained and its timers stopped)."""
+    nodes = _nodes(session, links)
+    name = record.module
+    incoming = [link.old.id for link in links if link.incoming]
+    outgoing = [link.old.id for link in links if link.outgoing]
+    await _wait_drained(session, incoming, nodes, f"events for the old {name}", name)
+    await _wait_drained(session, outgoing, nodes, f"events from the old {name}", name)
+    session.progress(f"the old {name} took and passed on everything sent to it")
+
+
+async def _transfer(
+    session: Session, record: UpdateState, fresh: bool, manifests: dict[str, Manifest]
+) -> str:
+    """Move the old instance's sealed data to the new one over a temporary attested connection
+    (spec/protocol.md §7.6 step 3); what happened, for the report."""
+    name, state = record.module, session.state
+    if fresh:
+        return "skipped (--fresh)"
+    node = state.modules[name].node
+    status = await session.node_status(node)
+    running = {m["name"]: m for m in status["modules"]}
+    if not running.get(name, {}).get("persistent"):
+        return "none (the module keeps no sealed state)"
+    if not running.get(record.staged, {}).get("persistent"):
+        raise StateError(
+            f"the running {name} keeps sealed state but its new version is not persistent: "
+            f"run `authex update {name} --fresh` to start it without that state"
+        )
+    old_suites = Manifest.from_dict(state.modules[name].manifest).suites
+    common = [s for s in SUITE_PREFERENCE if s in old_suites and s in manifests[name].suites]
+    if not common:
+        raise StateError(f"the old and new {name} share no cipher suite for the state transfer")
+    conn_id = state.next_connection_id
+    state.next_connection_id += 1
+    session.save()
+    address = next(f"{n.host}:{n.port}" for n in session.descriptor.nodes if n.name == node)
+    client = await session.client(node)
+    await client.request(AddRoute(conn_id, node, name, address, node, record.staged, address))
+    transfer = ConnectionState(conn_id, suite=common[0])
+    key = Secret(os.urandom(16))
+    state_in = End("target", record.staged, STATE_IN_ID)
+    state_out = End("source", name, STATE_OUT_ID)
+    await _key_end(session, transfer, state_in, record.staged, key)
+    await _key_end(session, transfer, state_out, name, key)  # the old instance sends at once
+    await _wait_drained(session, [conn_id], [node], "bytes of sealed data in transfer", name)
+    status = await session.node_status(node)
+    refused = status["connections"].get(str(conn_id), {}).get("rejected", {})
+    await client.request(RemoveRoute(conn_id))
+    if refused:
+        raise StateError(f"the new {name} refused the state transfer ({refused})")
+    session.progress(f"moved the sealed data of the old {name} to the new one")
+    return "done"
+
+
+async def _promote(session: Session, record: UpdateState, links: list[Link]) -> None:
+    """The new instance becomes the module: the old one stops, the held deliveries go in."""
+    state, tag, name = session.state, _tag(record), record.module
+    ms = state.modules[record.staged]
+    status = await session.node_status(ms.node)
+    record.held = next((m["held"] for m in status["modules"] if m["name"] == record.staged), 0)
+    await (await session.client(ms.node)).request(Promote(record.staged))
+    record.released_at = time.time()
+    state.modules[name] = state.modules.pop(record.staged)
+    for link in links:
+        record.retired[link.conn.name] = link.old.id
+        new = state.connections.pop(f"{link.conn.name}~{tag}")
+        new.routes = {}
+        state.connections[link.conn.name] = new
+    record.phase = "promoted"
+    session.save()
+    session.progress(
+        f"[{ms.node}] {record.staged} is now {name}; released {record.held} held deliveries"
+    )
+
+
+async def _finish(session: Session, record: UpdateState, manifests: dict[str, Manifest]) -> None:
+    """Routes under the module's own name, old connections retired, timers started again."""
+    descriptor, name = session.descriptor, record.module
+    for conn in descriptor.connections:
+        if name in (conn.source.module, conn.target.module):
+            cs = session.state.connections[conn.name]
+            spec = route_spec(descriptor, conn, cs.id)
+            for node in sorted({spec.from_node, spec.to_node}):
+                await install_route(session, conn.name, node)
+    for conn_name, old_id in record.retired.items():
+        conn = descriptor.connection(conn_name)
+        ends = connection_ends(conn, manifests)
+        for end in ends:  # receivers of the old instance's outgoing connections forget it
+            if end.module != name and end.role == "target":
+                await send_key(
+                    session,
+                    end.module,
+                    conn_id=0,
+                    io_id=0,
+                    role=0,
+                    suite="",
+                    key=Secret(b""),
+                    replaces=old_id,
+                )
+        spec = route_spec(descriptor, conn, old_id)
+        for node in sorted({spec.from_node, spec.to_node}):
+            await (await session.client(node)).request(RemoveRoute(old_id))
+    for periodic in descriptor.periodic:
+        if periodic.module == name:
+            await start_timer(session, f"{periodic.module}.{periodic.entry}", manifests)
