@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from authex.crypto import control
 from authex.crypto.secret import Secret
-from authex.errors import CryptoError
 from authex.crypto.suites import get_suite
+from authex.errors import CryptoError
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS: dict[str, Any] = json.loads(

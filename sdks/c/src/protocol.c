@@ -84,6 +84,16 @@ static size_t set_key_ad(const ax_set_key_fields *f, uint8_t ad[32]) {
     return 23;
 }
 
+void ax_swap_key_ad(const ax_swap_key_fields *f, uint8_t ad[AX_SWAP_KEY_AD_SIZE]) {
+    memcpy(ad, "swap-key", 8);
+    ax_store_be32(ad + 8, f->conn_id);
+    ax_store_be32(ad + 12, f->replaces);
+    ax_store_be16(ad + 16, f->io_id);
+    ad[18] = f->role;
+    ad[19] = f->suite;
+    ax_store_be64(ad + 20, f->counter);
+}
+
 static size_t call_ad(uint16_t entry_id, uint64_t counter, uint8_t ad[32]) {
     memcpy(ad, "call", 4);
     ax_store_be16(ad + 4, entry_id);
@@ -110,18 +120,46 @@ int ax_wrap_key(ax_suite control, const uint8_t module_key[16], const uint8_t co
                          AX_KEY_SIZE, out, cap, out_len);
 }
 
-int ax_unwrap_key(ax_suite control, const uint8_t module_key[16], const uint8_t *wrapped,
-                  size_t len, const ax_set_key_fields *f, uint8_t conn_key[16]) {
-    if (!counter_ok(f->counter)) return AX_ERR_ARGUMENT;
-    uint8_t ad[32], plain[64];
-    size_t n = set_key_ad(f, ad), got = 0;
+/* Open a wrapped key under one of the key ADs: *got receives the plaintext's length, conn_key
+ * the plaintext when it is 16 bytes. */
+static int open_key(ax_suite control, const uint8_t module_key[16], const uint8_t *ad,
+                    size_t ad_len, uint64_t counter, const uint8_t *wrapped, size_t len,
+                    uint8_t conn_key[16], size_t *got) {
+    *got = 0;
+    if (!counter_ok(counter)) return AX_ERR_ARGUMENT;
+    uint8_t plain[64];
     if (len > sizeof plain) return AX_ERR_FORGED;
-    int rc = ax_suite_open(control, module_key, AX_CONTROL_TO_MODULE, f->counter, ad, n, wrapped,
-                           len, plain, sizeof plain, &got);
-    if (rc == AX_OK && got != AX_KEY_SIZE) rc = AX_ERR_ARGUMENT;
-    if (rc == AX_OK) memcpy(conn_key, plain, AX_KEY_SIZE);
+    int rc = ax_suite_open(control, module_key, AX_CONTROL_TO_MODULE, counter, ad, ad_len,
+                           wrapped, len, plain, sizeof plain, got);
+    if (rc == AX_OK && *got == AX_KEY_SIZE) memcpy(conn_key, plain, AX_KEY_SIZE);
     ax_wipe(plain, sizeof plain);
     return rc;
+}
+
+int ax_unwrap_key(ax_suite control, const uint8_t module_key[16], const uint8_t *wrapped,
+                  size_t len, const ax_set_key_fields *f, uint8_t conn_key[16]) {
+    uint8_t ad[32];
+    size_t n = set_key_ad(f, ad), got;
+    int rc = open_key(control, module_key, ad, n, f->counter, wrapped, len, conn_key, &got);
+    return rc == AX_OK && got != AX_KEY_SIZE ? AX_ERR_ARGUMENT : rc;
+}
+
+int ax_wrap_swap_key(ax_suite control, const uint8_t module_key[16], const uint8_t *conn_key,
+                     const ax_swap_key_fields *f, uint8_t *out, size_t cap, size_t *out_len) {
+    if (!counter_ok(f->counter)) return AX_ERR_ARGUMENT;
+    uint8_t ad[AX_SWAP_KEY_AD_SIZE];
+    ax_swap_key_ad(f, ad);
+    return ax_suite_seal(control, module_key, AX_CONTROL_TO_MODULE, f->counter, ad, sizeof ad,
+                         conn_key, conn_key != NULL ? AX_KEY_SIZE : 0, out, cap, out_len);
+}
+
+int ax_unwrap_swap_key(ax_suite control, const uint8_t module_key[16], const uint8_t *wrapped,
+                       size_t len, const ax_swap_key_fields *f, uint8_t conn_key[16],
+                       size_t *key_len) {
+    uint8_t ad[AX_SWAP_KEY_AD_SIZE];
+    ax_swap_key_ad(f, ad);
+    return open_key(control, module_key, ad, sizeof ad, f->counter, wrapped, len, conn_key,
+                    key_len);
 }
 
 int ax_seal_call(ax_suite control, const uint8_t module_key[16], uint16_t entry_id,

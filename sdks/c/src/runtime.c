@@ -5,6 +5,13 @@
  *   fresh control counter window;
  * - set-key: only under the control key, only with a fresh control counter, only for this
  *   module's own endpoints in the matching role; re-keying replaces a connection;
+ * - swap-key: verified like a set-key (with its own AD); installs conn_id and forgets the
+ *   connection it replaces in one step (same endpoint and role), or only forgets it (conn_id 0);
+ *   without `replaces` but with conn_id already on that endpoint in that role it was applied
+ *   before (the deployer lost the Ok): Ok, and nothing changes (the counters go on);
+ * - state transfer (updates, persistent modules only): keying the reserved state-out end sends
+ *   the ax_seal data on it at once and forgets it; an event on the state-in end replaces the
+ *   ax_seal data and forgets that end; neither ever reaches user code;
  * - deliveries: open with the connection key, strictly increasing counters; refusals are
  *   reported as HostRejected and never reach user code; accepted ones are acknowledged with
  *   HostAccepted after the callback ran;
@@ -44,7 +51,9 @@ static void rt_log(ax_runtime *rt, const char *format, ...) {
 static void close_link(ax_runtime *rt, int status, const char *why) {
     if (rt->closed == 0) {
         rt->closed = status;
-        snprintf(rt->closed_why, sizeof rt->closed_why, "%s", why);
+        /* bounded, so an -O2 build does not warn that a longer `why` is cut */
+        snprintf(rt->closed_why, sizeof rt->closed_why, "%.*s",
+                 (int)(sizeof rt->closed_why - 1), why);
     }
     rt->eof = 1;
 }
@@ -87,18 +96,22 @@ static void send_error(ax_runtime *rt, uint32_t rid, uint16_t code, const char *
 #endif
     ;
 
-static void send_error(ax_runtime *rt, uint32_t rid, uint16_t code, const char *format, ...) {
-    char text[AX_ERROR_TEXT];
-    va_list ap;
-    va_start(ap, format);
-    vsnprintf(text, sizeof text, format, ap);
-    va_end(ap);
+static void send_text(ax_runtime *rt, uint32_t rid, uint16_t code, const char *text) {
     size_t len = strlen(text);
     if (reserve(rt, AX_HEADER_SIZE + 4 + len) != 0) return;
     ax_frame_begin(&rt->out, AX_MSG_ERROR, rid);
     ax_put_u16(&rt->out, code);
     ax_put_str(&rt->out, text, len);
     ax_frame_end(&rt->out);
+}
+
+static void send_error(ax_runtime *rt, uint32_t rid, uint16_t code, const char *format, ...) {
+    char text[AX_ERROR_TEXT];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(text, sizeof text, format, ap);
+    va_end(ap);
+    send_text(rt, rid, code, text);
 }
 
 static void send_ok(ax_runtime *rt, uint32_t rid) {
@@ -309,11 +322,9 @@ int ax_emit(ax_ctx *ctx, const char *output, const void *data, size_t len) {
     int sent = 0;
     for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS; i++) {
         ax_connection *c = &ctx->connections[i];
+        if (!c->in_use || c->role != AX_ROLE_SENDER || c->endpoint == AX_STATE_ENDPOINT) continue;
         const ax_endpoint *e = &ctx->endpoints[c->endpoint];
-        if (!c->in_use || c->role != AX_ROLE_SENDER || e->kind != AX_KIND_OUTPUT ||
-            strcmp(e->name, output) != 0) {
-            continue;
-        }
+        if (e->kind != AX_KIND_OUTPUT || strcmp(e->name, output) != 0) continue;
         int rc = emit_sealed(ctx, c, 0, 0, 1, (const uint8_t *)data, len);
         if (rc < 0) return rc;
         sent++;
@@ -378,11 +389,9 @@ long ax_request_timeout(ax_ctx *ctx, const char *request, const void *data, size
     ax_connection *c = NULL;
     for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS && c == NULL; i++) {
         ax_connection *k = &ctx->connections[i];
+        if (!k->in_use || k->role != AX_ROLE_SENDER || k->endpoint == AX_STATE_ENDPOINT) continue;
         const ax_endpoint *e = &ctx->endpoints[k->endpoint];
-        if (k->in_use && k->role == AX_ROLE_SENDER && e->kind == AX_KIND_REQUEST &&
-            strcmp(e->name, request) == 0) {
-            c = k;
-        }
+        if (e->kind == AX_KIND_REQUEST && strcmp(e->name, request) == 0) c = k;
     }
     if (c == NULL) return AX_E_NOT_CONNECTED;
     int rc = emit_sealed(ctx, c, 0, 0, 1, (const uint8_t *)data, len);
@@ -496,76 +505,199 @@ static void attest(ax_runtime *rt, const ax_value *v, uint32_t rid) {
     ax_frame_end(&rt->out);
 }
 
-static void set_key(ax_runtime *rt, const ax_value *v, uint32_t rid) {
-    ax_set_key_fields f = {(uint32_t)v[0].num, (uint16_t)v[1].num, (uint8_t)v[2].num,
-                           (uint8_t)v[3].num, v[4].num};
+/* The end an io id names: its kind and, in *endpoint, its index in the endpoint table, or
+ * AX_STATE_ENDPOINT for a reserved end of a state transfer (state-out is a sender end like an
+ * output, state-in a receiver end like an input). Kind 0 if the module has no such end (then
+ * *endpoint means nothing: check the kind with role_fits first). */
+static ax_kind end_of(const ax_runtime *rt, uint16_t io_id, size_t *endpoint) {
+    if (io_id == AX_STATE_OUT_ID || io_id == AX_STATE_IN_ID) {
+        *endpoint = AX_STATE_ENDPOINT;
+        return io_id == AX_STATE_OUT_ID ? AX_KIND_OUTPUT : AX_KIND_INPUT;
+    }
+    long i = endpoint_by_id(rt, io_id);
+    *endpoint = i >= 0 ? (size_t)i : AX_STATE_ENDPOINT;
+    return i >= 0 ? rt->endpoints[i].kind : (ax_kind)0;
+}
+
+/* 1 if an end of that kind is used in that role (sender: output or request; receiver: input or
+ * handler). */
+static int role_fits(ax_kind kind, uint8_t role) {
+    if (role == AX_ROLE_SENDER) return kind == AX_KIND_OUTPUT || kind == AX_KIND_REQUEST;
+    return role == AX_ROLE_RECEIVER && (kind == AX_KIND_INPUT || kind == AX_KIND_HANDLER);
+}
+
+/* Error(code) with "WHAT for connection N: " before the formatted text. */
+static void refuse(ax_runtime *rt, uint32_t rid, uint16_t code, const char *what,
+                   uint32_t conn_id, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+static void refuse(ax_runtime *rt, uint32_t rid, uint16_t code, const char *what,
+                   uint32_t conn_id, const char *format, ...) {
+    char text[AX_ERROR_TEXT];
+    int n = snprintf(text, sizeof text, "%s for connection %lu: ", what, (unsigned long)conn_id);
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(text + n, sizeof text - (size_t)n, format, ap);
+    va_end(ap);
+    send_text(rt, rid, code, text);
+}
+
+/* The state-out end was keyed: send the ax_seal data on it, once, as one event (0x00: none,
+ * 0x01 || data), and forget the connection. 0, or an AX_E_*. */
+static int send_state(ax_runtime *rt, ax_connection *c) {
+    size_t len = rt->has_kept ? rt->kept_len + 1 : 1;
+    int rc = AX_E_TOO_LARGE;
+    if (len <= AX_MAX_EVENT_PAYLOAD) {
+        rt->plain[0] = rt->has_kept ? 1 : 0;
+        if (len > 1) memcpy(rt->plain + 1, rt->kept, len - 1);
+        rc = emit_sealed(rt, c, 0, 0, 1, rt->plain, len);
+        ax_wipe(rt->plain, len);
+    }
+    ax_wipe(c, sizeof *c);
+    rt->dirty = 1;
+    if (rc == 0) rt_log(rt, "sent its sealed data (%zu bytes) to its new version", len - 1);
+    return rc;
+}
+
+/* HostSetKey and HostSwapKey (which has `replaces` after conn_id): authenticate, check, then
+ * change the connection table in one step. */
+static void set_key(ax_runtime *rt, const ax_value *v, uint32_t rid, int swap) {
+    const ax_value *x = v + (swap ? 1 : 0); /* x[1] io_id .. x[5] wrapped */
+    ax_swap_key_fields f = {(uint32_t)v[0].num, swap ? (uint32_t)v[1].num : 0u,
+                            (uint16_t)x[1].num, (uint8_t)x[2].num, (uint8_t)x[3].num, x[4].num};
+    const char *what = swap ? "swap-key" : "set-key";
     if (!rt->attested) {
-        send_error(rt, rid, AX_ERROR_REJECTED, "set-key for connection %lu: not attested",
-                   (unsigned long)f.conn_id);
+        refuse(rt, rid, AX_ERROR_REJECTED, what, f.conn_id, "not attested");
         return;
     }
     if (ax_window_check(&rt->window, f.counter) != AX_OK) {
-        send_error(rt, rid, AX_ERROR_REJECTED,
-                   "set-key for connection %lu: stale control counter: %llu is not greater "
-                   "than %llu",
-                   (unsigned long)f.conn_id, (unsigned long long)f.counter,
-                   (unsigned long long)rt->window.last);
+        refuse(rt, rid, AX_ERROR_REJECTED, what, f.conn_id,
+               "stale control counter: %llu is not greater than %llu",
+               (unsigned long long)f.counter, (unsigned long long)rt->window.last);
         return;
     }
     uint8_t key[AX_KEY_SIZE];
-    if (ax_unwrap_key(rt->control, rt->control_key, v[5].data, v[5].len, &f, key) != AX_OK) {
+    size_t key_len = AX_KEY_SIZE;
+    int rc;
+    if (swap) {
+        rc = ax_unwrap_swap_key(rt->control, rt->control_key, x[5].data, x[5].len, &f, key,
+                                &key_len);
+    } else {
+        ax_set_key_fields s = {f.conn_id, f.io_id, f.role, f.suite, f.counter};
+        rc = ax_unwrap_key(rt->control, rt->control_key, x[5].data, x[5].len, &s, key);
+    }
+    if (rc != AX_OK) {
         rt->window.rejected++;
-        send_error(rt, rid, AX_ERROR_REJECTED,
-                   "set-key for connection %lu: the wrapped key does not authenticate",
-                   (unsigned long)f.conn_id);
+        refuse(rt, rid, AX_ERROR_REJECTED, what, f.conn_id,
+               "the wrapped key does not authenticate");
         return;
     }
     ax_window_accept(&rt->window, f.counter);
-    long endpoint = endpoint_by_id(rt, f.io_id);
-    ax_kind kind = endpoint >= 0 ? rt->endpoints[endpoint].kind : (ax_kind)0;
+    size_t endpoint;
+    ax_kind kind = end_of(rt, f.io_id, &endpoint);
     ax_suite suite = ax_suite_from_id(f.suite);
-    if (f.role != AX_ROLE_SENDER && f.role != AX_ROLE_RECEIVER) {
-        send_error(rt, rid, AX_ERROR_BAD_REQUEST, "set-key for connection %lu: unknown role %u",
-                   (unsigned long)f.conn_id, f.role);
-    } else if (endpoint < 0 ||
-               (f.role == AX_ROLE_SENDER && kind != AX_KIND_OUTPUT && kind != AX_KIND_REQUEST) ||
-               (f.role == AX_ROLE_RECEIVER && kind != AX_KIND_INPUT && kind != AX_KIND_HANDLER)) {
-        send_error(rt, rid, AX_ERROR_BAD_REQUEST,
-                   "set-key for connection %lu: io id 0x%04x is not a%s of module \"%s\"",
-                   (unsigned long)f.conn_id, f.io_id,
-                   f.role == AX_ROLE_SENDER ? "n output or request" : "n input or handler",
-                   rt->name);
+    ax_connection *old = f.replaces != 0 ? find_connection(rt, f.replaces) : NULL;
+    /* a swap whose `replaces` is gone but whose conn_id is here may have been applied before */
+    ax_connection *again = swap && old == NULL && f.conn_id != 0
+                               ? find_connection(rt, f.conn_id)
+                               : NULL;
+    if (swap && f.conn_id == 0) { /* a retire: forget `replaces`, if it is still here */
+        if (key_len != 0 || f.io_id != 0 || f.role != 0 || f.suite != 0) {
+            refuse(rt, rid, AX_ERROR_BAD_REQUEST, what, f.conn_id,
+                   "a retire carries no key, io, role or suite");
+        } else {
+            if (old != NULL) {
+                ax_wipe(old, sizeof *old);
+                rt->dirty = 1;
+            }
+            send_ok(rt, rid);
+        }
+    } else if (f.role != AX_ROLE_SENDER && f.role != AX_ROLE_RECEIVER) {
+        refuse(rt, rid, AX_ERROR_BAD_REQUEST, what, f.conn_id, "unknown role %u", f.role);
+    } else if (!role_fits(kind, f.role)) {
+        refuse(rt, rid, AX_ERROR_BAD_REQUEST, what, f.conn_id,
+               "io id 0x%04x is not a%s of module \"%s\"", f.io_id,
+               f.role == AX_ROLE_SENDER ? "n output or request" : "n input or handler", rt->name);
+    } else if (endpoint == AX_STATE_ENDPOINT && !rt->persistent) {
+        refuse(rt, rid, AX_ERROR_BAD_REQUEST, what, f.conn_id,
+               "module \"%s\" keeps no sealed state to transfer", rt->name);
     } else if (suite == 0 || !ax_suite_available(suite)) {
-        send_error(rt, rid, AX_ERROR_BAD_REQUEST,
-                   "set-key for connection %lu: unsupported cipher suite %u",
-                   (unsigned long)f.conn_id, f.suite);
+        refuse(rt, rid, AX_ERROR_BAD_REQUEST, what, f.conn_id, "unsupported cipher suite %u",
+               f.suite);
+    } else if (key_len != AX_KEY_SIZE) {
+        refuse(rt, rid, AX_ERROR_BAD_REQUEST, what, f.conn_id,
+               "connection key must be %d bytes", AX_KEY_SIZE);
+    } else if (old != NULL && (old->endpoint != endpoint || old->role != f.role)) {
+        const char *name = endpoint != AX_STATE_ENDPOINT ? rt->endpoints[endpoint].name
+                           : f.role == AX_ROLE_SENDER   ? "~state-out"
+                                                        : "~state-in";
+        refuse(rt, rid, AX_ERROR_BAD_REQUEST, what, f.conn_id,
+               "connection %lu is not the %s \"%s\" here", (unsigned long)f.replaces,
+               ax_kind_name(kind), name);
+    } else if (again != NULL && again->endpoint == endpoint && again->role == f.role) {
+        /* applied before (the deployer lost our Ok and sent it again): change nothing, so the
+         * connection keeps its key and its counters and no nonce is reused */
+        send_ok(rt, rid);
     } else {
         ax_connection *slot = find_connection(rt, f.conn_id);
+        /* forget `replaces`: its slot is free for conn_id, even in a full table */
+        if (old != NULL && old != slot) ax_wipe(old, sizeof *old);
         for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS; i++) {
             ax_connection *c = &rt->connections[i];
             /* a request has one handler: a new key supersedes the old connection */
-            if (c->in_use && kind == AX_KIND_REQUEST && c->endpoint == (size_t)endpoint &&
-                c != slot) {
+            if (c->in_use && kind == AX_KIND_REQUEST && c->endpoint == endpoint && c != slot) {
                 ax_wipe(c, sizeof *c);
             }
             if (slot == NULL && !c->in_use) slot = c;
         }
         if (slot == NULL) {
-            send_error(rt, rid, AX_ERROR_REJECTED,
-                       "set-key for connection %lu: the connection table is full "
-                       "(AUTHEX_MAX_CONNECTIONS = %d)",
-                       (unsigned long)f.conn_id, AUTHEX_MAX_CONNECTIONS);
+            refuse(rt, rid, AX_ERROR_REJECTED, what, f.conn_id,
+                   "the connection table is full (AUTHEX_MAX_CONNECTIONS = %d)",
+                   AUTHEX_MAX_CONNECTIONS);
         } else {
             ax_wipe(slot, sizeof *slot);
             slot->in_use = 1;
             ax_channel_init(&slot->channel, f.conn_id, suite, key);
-            slot->endpoint = (size_t)endpoint;
+            slot->endpoint = endpoint;
             slot->role = f.role;
             rt->dirty = 1;
-            send_ok(rt, rid);
+            /* keying state-out sends the sealed data at once, before the Ok */
+            if (endpoint == AX_STATE_ENDPOINT && f.role == AX_ROLE_SENDER &&
+                (rc = send_state(rt, slot)) != 0) {
+                refuse(rt, rid, AX_ERROR_REJECTED, what, f.conn_id,
+                       "cannot send the sealed data: %s", ax_strerror(rc));
+            } else {
+                send_ok(rt, rid);
+            }
         }
     }
     ax_wipe(key, sizeof key);
+}
+
+/* An event on the state-in end (already opened into rt->plain): the old version's ax_seal data
+ * becomes this module's own (sealed with the rest of the state before the next output), and the
+ * connection is forgotten. A malformed transfer is refused as forged. */
+static void take_state(ax_runtime *rt, ax_connection *c, uint64_t counter, size_t len) {
+    uint32_t conn_id = c->channel.conn_id;
+    ax_wipe(c, sizeof *c);
+    rt->dirty = 1;
+    int none = len == 1 && rt->plain[0] == 0;
+    if (!none && (len == 0 || rt->plain[0] != 1 || len - 1 > sizeof rt->kept)) {
+        ax_wipe(rt->plain, len);
+        rt_log(rt, "refused a malformed state transfer");
+        reject(rt, conn_id, 0, counter, AX_REJECT_FORGED);
+        return;
+    }
+    ax_wipe(rt->kept, rt->kept_len);
+    rt->has_kept = !none;
+    rt->kept_len = none ? 0 : len - 1;
+    if (rt->kept_len > 0) memcpy(rt->kept, rt->plain + 1, rt->kept_len);
+    ax_wipe(rt->plain, len);
+    rt_log(rt, "took over the sealed data of its old version (%zu bytes)", rt->kept_len);
+    send_tuple(rt, AX_MSG_HOST_ACCEPTED, conn_id, 0, counter, -1);
 }
 
 static void deliver(ax_runtime *rt, const ax_value *v) {
@@ -595,6 +727,10 @@ static void deliver(ax_runtime *rt, const ax_value *v) {
     }
     c->stats.delivered++;
     rt->dirty = 1;
+    if (c->endpoint == AX_STATE_ENDPOINT) { /* never reaches user code */
+        take_state(rt, c, counter, len);
+        return;
+    }
     uint64_t emitted_before = rt->emitted_total;
     size_t endpoint = c->endpoint;
     const ax_endpoint *e = &rt->endpoints[endpoint];
@@ -786,7 +922,8 @@ int ax_runtime_serve(ax_runtime *rt) {
             ax_runtime_flush(rt);
             return AX_EXIT_OK;
         case AX_MSG_HOST_ATTEST: attest(rt, v, frame.request_id); break;
-        case AX_MSG_HOST_SET_KEY: set_key(rt, v, frame.request_id); break;
+        case AX_MSG_HOST_SET_KEY: set_key(rt, v, frame.request_id, 0); break;
+        case AX_MSG_HOST_SWAP_KEY: set_key(rt, v, frame.request_id, 1); break;
         case AX_MSG_HOST_DELIVER: deliver(rt, v); break;
         case AX_MSG_HOST_CALL: call(rt, v, frame.request_id); break;
         default:
@@ -838,7 +975,8 @@ size_t ax_runtime_export(ax_runtime *rt) {
         const ax_connection *c = &rt->connections[i];
         if (!c->in_use) continue;
         ax_put_u32(&w, c->channel.conn_id);
-        ax_put_u16(&w, rt->ids[c->endpoint]);
+        uint16_t io_id = c->role == AX_ROLE_SENDER ? AX_STATE_OUT_ID : AX_STATE_IN_ID;
+        ax_put_u16(&w, c->endpoint == AX_STATE_ENDPOINT ? io_id : rt->ids[c->endpoint]);
         ax_put_u8(&w, c->role);
         ax_put_u8(&w, (uint8_t)c->channel.suite);
         key = ax_put_space(&w, AX_KEY_SIZE);
@@ -877,9 +1015,43 @@ static uint64_t take_int(state_reader *r, size_t n) {
     return v;
 }
 
+/* The connections of a state: checked only, or (install) put in the table in place of the
+ * ones there. 0, or -1 with err set. */
+static int read_connections(ax_runtime *rt, state_reader *r, size_t count, int install,
+                            char *err, size_t err_cap) {
+    if (install) ax_wipe(rt->connections, sizeof rt->connections);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t conn_id = (uint32_t)take_int(r, 4);
+        size_t endpoint;
+        ax_kind kind = end_of(rt, (uint16_t)take_int(r, 2), &endpoint);
+        uint8_t role = (uint8_t)take_int(r, 1);
+        ax_suite suite = ax_suite_from_id((unsigned)take_int(r, 1));
+        const uint8_t *key = take(r, AX_KEY_SIZE);
+        uint64_t sent = take_int(r, 8), last = take_int(r, 8), gaps = take_int(r, 8);
+        if (r->bad) {
+            snprintf(err, err_cap, "the state is truncated or malformed");
+            return -1;
+        }
+        if (suite == 0 || !role_fits(kind, role)) {
+            snprintf(err, err_cap, "connection %zu of the state does not fit this module", i);
+            return -1;
+        }
+        if (install) {
+            ax_connection *c = &rt->connections[i];
+            c->in_use = 1;
+            ax_channel_init(&c->channel, conn_id, suite, key);
+            c->endpoint = endpoint;
+            c->role = role;
+            c->channel.sent = sent;
+            c->channel.receive.last = last;
+            c->channel.receive.gaps = gaps;
+        }
+    }
+    return 0;
+}
+
 int ax_runtime_restore(ax_runtime *rt, const uint8_t *state, size_t len, char *err,
                        size_t err_cap) {
-    static ax_connection restored[AUTHEX_MAX_CONNECTIONS];
     state_reader r = {state, len, 0};
     const uint8_t *magic = take(&r, 4 + 4);
     if (magic == NULL || memcmp(magic + 4, "AXST", 4) != 0 || take_int(&r, 1) != 1) {
@@ -901,41 +1073,21 @@ int ax_runtime_restore(ax_runtime *rt, const uint8_t *state, size_t len, char *e
                  AUTHEX_MAX_CONNECTIONS);
         return -1;
     }
-    memset(restored, 0, sizeof restored);
-    for (size_t i = 0; i < count && !r.bad; i++) {
-        ax_connection *c = &restored[i];
-        uint32_t conn_id = (uint32_t)take_int(&r, 4);
-        long endpoint = endpoint_by_id(rt, (uint16_t)take_int(&r, 2));
-        uint8_t role = (uint8_t)take_int(&r, 1);
-        ax_suite suite = ax_suite_from_id((unsigned)take_int(&r, 1));
-        const uint8_t *key = take(&r, AX_KEY_SIZE);
-        if (r.bad || endpoint < 0 || suite == 0 || role > AX_ROLE_RECEIVER) {
-            snprintf(err, err_cap, "connection %zu of the state does not fit this module", i);
-            ax_wipe(restored, sizeof restored);
-            return -1;
-        }
-        c->in_use = 1;
-        ax_channel_init(&c->channel, conn_id, suite, key);
-        c->endpoint = (size_t)endpoint;
-        c->role = role;
-        c->channel.sent = take_int(&r, 8);
-        c->channel.receive.last = take_int(&r, 8);
-        c->channel.receive.gaps = take_int(&r, 8);
-    }
+    /* two passes over the connections, so nothing changes unless all of the state fits */
+    state_reader connections = r;
+    if (read_connections(rt, &r, count, 0, err, err_cap) != 0) return -1;
     int has_kept = (int)take_int(&r, 1);
     size_t kept_len = (size_t)take_int(&r, 4);
     const uint8_t *kept = take(&r, kept_len);
     if (r.bad || r.left != 0 || kept_len > sizeof rt->kept) {
         snprintf(err, err_cap, "the state is truncated or malformed");
-        ax_wipe(restored, sizeof restored);
         return -1;
     }
+    (void)read_connections(rt, &connections, count, 1, err, err_cap);
     rt->attested = attested;
     memcpy(rt->control_key, control_key, AX_KEY_SIZE);
     memset(&rt->window, 0, sizeof rt->window);
     rt->window.last = control_last;
-    memcpy(rt->connections, restored, sizeof restored);
-    ax_wipe(restored, sizeof restored);
     rt->has_kept = has_kept;
     rt->kept_len = kept_len;
     if (kept_len > 0) memcpy(rt->kept, kept, kept_len);

@@ -40,6 +40,10 @@ static const ax_message_schema SCHEMAS[] = {
     {0x26, "Watch", 1, {U32}, {"conn_id"}},
     {0x27, "WatchEvent", 3, {U32, U64, BYTES}, {"conn_id", "counter", "ciphertext"}},
     {0x28, "Shutdown", 0, {U8}, {""}},
+    {0x2a, "SwapKey", 8, {STR, U32, U32, U16, U8, U8, U64, BYTES},
+     {"module", "conn_id", "replaces", "io_id", "role", "suite", "counter", "wrapped"}},
+    {0x2c, "Promote", 1, {STR}, {"staged"}},
+    {0x2e, "RemoveRoute", 1, {U32}, {"conn_id"}},
     {0x40, "Event", 4, {U32, U8, U64, BYTES}, {"conn_id", "direction", "counter", "ciphertext"}},
     {0x41, "EventAck", 3, {U32, U8, U64}, {"conn_id", "direction", "counter"}},
 #endif
@@ -56,6 +60,8 @@ static const ax_message_schema SCHEMAS[] = {
     {0x89, "HostStop", 0, {U8}, {""}},
     {0x8a, "HostAccepted", 3, {U32, U8, U64}, {"conn_id", "direction", "counter"}},
     {0x8b, "HostResumed", 1, {U64}, {"version"}},
+    {0x8c, "HostSwapKey", 7, {U32, U32, U16, U8, U8, U64, BYTES},
+     {"conn_id", "replaces", "io_id", "role", "suite", "counter", "wrapped"}},
 #ifndef AUTHEX_COMPACT
     {0xa0, "PlatformInfo", 3, {STR, U8, STR}, {"tee", "emulated", "description"}},
     {0xa1, "PlatformLoad", 2, {STR, BYTES}, {"name", "artifact"}},
@@ -72,7 +78,7 @@ static const ax_message_schema SCHEMAS[] = {
     {0xae, "UnsealReply", 2, {U64, BYTES}, {"version", "data"}},
 };
 
-const uint8_t ax_host_link_types[] = {0x81, 0x83, 0x84, 0x85, 0x89, 0};
+const uint8_t ax_host_link_types[] = {0x81, 0x83, 0x84, 0x85, 0x89, 0x8c, 0};
 const uint8_t ax_platform_reply_types[] = {0xa8, 0xaa, 0xac, 0xae, 0x03, 0};
 
 const ax_message_schema *ax_schema(uint8_t type) {

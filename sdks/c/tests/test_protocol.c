@@ -1,5 +1,5 @@
 /* The module-side recipes against spec/vectors: event channel (ADs, counters, receive window),
- * control channel (set-key, call, result), the native exchange (module side with a fixed
+ * control channel (set-key, swap-key, call, result), the native exchange (module side with a fixed
  * ephemeral key, refusals), and the attestation answers of Sancus, TrustZone and SGX. */
 #include <openssl/evp.h>
 
@@ -122,6 +122,56 @@ static void control(void) {
         other.counter = 0;
         CHECK(ax_unwrap_key(AX_SUITE_AES_GCM_128, km, out, got, &other, unwrapped) != AX_OK);
     }
+    n = vec_count(&v, "swap_key");
+    CHECK(n >= 2);
+    int retires = 0;
+    for (int i = 0; i < n; i++) {
+        TEST("control swap_key");
+        uint8_t want_ad[64], ad[AX_SWAP_KEY_AD_SIZE], unwrapped[16];
+        vec_hex(&v, km, 16, "swap_key.%d.module_key", i);
+        long key_len = vec_hex(&v, conn_key, 16, "swap_key.%d.conn_key", i);
+        long ad_len = vec_hex(&v, want_ad, sizeof want_ad, "swap_key.%d.ad", i);
+        long want_len = vec_hex(&v, want, sizeof want, "swap_key.%d.wrapped", i);
+        ax_swap_key_fields f = {(uint32_t)vec_num(&v, 0, "swap_key.%d.conn_id", i),
+                                (uint32_t)vec_num(&v, 0, "swap_key.%d.replaces", i),
+                                (uint16_t)vec_num(&v, 0, "swap_key.%d.io_id", i),
+                                (uint8_t)vec_num(&v, 0, "swap_key.%d.role", i),
+                                (uint8_t)vec_num(&v, 0, "swap_key.%d.suite", i),
+                                vec_num(&v, 0, "swap_key.%d.counter", i)};
+        CHECK(key_len == (f.conn_id == 0 ? 0 : 16));
+        if (f.conn_id == 0) retires++;
+        ax_swap_key_ad(&f, ad);
+        CHECK(ad_len == AX_SWAP_KEY_AD_SIZE);
+        CHECK_MEM(ad, want_ad, sizeof ad);
+        CHECK(ax_wrap_swap_key(AX_SUITE_AES_GCM_128, km, key_len == 16 ? conn_key : NULL, &f, out,
+                               sizeof out, &got) == AX_OK);
+        CHECK(got == (size_t)want_len);
+        CHECK_MEM(out, want, got);
+        size_t plain_key = 99;
+        CHECK(ax_unwrap_swap_key(AX_SUITE_AES_GCM_128, km, want, (size_t)want_len, &f, unwrapped,
+                                 &plain_key) == AX_OK);
+        CHECK(plain_key == (size_t)key_len);
+        if (key_len == 16) CHECK_MEM(unwrapped, conn_key, 16);
+        ax_swap_key_fields other = f;
+        other.replaces ^= 1;
+        CHECK(ax_unwrap_swap_key(AX_SUITE_AES_GCM_128, km, want, (size_t)want_len, &other,
+                                 unwrapped, &plain_key) == AX_ERR_FORGED);
+        other = f;
+        other.counter = 0;
+        CHECK(ax_unwrap_swap_key(AX_SUITE_AES_GCM_128, km, want, (size_t)want_len, &other,
+                                 unwrapped, &plain_key) != AX_OK);
+        /* a swap-wrapped value never opens as a set-key, nor a set-key as a swap-key */
+        ax_set_key_fields as_set = {f.conn_id, f.io_id, f.role, f.suite, f.counter};
+        CHECK(ax_unwrap_key(AX_SUITE_AES_GCM_128, km, want, (size_t)want_len, &as_set,
+                            unwrapped) != AX_OK);
+        if (key_len == 16) {
+            CHECK(ax_wrap_key(AX_SUITE_AES_GCM_128, km, conn_key, &as_set, out, sizeof out,
+                              &got) == AX_OK);
+            CHECK(ax_unwrap_swap_key(AX_SUITE_AES_GCM_128, km, out, got, &f, unwrapped,
+                                     &plain_key) == AX_ERR_FORGED);
+        }
+    }
+    CHECK(retires > 0);
     n = vec_count(&v, "call");
     CHECK(n > 0);
     for (int i = 0; i < n; i++) {

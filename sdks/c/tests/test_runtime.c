@@ -2,7 +2,8 @@
  * checks, the manifest, attestation (TrustZone, Sancus, native), set-key rules, deliveries
  * (accepted, replayed, forged, unknown connection, wrong direction), handlers, requests with a
  * responder and with a timeout, frames queued during a request, calls (public, authenticated,
- * replayed, not public, unknown), and how the link ends (stop, end of input, malformed). */
+ * replayed, not public, unknown), how the link ends (stop, end of input, malformed), sealed
+ * state, swap-key and retire, and the state transfer of an update (state-out, state-in). */
 #include <openssl/evp.h>
 #include <stdlib.h>
 
@@ -184,15 +185,33 @@ static void set_key(mem_io *io, deployer *d, uint32_t conn, uint16_t io_id, uint
     push(io, AX_MSG_HOST_SET_KEY, rid, v);
 }
 
-static void deliver(mem_io *io, ax_channel *c, uint8_t direction, uint64_t counter,
-                    const char *text, int forge) {
-    uint8_t sealed[256];
+/* HostSwapKey; conn_key NULL for a retire. */
+static void swap_key(mem_io *io, deployer *d, uint32_t conn, uint32_t replaces, uint16_t io_id,
+                     uint8_t role, uint8_t suite, const uint8_t *conn_key, uint32_t rid) {
+    uint8_t wrapped[64];
     size_t len = 0;
-    CHECK(ax_channel_seal_with(c, direction, counter, (const uint8_t *)text, strlen(text), sealed,
-                               sizeof sealed, &len) == AX_OK);
+    ax_swap_key_fields f = {conn, replaces, io_id, role, suite, ++d->counter};
+    CHECK(ax_wrap_swap_key(d->control, d->key, conn_key, &f, wrapped, sizeof wrapped, &len) ==
+          AX_OK);
+    ax_value v[7] = {{conn, 0, 0},  {replaces, 0, 0},  {io_id, 0, 0},    {role, 0, 0},
+                     {suite, 0, 0}, {f.counter, 0, 0}, {0, wrapped, len}};
+    push(io, AX_MSG_HOST_SWAP_KEY, rid, v);
+}
+
+static void deliver_bytes(mem_io *io, ax_channel *c, uint8_t direction, uint64_t counter,
+                          const uint8_t *data, size_t data_len, int forge) {
+    static uint8_t sealed[AUTHEX_MAX_SEALED + 256];
+    size_t len = 0;
+    CHECK(ax_channel_seal_with(c, direction, counter, data, data_len, sealed, sizeof sealed,
+                               &len) == AX_OK);
     if (forge) sealed[len - 1] ^= 1;
     ax_value v[4] = {{c->conn_id, 0, 0}, {direction, 0, 0}, {counter, 0, 0}, {0, sealed, len}};
     push(io, AX_MSG_HOST_DELIVER, 0, v);
+}
+
+static void deliver(mem_io *io, ax_channel *c, uint8_t direction, uint64_t counter,
+                    const char *text, int forge) {
+    deliver_bytes(io, c, direction, counter, (const uint8_t *)text, strlen(text), forge);
 }
 
 static void call(mem_io *io, deployer *d, uint16_t entry, int authenticated, uint64_t counter,
@@ -729,6 +748,383 @@ static void persistent_session(void) {
     free(rt);
 }
 
+/* The number of connections the runtime holds. */
+static size_t connections_in_use(const ax_runtime *rt) {
+    size_t n = 0;
+    for (size_t i = 0; i < AUTHEX_MAX_CONNECTIONS; i++) n += rt->connections[i].in_use ? 1u : 0u;
+    return n;
+}
+
+/* An Error frame next, with that code and a message containing `text`. */
+static int next_error(mem_io *io, uint32_t rid, uint64_t code, const char *text) {
+    ax_frame f;
+    ax_value v[AX_MAX_FIELDS];
+    if (next_out(io, &f, v) != AX_MSG_ERROR || f.request_id != rid || v[0].num != code) return 0;
+    char message[AX_ERROR_TEXT + 1];
+    size_t n = v[1].len < AX_ERROR_TEXT ? v[1].len : AX_ERROR_TEXT;
+    memcpy(message, v[1].data, n);
+    message[n] = '\0';
+    if (strstr(message, text) == NULL) {
+        fprintf(stderr, "  error was: %s\n", message);
+        return 0;
+    }
+    return 1;
+}
+
+static int next_ok(mem_io *io, uint32_t rid) {
+    ax_frame f;
+    ax_value v[AX_MAX_FIELDS];
+    return next_out(io, &f, v) == AX_MSG_OK && f.request_id == rid;
+}
+
+static void swap_session(void) {
+    static mem_io io;
+    memset(&io, 0, sizeof io);
+    uint8_t km[16], k_in[16], k_out[16], k_new[16], k_other[16], plain[64];
+    memset(km, 0x41, sizeof km);
+    memset(k_in, 0x42, sizeof k_in);
+    memset(k_out, 0x43, sizeof k_out);
+    memset(k_new, 0x44, sizeof k_new);
+    memset(k_other, 0x45, sizeof k_other);
+    size_t plain_len = 0;
+    ax_frame f;
+    ax_value v[AX_MAX_FIELDS];
+    ax_runtime *rt = new_runtime(&io, "trustzone", km);
+    deployer d = {AX_SUITE_AES_GCM_128, {0}, 0};
+    attest_fixed(&io, rt, &d, km);
+    restart(&io, rt);
+    set_key(&io, &d, 1, ID_READING, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_in, 2);
+    set_key(&io, &d, 2, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_out, 3);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_ok(&io, 2) && next_ok(&io, 3));
+    ax_channel in, old_out, new_out;
+    ax_channel_init(&in, 1, AX_SUITE_AES_GCM_128, k_in);
+    ax_channel_init(&old_out, 2, AX_SUITE_AES_GCM_128, k_out);
+    ax_channel_init(&new_out, 12, AX_SUITE_AES_GCM_128, k_new);
+
+    TEST("swap-key moves an output to its new connection in one step");
+    restart(&io, rt);
+    swap_key(&io, &d, 12, 2, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_new, 4);
+    deliver(&io, &in, 0, 1, "12", 0);     /* emits on the output */
+    deliver(&io, &old_out, 0, 1, "7", 0); /* the old id is gone */
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_ok(&io, 4));
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_EMIT && v[0].num == 12 && v[1].num == 0 &&
+          v[2].num == 1); /* fresh counters */
+    CHECK(ax_channel_open(&new_out, 0, v[2].num, v[3].data, v[3].len, plain, sizeof plain,
+                          &plain_len) == AX_OK);
+    CHECK(plain_len == 2 && memcmp(plain, "12", 2) == 0);
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_ACCEPTED && v[0].num == 1);
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_REJECTED && v[0].num == 2 &&
+          v[3].num == AX_REJECT_UNKNOWN_CONNECTION);
+    CHECK(next_out(&io, &f, v) == 0);
+    CHECK(ax_runtime_connection(rt, 2) == NULL && ax_runtime_connection(rt, 12) != NULL);
+    CHECK(connections_in_use(rt) == 2);
+
+    TEST("swap-key sent again (fresh control counter) was applied before: Ok, nothing changes");
+    restart(&io, rt);
+    swap_key(&io, &d, 12, 2, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_new, 30);
+    deliver(&io, &in, 0, 2, "21", 0); /* emits on the output again */
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_ok(&io, 30));
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_EMIT && v[0].num == 12 && v[1].num == 0 &&
+          v[2].num == 2); /* its send counter went on: no nonce is reused */
+    CHECK(ax_channel_open(&new_out, 0, v[2].num, v[3].data, v[3].len, plain, sizeof plain,
+                          &plain_len) == AX_OK);
+    CHECK(plain_len == 2 && memcmp(plain, "21", 2) == 0);
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_ACCEPTED && v[0].num == 1 && v[2].num == 2);
+    CHECK(next_out(&io, &f, v) == 0);
+    CHECK(ax_runtime_connection(rt, 2) == NULL && ax_runtime_connection(rt, 12) != NULL);
+    CHECK(connections_in_use(rt) == 2);
+
+    TEST("swap-key whose replaces is absent installs the new connection");
+    restart(&io, rt);
+    swap_key(&io, &d, 13, 2, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_ASCON_AEAD128, k_other, 5);
+    swap_key(&io, &d, 14, 0, ID_MOISTURE, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_other, 6);
+    deliver(&io, &in, 0, 3, "5", 0);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_ok(&io, 5) && next_ok(&io, 6));
+    uint64_t emitted_on = 0;
+    for (int k = 0; k < 2; k++) {
+        CHECK(next_out(&io, &f, v) == AX_MSG_HOST_EMIT);
+        emitted_on += v[0].num;
+    }
+    CHECK(emitted_on == 12 + 13); /* both connections of the output, each once */
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_ACCEPTED && v[2].num == 3);
+    CHECK(ax_runtime_connection(rt, 13) != NULL && ax_runtime_connection(rt, 14) != NULL);
+
+    TEST("swap-key naming a connection of another endpoint or role is refused, changes nothing");
+    restart(&io, rt);
+    swap_key(&io, &d, 15, 1, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_other, 7);
+    swap_key(&io, &d, 16, 12, ID_FORECAST, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_other, 8);
+    swap_key(&io, &d, 17, 1, ID_MOISTURE, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_other, 9);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_error(&io, 7, AX_ERROR_BAD_REQUEST, "swap-key for connection 15: connection 1 is"));
+    CHECK(next_error(&io, 8, AX_ERROR_BAD_REQUEST, "swap-key for connection 16: connection 12"));
+    CHECK(next_error(&io, 9, AX_ERROR_BAD_REQUEST, "swap-key for connection 17: connection 1 is"));
+    CHECK(ax_runtime_connection(rt, 1) != NULL && ax_runtime_connection(rt, 12) != NULL);
+    CHECK(ax_runtime_connection(rt, 15) == NULL && ax_runtime_connection(rt, 16) == NULL &&
+          ax_runtime_connection(rt, 17) == NULL);
+    CHECK(connections_in_use(rt) == 4);
+
+    TEST("a set-key's wrapped key sent as a swap-key does not authenticate, nor the reverse");
+    restart(&io, rt);
+    uint8_t wrapped[64];
+    size_t wrapped_len = 0;
+    ax_set_key_fields sk = {18, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, ++d.counter};
+    CHECK(ax_wrap_key(d.control, d.key, k_other, &sk, wrapped, sizeof wrapped, &wrapped_len) ==
+          AX_OK);
+    ax_value as_swap[7] = {{18, 0, 0}, {12, 0, 0}, {ID_ALERT, 0, 0}, {AX_ROLE_SENDER, 0, 0},
+                           {AX_SUITE_AES_GCM_128, 0, 0}, {sk.counter, 0, 0},
+                           {0, wrapped, wrapped_len}};
+    push(&io, AX_MSG_HOST_SWAP_KEY, 10, as_swap);
+    uint8_t swapped[64];
+    size_t swapped_len = 0;
+    ax_swap_key_fields sw = {19, 0, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, sk.counter};
+    CHECK(ax_wrap_swap_key(d.control, d.key, k_other, &sw, swapped, sizeof swapped,
+                           &swapped_len) == AX_OK);
+    ax_value as_set[6] = {{19, 0, 0}, {ID_ALERT, 0, 0}, {AX_ROLE_SENDER, 0, 0},
+                          {AX_SUITE_AES_GCM_128, 0, 0}, {sk.counter, 0, 0},
+                          {0, swapped, swapped_len}};
+    push(&io, AX_MSG_HOST_SET_KEY, 11, as_set);
+    d.counter--; /* refused: the counter was not consumed, the genuine swap may use it */
+    swap_key(&io, &d, 18, 12, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_other, 12);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_error(&io, 10, AX_ERROR_REJECTED, "swap-key for connection 18: the wrapped key"));
+    CHECK(next_error(&io, 11, AX_ERROR_REJECTED, "set-key for connection 19: the wrapped key"));
+    CHECK(next_ok(&io, 12));
+    CHECK(ax_runtime_connection(rt, 12) == NULL && ax_runtime_connection(rt, 18) != NULL);
+    CHECK(ax_runtime_connection(rt, 19) == NULL);
+
+    TEST("swap-key with a stale control counter is refused");
+    restart(&io, rt);
+    d.counter -= 3;
+    swap_key(&io, &d, 20, 18, ID_ALERT, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_other, 13);
+    d.counter += 5;
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_error(&io, 13, AX_ERROR_REJECTED, "swap-key for connection 20: stale control"));
+    CHECK(ax_runtime_connection(rt, 18) != NULL && ax_runtime_connection(rt, 20) == NULL);
+
+    TEST("retire: forgets replaces; carries no key, io, role or suite");
+    restart(&io, rt);
+    swap_key(&io, &d, 0, 13, 0, 0, 0, k_other, 14);         /* a key in a retire */
+    swap_key(&io, &d, 0, 13, ID_ALERT, 0, 0, NULL, 15);     /* an io id in a retire */
+    swap_key(&io, &d, 0, 13, 0, 0, 0, NULL, 16);            /* a genuine retire */
+    swap_key(&io, &d, 0, 13, 0, 0, 0, NULL, 17);            /* again: nothing to forget */
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_error(&io, 14, AX_ERROR_BAD_REQUEST, "swap-key for connection 0: a retire"));
+    CHECK(next_error(&io, 15, AX_ERROR_BAD_REQUEST, "a retire carries no key"));
+    CHECK(next_ok(&io, 16) && next_ok(&io, 17));
+    CHECK(ax_runtime_connection(rt, 13) == NULL && connections_in_use(rt) == 3);
+
+    TEST("swap-key on a full table reuses the replaced slot; a retire frees one");
+    restart(&io, rt);
+    uint32_t rid = 100;
+    for (uint32_t id = 100; connections_in_use(rt) + (id - 100) < AUTHEX_MAX_CONNECTIONS; id++) {
+        set_key(&io, &d, id, ID_READING, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_in, rid++);
+    }
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    for (uint32_t r = 100; r < rid; r++) CHECK(next_ok(&io, r));
+    CHECK(connections_in_use(rt) == AUTHEX_MAX_CONNECTIONS);
+    restart(&io, rt);
+    set_key(&io, &d, 300, ID_READING, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_in, 300);
+    swap_key(&io, &d, 301, 100, ID_READING, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_new, 301);
+    swap_key(&io, &d, 0, 101, 0, 0, 0, NULL, 302);
+    set_key(&io, &d, 303, ID_READING, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_in, 303);
+    ax_channel swapped_in;
+    ax_channel_init(&swapped_in, 301, AX_SUITE_AES_GCM_128, k_new);
+    deliver(&io, &swapped_in, 0, 1, "77", 0);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_error(&io, 300, AX_ERROR_REJECTED, "the connection table is full"));
+    CHECK(next_ok(&io, 301) && next_ok(&io, 302) && next_ok(&io, 303));
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_ACCEPTED && v[0].num == 301);
+    CHECK(ax_runtime_connection(rt, 100) == NULL && ax_runtime_connection(rt, 101) == NULL);
+    CHECK(ax_runtime_connection(rt, 301) != NULL && ax_runtime_connection(rt, 303) != NULL);
+    CHECK(connections_in_use(rt) == AUTHEX_MAX_CONNECTIONS);
+    ax_runtime_wipe(rt);
+    free(rt);
+}
+
+/* A persistent TrustZone runtime, attested, sealing into `sealed`. */
+static ax_runtime *persistent_runtime(mem_io *io, test_sealer *sealed, deployer *d,
+                                      const uint8_t km[16]) {
+    memset(io, 0, sizeof *io);
+    memset(sealed, 0, sizeof *sealed);
+    sealed->io = io;
+    ax_runtime *rt = new_runtime(io, "trustzone", km);
+    ax_runtime_persist(rt, seal_into, sealed);
+    d->control = AX_SUITE_AES_GCM_128;
+    attest_fixed(io, rt, d, km);
+    restart(io, rt);
+    return rt;
+}
+
+static void state_transfer(void) {
+    static mem_io io;
+    static test_sealer sealed;
+    uint8_t km[16], k_in[16], k_state[16], plain[AUTHEX_MAX_SEALED + 64];
+    memset(km, 0x51, sizeof km);
+    memset(k_in, 0x52, sizeof k_in);
+    memset(k_state, 0x53, sizeof k_state);
+    size_t plain_len = 0;
+    ax_frame f;
+    ax_value v[AX_MAX_FIELDS];
+    uint8_t kept[64];
+    deployer d = {AX_SUITE_AES_GCM_128, {0}, 0};
+
+    TEST("state-out: a persistent module sends 0x01 || its sealed data at once, then forgets it");
+    ax_runtime *rt = persistent_runtime(&io, &sealed, &d, km);
+    set_key(&io, &d, 1, ID_READING, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_in, 2);
+    ax_channel in;
+    ax_channel_init(&in, 1, AX_SUITE_AES_GCM_128, k_in);
+    deliver(&io, &in, 0, 1, "42", 0); /* on_reading keeps "42" with ax_seal */
+    set_key(&io, &d, 50, AX_STATE_OUT_ID, AX_ROLE_SENDER, AX_SUITE_ASCON_AEAD128, k_state, 3);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_ok(&io, 2));
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_ACCEPTED && v[0].num == 1);
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_EMIT && v[0].num == 50 && v[1].num == 0 &&
+          v[2].num == 1);
+    ax_channel state_out;
+    ax_channel_init(&state_out, 50, AX_SUITE_ASCON_AEAD128, k_state);
+    CHECK(ax_channel_open(&state_out, 0, 1, v[3].data, v[3].len, plain, sizeof plain,
+                          &plain_len) == AX_OK);
+    CHECK(plain_len == 3 && memcmp(plain, "\x01" "42", 3) == 0);
+    CHECK(next_ok(&io, 3)); /* the event went before the Ok */
+    CHECK(next_out(&io, &f, v) == 0);
+    CHECK(ax_runtime_connection(rt, 50) == NULL && connections_in_use(rt) == 1);
+    CHECK(ax_unseal(rt, kept, sizeof kept) == 2); /* the old version keeps its data */
+    free(rt);
+
+    TEST("state-out without sealed data sends 0x00");
+    rt = persistent_runtime(&io, &sealed, &d, km);
+    set_key(&io, &d, 51, AX_STATE_OUT_ID, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_state, 4);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_EMIT && v[0].num == 51 && v[2].num == 1);
+    ax_channel_init(&state_out, 51, AX_SUITE_AES_GCM_128, k_state);
+    CHECK(ax_channel_open(&state_out, 0, 1, v[3].data, v[3].len, plain, sizeof plain,
+                          &plain_len) == AX_OK);
+    CHECK(plain_len == 1 && plain[0] == 0);
+    CHECK(next_ok(&io, 4));
+    CHECK(ax_runtime_connection(rt, 51) == NULL && connections_in_use(rt) == 0);
+
+    TEST("state-out is a sender end, state-in a receiver end");
+    restart(&io, rt);
+    set_key(&io, &d, 52, AX_STATE_OUT_ID, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_state, 5);
+    set_key(&io, &d, 53, AX_STATE_IN_ID, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_state, 6);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_error(&io, 5, AX_ERROR_BAD_REQUEST, "io id 0xf001 is not an input or handler"));
+    CHECK(next_error(&io, 6, AX_ERROR_BAD_REQUEST, "io id 0xf002 is not an output or request"));
+    CHECK(connections_in_use(rt) == 0);
+    free(rt);
+
+    TEST("state-in: the new version takes the data as its own and seals it before answering");
+    char reading_before[sizeof last_reading];
+    memcpy(reading_before, last_reading, sizeof last_reading);
+    rt = persistent_runtime(&io, &sealed, &d, km);
+    set_key(&io, &d, 60, AX_STATE_IN_ID, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_state, 7);
+    ax_channel state_in;
+    ax_channel_init(&state_in, 60, AX_SUITE_AES_GCM_128, k_state);
+    deliver(&io, &state_in, 0, 1, "\x01" "hello", 0);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_ok(&io, 7));
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_ACCEPTED && v[0].num == 60 && v[2].num == 1);
+    CHECK(ax_runtime_connection(rt, 60) == NULL);
+    CHECK(ax_unseal(rt, kept, sizeof kept) == 5 && memcmp(kept, "hello", 5) == 0);
+    CHECK(memcmp(last_reading, reading_before, sizeof last_reading) == 0); /* no callback ran */
+    static mem_io io2;
+    memset(&io2, 0, sizeof io2);
+    ax_runtime *again = new_runtime(&io2, "trustzone", km);
+    ax_runtime_persist(again, seal_into, &sealed);
+    char err[256];
+    CHECK(ax_runtime_restore(again, sealed.state, sealed.len, err, sizeof err) == 0);
+    CHECK(ax_unseal(again, kept, sizeof kept) == 5 && memcmp(kept, "hello", 5) == 0);
+    CHECK(ax_runtime_connection(again, 60) == NULL);
+
+    TEST("state-in: forged and replayed events are refused; 0x00 means no data");
+    restart(&io, rt);
+    set_key(&io, &d, 61, AX_STATE_IN_ID, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_state, 8);
+    ax_channel_init(&state_in, 61, AX_SUITE_AES_GCM_128, k_state);
+    deliver(&io, &state_in, 0, 2, "\x01" "forged", 1);
+    deliver(&io, &state_in, 1, 2, "\x01" "back", 0); /* a response: nobody waits for it */
+    static const uint8_t none[1] = {0};
+    deliver_bytes(&io, &state_in, 0, 2, none, 1, 0);
+    deliver_bytes(&io, &state_in, 0, 3, none, 1, 0); /* the end is gone */
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_ok(&io, 8));
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_REJECTED && v[0].num == 61 &&
+          v[3].num == AX_REJECT_FORGED);
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_REJECTED && v[3].num == AX_REJECT_REPLAY);
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_ACCEPTED && v[0].num == 61 && v[2].num == 2);
+    CHECK(next_out(&io, &f, v) == AX_MSG_HOST_REJECTED && v[0].num == 61 && v[2].num == 3 &&
+          v[3].num == AX_REJECT_UNKNOWN_CONNECTION);
+    CHECK(ax_unseal(rt, kept, sizeof kept) == 0);
+
+    TEST("state-in: a malformed transfer is refused as forged and changes no data");
+    restart(&io, rt);
+    CHECK(ax_seal(rt, "mine", 4) == 0);
+    static uint8_t too_long[AUTHEX_MAX_SEALED + 2];
+    memset(too_long, 'x', sizeof too_long);
+    too_long[0] = 1;
+    static const uint8_t bad_tag[3] = {2, 'a', 'b'}, none_and_more[2] = {0, 0};
+    const struct {
+        const uint8_t *data;
+        size_t len;
+    } malformed[] = {{bad_tag, 3}, {none_and_more, 2}, {NULL, 0}, {too_long, sizeof too_long}};
+    for (uint32_t k = 0; k < 4; k++) {
+        set_key(&io, &d, 70 + k, AX_STATE_IN_ID, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_state,
+                20 + k);
+        ax_channel_init(&state_in, 70 + k, AX_SUITE_AES_GCM_128, k_state);
+        deliver_bytes(&io, &state_in, 0, 1, malformed[k].data, malformed[k].len, 0);
+    }
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    for (uint32_t k = 0; k < 4; k++) {
+        CHECK(next_ok(&io, 20 + k));
+        CHECK(next_out(&io, &f, v) == AX_MSG_HOST_REJECTED && v[0].num == 70 + k &&
+              v[3].num == AX_REJECT_FORGED);
+        CHECK(ax_runtime_connection(rt, 70 + k) == NULL);
+    }
+    CHECK(ax_unseal(rt, kept, sizeof kept) == 4 && memcmp(kept, "mine", 4) == 0);
+    CHECK(strstr(rt->last_log, "malformed state transfer") != NULL);
+
+    TEST("a sealed state with a state-in end restores; the end still takes the data");
+    restart(&io, rt);
+    set_key(&io, &d, 80, AX_STATE_IN_ID, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_state, 30);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_ok(&io, 30));
+    free(again);
+    memset(&io2, 0, sizeof io2);
+    again = new_runtime(&io2, "trustzone", km);
+    ax_runtime_persist(again, seal_into, &sealed);
+    CHECK(ax_runtime_restore(again, sealed.state, sealed.len, err, sizeof err) == 0);
+    const ax_connection *c = ax_runtime_connection(again, 80);
+    CHECK(c != NULL && c->endpoint == AX_STATE_ENDPOINT && c->role == AX_ROLE_RECEIVER);
+    ax_channel_init(&state_in, 80, AX_SUITE_AES_GCM_128, k_state);
+    deliver(&io2, &state_in, 0, 1, "\x01" "zz", 0);
+    CHECK(ax_runtime_serve(again) == AX_EXIT_OK);
+    CHECK(next_out(&io2, &f, v) == AX_MSG_HOST_ACCEPTED && v[0].num == 80);
+    CHECK(ax_unseal(again, kept, sizeof kept) == 2 && memcmp(kept, "zz", 2) == 0);
+    free(again);
+    free(rt);
+
+    TEST("a module that is not persistent refuses both reserved ends");
+    memset(&io, 0, sizeof io);
+    rt = new_runtime(&io, "trustzone", km);
+    attest_fixed(&io, rt, &d, km);
+    restart(&io, rt);
+    set_key(&io, &d, 90, AX_STATE_OUT_ID, AX_ROLE_SENDER, AX_SUITE_AES_GCM_128, k_state, 40);
+    set_key(&io, &d, 91, AX_STATE_IN_ID, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_state, 41);
+    swap_key(&io, &d, 92, 0, AX_STATE_IN_ID, AX_ROLE_RECEIVER, AX_SUITE_AES_GCM_128, k_state, 42);
+    CHECK(ax_runtime_serve(rt) == AX_EXIT_OK);
+    CHECK(next_error(&io, 40, AX_ERROR_BAD_REQUEST,
+                     "set-key for connection 90: module \"sensor\" keeps no sealed state"));
+    CHECK(next_error(&io, 41, AX_ERROR_BAD_REQUEST, "keeps no sealed state to transfer"));
+    CHECK(next_error(&io, 42, AX_ERROR_BAD_REQUEST,
+                     "swap-key for connection 92: module \"sensor\" keeps no sealed state"));
+    CHECK(next_out(&io, &f, v) == 0); /* nothing was sent */
+    CHECK(connections_in_use(rt) == 0);
+    free(rt);
+}
+
 void suite_runtime(void) {
     table_checks();
     trustzone_session();
@@ -736,4 +1132,6 @@ void suite_runtime(void) {
     native_session();
     link_endings();
     persistent_session();
+    swap_session();
+    state_transfer();
 }

@@ -17,6 +17,7 @@ from authex.crypto.control import Role
 from authex.crypto.secret import Secret
 from authex.manifest import STATE_IN_ID, STATE_OUT_ID, IoKind
 from authex.sdk.runtime import ModuleRuntime
+from authex.wire.codec import Message
 from authex.wire.messages import (
     Error,
     ErrorCode,
@@ -32,20 +33,26 @@ from support.runtime_rig import AES, Rig
 OUT = Role.SENDER
 
 
+def no_wait(conn_id: int, counter: int, timeout: float) -> HostDeliver:
+    raise AssertionError("no request is made in these tests")
+
+
 def attested(persistent: bool = False) -> Rig:
     rig = Rig(Ed25519PrivateKey.generate())
     if persistent:
         rig.runtime.module.persistent = True
         old = rig.runtime
         rig.runtime = ModuleRuntime(
-            old.manifest, old.module, lambda m, rid: rig.sent.append((m, rid)), lambda *_: None
+            old.manifest, old.module, lambda m, rid: rig.sent.append((m, rid)), no_wait
         )
     rig.attest()
     rig.connect(1, IoKind.INPUT, "reading")
     return rig
 
 
-def swap(rig: Rig, conn_id: int, replaces: int, io_id: int, role: Role = OUT) -> object:
+def swap(
+    rig: Rig, conn_id: int, replaces: int, io_id: int, role: Role = OUT
+) -> list[tuple[Message, int]]:
     message, key = rig.swap_key_message(conn_id, replaces, io_id, role)
     reply = rig.handle(message)
     if conn_id and reply == [(Ok(), 7)]:
@@ -53,8 +60,8 @@ def swap(rig: Rig, conn_id: int, replaces: int, io_id: int, role: Role = OUT) ->
     return reply
 
 
-def refused(reply: object, code: ErrorCode, text: str) -> bool:
-    [(error, _)] = reply  # type: ignore[misc]
+def refused(reply: list[tuple[Message, int]], code: ErrorCode, text: str) -> bool:
+    [(error, _)] = reply
     return isinstance(error, Error) and error.code == code and text in error.message
 
 

@@ -2,7 +2,7 @@
  * interface as the Rust example (sdks/rust/examples/echo), so either can stand in for the other.
  *
  * Build by hand (the deployer does this for `language: c`):
- *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -I../../include echo.c ../../src/*.c -lcrypto -o echo
+ *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -I../../include echo.c ../../src/[a-z]*.c -lcrypto -o echo
  *   ./echo --manifest echo */
 #include <stdio.h>
 #include <string.h>

@@ -71,6 +71,31 @@ int ax_unwrap_key(ax_suite control, const uint8_t module_key[16], const uint8_t 
 /* The deployer's side, for tests. */
 int ax_wrap_key(ax_suite control, const uint8_t module_key[16], const uint8_t conn_key[16],
                 const ax_set_key_fields *f, uint8_t *out, size_t cap, size_t *out_len);
+
+/* swap-key (HostSwapKey): a set-key that also names the connection it replaces; its own AD
+ * ("swap-key" || u32 conn_id || u32 replaces || u16 io_id || u8 role || u8 suite || u64 counter,
+ * 28 bytes) keeps it apart from a set-key. With conn_id 0 (a retire) the plaintext is empty. */
+typedef struct {
+    uint32_t conn_id;
+    uint32_t replaces;
+    uint16_t io_id;
+    uint8_t role;
+    uint8_t suite;
+    uint64_t counter;
+} ax_swap_key_fields;
+
+#define AX_SWAP_KEY_AD_SIZE 28
+
+void ax_swap_key_ad(const ax_swap_key_fields *f, uint8_t ad[AX_SWAP_KEY_AD_SIZE]);
+/* Open a swap-key: *key_len receives the plaintext's length (16 for a key, 0 for a retire; any
+ * other length is left for the caller to refuse), conn_key the key when it is 16 bytes.
+ * AX_ERR_FORGED if it does not authenticate, AX_ERR_ARGUMENT for counter 0 or 2^64-1. */
+int ax_unwrap_swap_key(ax_suite control, const uint8_t module_key[16], const uint8_t *wrapped,
+                       size_t len, const ax_swap_key_fields *f, uint8_t conn_key[16],
+                       size_t *key_len);
+/* The deployer's side, for tests: conn_key is 16 bytes, or NULL for a retire (empty). */
+int ax_wrap_swap_key(ax_suite control, const uint8_t module_key[16], const uint8_t *conn_key,
+                     const ax_swap_key_fields *f, uint8_t *out, size_t cap, size_t *out_len);
 int ax_open_call(ax_suite control, const uint8_t module_key[16], uint16_t entry_id,
                  uint64_t counter, const uint8_t *sealed, size_t len, uint8_t *out, size_t cap,
                  size_t *out_len);

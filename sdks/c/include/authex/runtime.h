@@ -57,10 +57,18 @@ typedef struct {
     uint64_t failed; /* callbacks that returned a failure */
 } ax_conn_stats;
 
+/* The reserved ends of an update's state transfer (spec/protocol.md section 7.6), never in a
+ * manifest: state-out (sender) sends the module's ax_seal data to its new version once keyed,
+ * state-in (receiver) takes it. Only persistent modules accept them. */
+#define AX_STATE_OUT_ID 0xF001u
+#define AX_STATE_IN_ID 0xF002u
+/* ax_connection.endpoint of a state-transfer end (its role tells which). */
+#define AX_STATE_ENDPOINT ((size_t)-1)
+
 typedef struct {
     int in_use;
     ax_channel channel;
-    size_t endpoint; /* index into the endpoint table */
+    size_t endpoint; /* index into the endpoint table, or AX_STATE_ENDPOINT */
     uint8_t role;
     ax_conn_stats stats;
 } ax_connection;
