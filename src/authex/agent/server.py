@@ -1,6 +1,11 @@
 """Edge: the agent's TCP server.  Each accepted link starts with Hello and is then a control
 link (deployer commands, replies by request id, watch streams) or a data link (events from
 another agent).  A malformed frame closes only that link, with a logged reason.
+
+Connections are accepted here, counted against the link limits and only then put through the
+TLS handshake (``connect_accepted_socket``), so a refused or failed handshake is logged with the
+peer's address; this works the same on asyncio's loop and on uvloop (whose ``start_tls`` cannot
+upgrade a server stream).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import ssl
 from collections import Counter
 from collections.abc import Callable
@@ -54,40 +60,72 @@ class AgentServer:
     def __init__(self, agent: NodeAgent, tls: ssl.SSLContext) -> None:
         self.agent = agent
         self.tls = tls
-        self.server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
         self._links: set[asyncio.Task[None]] = set()
         self._per_host: Counter[str] = Counter()
         self._writers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         cfg = self.agent.config
-        self.server = await asyncio.start_server(self._accept, cfg.host, cfg.port)
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(
+            cfg.host, cfg.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, _, _, _, address = infos[0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(address)
+            listener.listen(MAX_LINKS)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        self._listener = listener
+        self._acceptor = asyncio.create_task(self._accept_loop(listener), name="accept")
         log.info("node %s (%s) listening on %s", cfg.name, cfg.tee, cfg.address)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, address = await loop.sock_accept(listener)
+            except OSError as exc:  # out of file descriptors, say: wait, do not spin
+                log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            task = asyncio.create_task(self._accept(conn, address))
+            self._links.add(task)
+
+    async def _accept(self, conn: socket.socket, address: object) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._links.add(task)
-        self._writers[task] = writer
-        task.add_done_callback(lambda t: self._writers.pop(t, None))
-        address = writer.get_extra_info("peername")
         peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
         host = address[0] if isinstance(address, tuple) else peer
         if len(self._links) > MAX_LINKS or self._per_host[host] >= MAX_LINKS_PER_HOST:
             log.warning("link from %s refused: too many open links", peer)
             self._links.discard(task)
-            writer.transport.abort()
+            conn.close()
             return
         self._per_host[host] += 1
         task.add_done_callback(lambda _: self._release(host))
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         try:
             async with asyncio.timeout(HELLO_TIMEOUT):
-                await writer.start_tls(self.tls)
+                transport, _ = await loop.connect_accepted_socket(
+                    lambda: protocol, conn, ssl=self.tls, ssl_handshake_timeout=HELLO_TIMEOUT
+                )
         except (ssl.SSLError, TimeoutError, ConnectionError, OSError) as exc:
             log.warning("link from %s refused: TLS handshake failed (%s)", peer, exc)
             self._links.discard(task)
-            writer.transport.abort()
+            conn.close()
             return
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        self._writers[task] = writer
+        task.add_done_callback(lambda t: self._writers.pop(t, None))
         try:
             await self._serve_link(reader, writer, peer)
         except ProtocolError as exc:
@@ -246,8 +284,12 @@ class AgentServer:
             self.agent.unsubscribe(message.conn_id, queue)
 
     async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        if self._acceptor is not None:
+            self._acceptor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._acceptor
+        if self._listener is not None:
+            self._listener.close()
         # Close the links rather than cancel their tasks (asyncio's stream callbacks treat a
         # cancelled connection task as an error): each handler then ends on its own.
         for writer in list(self._writers.values()):

@@ -8,8 +8,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from authex.cli import attest, commands, sancus
 from authex.errors import AuthexError, DescriptorError
@@ -170,6 +171,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(work: Coroutine[Any, Any, int], *, agent: bool) -> int:
+    """Run a command; agents run on uvloop when it is installed (its TLS and sockets cost
+    about a fifth less CPU per event; AUTHEX_UVLOOP=0 keeps asyncio's own loop)."""
+    if agent and os.environ.get("AUTHEX_UVLOOP", "1") != "0":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            result: int = uvloop.run(work)
+            return result
+    return asyncio.run(work)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -184,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sancus":
         return sancus.run(args)
     try:
-        return asyncio.run(commands.dispatch(args, find_descriptor))
+        return _run(commands.dispatch(args, find_descriptor), agent=args.command == "node")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -67,3 +67,39 @@ def test_clear_forgets_everything(tmp_path: Path) -> None:
     outbox.clear()
     assert outbox.peers() == [] and events(outbox, PEER) == []
     assert Outbox(tmp_path / "outbox.sqlite").peers() == []  # durable too
+
+
+def test_row_ids_keep_increasing_when_the_outbox_empties(tmp_path: Path) -> None:
+    """A link's cursor is the last row id it wrote: an emptied outbox must not start again at
+    1, or the next events would sit behind the cursor."""
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    first = outbox.add(PEER, Event(5, 0, 1, b"a"))
+    assert first is not None and outbox.acknowledge(PEER, 5, 0, 1)
+    outbox.commit()
+    second = outbox.add(PEER, Event(5, 0, 2, b"b"))
+    assert second is not None and second > first
+    assert events(outbox, PEER, after=first) == [Event(5, 0, 2, b"b")]
+
+
+def test_an_outbox_of_the_previous_format_is_taken_over(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "outbox.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, peer TEXT NOT NULL,"
+        " conn_id INTEGER NOT NULL, direction INTEGER NOT NULL, counter INTEGER NOT NULL,"
+        " ciphertext BLOB NOT NULL);"
+        "CREATE UNIQUE INDEX outbox_event ON outbox (peer, conn_id, direction, counter);"
+    )
+    old.executemany(
+        "INSERT INTO outbox (peer, conn_id, direction, counter, ciphertext) VALUES (?,?,?,?,?)",
+        [(PEER, 5, 0, 1, b"one"), (PEER, 5, 0, 2, b"two")],
+    )
+    old.commit()
+    old.close()
+    outbox = Outbox(path)
+    assert events(outbox, PEER) == [Event(5, 0, 1, b"one"), Event(5, 0, 2, b"two")]
+    assert outbox.add(PEER, Event(5, 0, 3, b"three")) == 3
+    names = {row[0] for row in outbox.db.execute("SELECT name FROM sqlite_master")}
+    assert "outbox" not in names

@@ -9,6 +9,23 @@ use std::fmt::Write;
 pub const MANIFEST_FORMAT: u32 = 1;
 pub const MAX_PER_KIND: usize = 0xFFF;
 
+/// The reserved io id of an update's state-out end (sender side of the old version; never in a
+/// manifest, never reached by user code; `spec/protocol.md` §7.6).
+pub const STATE_OUT_ID: u16 = 0xF001;
+/// The reserved io id of an update's state-in end (receiver side of the new version).
+pub const STATE_IN_ID: u16 = 0xF002;
+
+/// The endpoint behind a reserved state-transfer io id: state-out is an output, state-in an
+/// input (their names are not valid interface names, so no user endpoint can match them).
+pub fn state_end(id: u16) -> Option<Endpoint> {
+    let (kind, name) = match id {
+        STATE_OUT_ID => (IoKind::Output, "~state-out"),
+        STATE_IN_ID => (IoKind::Input, "~state-in"),
+        _ => return None,
+    };
+    Some(Endpoint { kind, name: name.to_string(), id, public: false })
+}
+
 /// What an endpoint of a module's interface is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IoKind {

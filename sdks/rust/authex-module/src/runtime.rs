@@ -4,7 +4,13 @@
 //! - attestation: answer with the module's [`Attester`] and keep the control key it yields, with
 //!   a fresh control counter window;
 //! - set-key: only under the control key, only with a fresh control counter, only for this
-//!   module's own endpoints in the matching role; re-keying replaces a connection;
+//!   module's own endpoints in the matching role; re-keying replaces a connection; swap-key keys a
+//!   new connection and forgets the one it replaces in the same step (updates), and with
+//!   connection id 0 only forgets it (a retire); a swap-key whose `replaces` is gone and whose new
+//!   connection already exists on the same end in the same role was applied before: `Ok`, and
+//!   nothing changes;
+//! - state transfer (persistent modules, updates): keying the reserved state-out end sends the
+//!   `ctx.seal` data on it at once; an event on the reserved state-in end replaces that data;
 //! - deliveries: open with the connection key, strictly increasing counters; refusals are
 //!   reported as `HostRejected` and never reach user code; accepted ones are acknowledged with
 //!   `HostAccepted` after the callback ran;
@@ -21,13 +27,15 @@ use std::time::{Duration, Instant};
 
 use crate::attest::Attester;
 use crate::channel::{ChannelEnd, OpenError, ReceiveWindow};
-use crate::control::{open_call, seal_result, unwrap_key, SetKeyFields, ROLE_RECEIVER, ROLE_SENDER};
-use crate::manifest::{Endpoint, IoKind, Manifest};
+use crate::control::{
+    open_call, seal_result, unwrap_key, unwrap_swap_key, SetKeyFields, SwapKeyFields, ROLE_RECEIVER, ROLE_SENDER,
+};
+use crate::manifest::{state_end, Endpoint, IoKind, Manifest, STATE_IN_ID, STATE_OUT_ID};
 use crate::module::{Callback, Module};
 use crate::suites::{Suite, KEY_SIZE, TAG_SIZE};
 use crate::wire::{
     call_status, error_code, reject_reason, Error as ErrorMsg, HostAccepted, HostAttested, HostCallResult, HostDeliver,
-    HostEmit, HostRejected, Message, Ok as OkMsg, Reader, Writer, DEFAULT_MAX_PAYLOAD,
+    HostEmit, HostRejected, HostSetKey, HostSwapKey, Message, Ok as OkMsg, Reader, Writer, DEFAULT_MAX_PAYLOAD,
 };
 use crate::Secret;
 
@@ -76,6 +84,26 @@ struct Connection {
     endpoint: Endpoint,
     role: u8,
     stats: ConnectionStats,
+}
+
+/// A set-key (`replaces` None) or swap-key (`replaces` Some; `conn_id` 0 = a retire).
+struct KeyMessage {
+    conn_id: u32,
+    replaces: Option<u32>,
+    io_id: u16,
+    role: u8,
+    suite: u8,
+    counter: u64,
+    wrapped: Vec<u8>,
+}
+
+/// The kinds of endpoint a connection end of `role` may be.
+fn role_kinds(role: u8) -> &'static [IoKind] {
+    match role {
+        ROLE_SENDER => &[IoKind::Output, IoKind::Request],
+        ROLE_RECEIVER => &[IoKind::Input, IoKind::Handler],
+        _ => &[],
+    }
 }
 
 /// Errors of `ctx.emit` / `ctx.request`.
@@ -282,6 +310,31 @@ impl Core {
         w.u8(u8::from(core.kept.is_some()));
         let _ = w.bytes(core.kept.as_deref().unwrap_or(&[]));
         w.out
+    }
+
+    /// The end behind `io_id`: a manifest endpoint or a reserved state-transfer end.
+    fn endpoint(&self, io_id: u16) -> Option<Endpoint> {
+        state_end(io_id).or_else(|| self.manifest.by_id(io_id).cloned())
+    }
+
+    /// The state-out end was keyed: send the `ctx.seal` data on it (`0x00`, or `0x01 || data`),
+    /// once, and forget the connection.
+    fn send_state(&mut self, conn_id: u32) {
+        let blob = match &self.kept {
+            None => vec![0u8],
+            Some(data) => [&[1u8][..], data].concat(),
+        };
+        let Some(mut conn) = self.connections.remove(&conn_id) else {
+            return;
+        };
+        self.dirty = true;
+        match conn.end.seal_next(0, &blob) {
+            Ok((counter, ciphertext)) => {
+                self.send(HostEmit { conn_id, direction: 0, counter, ciphertext }, 0);
+                self.log(&format!("sent its sealed data ({} bytes) to its new version", blob.len() - 1));
+            }
+            Err(e) => self.log(&format!("cannot send its sealed data: {e}")),
+        }
     }
 
     fn reject(&mut self, conn_id: u32, direction: u8, counter: u64, reason: u8) {
@@ -496,6 +549,7 @@ impl Runtime {
             Message::HostStop(_) => return false,
             Message::HostAttest(m) => self.attest(&m.challenge, request_id),
             Message::HostSetKey(m) => self.set_key(m, request_id),
+            Message::HostSwapKey(m) => self.swap_key(m, request_id),
             Message::HostDeliver(m) => self.deliver(m),
             Message::HostCall(m) => self.call(m, request_id),
             other => {
@@ -521,11 +575,23 @@ impl Runtime {
         }
     }
 
-    fn set_key(&mut self, m: crate::wire::HostSetKey, request_id: u32) {
+    fn set_key(&mut self, m: HostSetKey, request_id: u32) {
+        let HostSetKey { conn_id, io_id, role, suite, counter, wrapped } = m;
+        self.key_connection(KeyMessage { conn_id, replaces: None, io_id, role, suite, counter, wrapped }, request_id);
+    }
+
+    fn swap_key(&mut self, m: HostSwapKey, request_id: u32) {
+        let HostSwapKey { conn_id, replaces, io_id, role, suite, counter, wrapped } = m;
+        let message = KeyMessage { conn_id, replaces: Some(replaces), io_id, role, suite, counter, wrapped };
+        self.key_connection(message, request_id);
+    }
+
+    /// Set-key and swap-key: authenticate, check, then change the connection table in one step.
+    fn key_connection(&mut self, m: KeyMessage, request_id: u32) {
         let core = &mut self.core;
+        let what = format!("{}-key for connection {}", if m.replaces.is_some() { "swap" } else { "set" }, m.conn_id);
         let refuse = |core: &mut Core, code: u16, text: String| {
-            let message = format!("set-key for connection {}: {text}", m.conn_id);
-            core.send(ErrorMsg { code, message }, request_id);
+            core.send(ErrorMsg { code, message: format!("{what}: {text}") }, request_id);
         };
         let Some(control_key) = core.control_key.as_ref() else {
             return refuse(core, error_code::REJECTED, "not attested".into());
@@ -537,9 +603,30 @@ impl Runtime {
                 format!("stale control counter: {counter} is not greater than {last}"),
             );
         }
-        let fields =
-            SetKeyFields { conn_id: m.conn_id, io_id: m.io_id, role: m.role, suite: m.suite, counter: m.counter };
-        let key = match unwrap_key(core.control, control_key.reveal(), &m.wrapped, fields) {
+        let unwrapped = match m.replaces {
+            None => {
+                let f = SetKeyFields {
+                    conn_id: m.conn_id,
+                    io_id: m.io_id,
+                    role: m.role,
+                    suite: m.suite,
+                    counter: m.counter,
+                };
+                unwrap_key(core.control, control_key.reveal(), &m.wrapped, f)
+            }
+            Some(replaces) => {
+                let f = SwapKeyFields {
+                    conn_id: m.conn_id,
+                    replaces,
+                    io_id: m.io_id,
+                    role: m.role,
+                    suite: m.suite,
+                    counter: m.counter,
+                };
+                unwrap_swap_key(core.control, control_key.reveal(), &m.wrapped, f)
+            }
+        };
+        let key = match unwrapped {
             Ok(k) => k,
             Err(_) => {
                 core.window.rejected += 1;
@@ -547,34 +634,90 @@ impl Runtime {
             }
         };
         core.window.accept(m.counter);
+        core.dirty = true;
+        let replaces = m.replaces.unwrap_or(0);
+        if m.replaces.is_some() && m.conn_id == 0 {
+            // a retire: only forget `replaces`
+            if !key.is_empty() || m.io_id != 0 || m.role != 0 || m.suite != 0 {
+                return refuse(core, error_code::BAD_REQUEST, "a retire carries no key, io, role or suite".into());
+            }
+            core.connections.remove(&replaces);
+            return core.send(OkMsg { body: Vec::new() }, request_id);
+        }
         if m.role != ROLE_SENDER && m.role != ROLE_RECEIVER {
             return refuse(core, error_code::BAD_REQUEST, format!("unknown role {}", m.role));
         }
-        let kinds: &[IoKind] =
-            if m.role == ROLE_SENDER { &[IoKind::Output, IoKind::Request] } else { &[IoKind::Input, IoKind::Handler] };
-        let endpoint = match core.manifest.by_id(m.io_id) {
-            Some(e) if kinds.contains(&e.kind) => e.clone(),
+        let endpoint = match core.endpoint(m.io_id) {
+            Some(e) if role_kinds(m.role).contains(&e.kind) => e,
             _ => {
                 let wanted = if m.role == ROLE_SENDER { "output or request" } else { "input or handler" };
                 let text = format!("io id 0x{:04x} is not a {wanted} of module {:?}", m.io_id, core.manifest.name);
                 return refuse(core, error_code::BAD_REQUEST, text);
             }
         };
+        if state_end(endpoint.id).is_some() && !core.persistent {
+            let text = format!("module {:?} keeps no sealed state to transfer", core.manifest.name);
+            return refuse(core, error_code::BAD_REQUEST, text);
+        }
         let Some(suite) = Suite::from_id(m.suite) else {
             return refuse(core, error_code::BAD_REQUEST, format!("unsupported cipher suite {}", m.suite));
         };
         if key.len() != KEY_SIZE {
             return refuse(core, error_code::BAD_REQUEST, format!("connection key must be {KEY_SIZE} bytes"));
         }
+        let old = if replaces != 0 { core.connections.get(&replaces) } else { None };
+        if m.replaces.is_some() && old.is_none() {
+            if let Some(again) = core.connections.get(&m.conn_id) {
+                if again.endpoint == endpoint && again.role == m.role {
+                    // applied before (the deployer lost our answer and sent it again): change
+                    // nothing, the connection keeps its key and its counters go on
+                    return core.send(OkMsg { body: Vec::new() }, request_id);
+                }
+            }
+        }
+        if replaces != 0 {
+            if let Some(old) = old {
+                if old.endpoint != endpoint || old.role != m.role {
+                    let text =
+                        format!("connection {replaces} is not a {} {:?} here", endpoint.kind.name(), endpoint.name);
+                    return refuse(core, error_code::BAD_REQUEST, text);
+                }
+            }
+            // one step: the old id goes, the new one comes (an absent `replaces` is no error)
+            core.connections.remove(&replaces);
+        }
         if endpoint.kind == IoKind::Request {
             // a request has one handler: a new key supersedes the old connection
             core.connections.retain(|_, c| c.endpoint != endpoint);
         }
         let end = ChannelEnd::new(m.conn_id, suite, key);
+        let state_out = endpoint.id == STATE_OUT_ID;
         core.connections
             .insert(m.conn_id, Connection { end, endpoint, role: m.role, stats: ConnectionStats::default() });
-        core.dirty = true;
+        if state_out {
+            core.send_state(m.conn_id);
+        }
         core.send(OkMsg { body: Vec::new() }, request_id);
+    }
+
+    /// An event on the state-in end (already opened): the old version's `ctx.seal` data becomes
+    /// this module's, and the connection is forgotten.
+    fn take_state(&mut self, conn_id: u32, direction: u8, counter: u64, blob: &[u8]) {
+        let core = &mut self.core;
+        core.connections.remove(&conn_id);
+        let kept = match blob.split_first() {
+            Some((0, [])) => None,
+            Some((1, data)) if data.len() <= MAX_SEALED_DATA => Some(data.to_vec()),
+            _ => {
+                core.log("refused a malformed state transfer");
+                return core.reject(conn_id, direction, counter, reject_reason::FORGED);
+            }
+        };
+        let size = kept.as_ref().map_or(0, Vec::len);
+        core.kept = kept;
+        core.dirty = true;
+        core.log(&format!("took over the sealed data of its old version ({size} bytes)"));
+        core.accepted(conn_id, direction, counter);
     }
 
     /// Run a callback with a context; `Err(text)` if it returned an error or panicked.
@@ -605,6 +748,10 @@ impl Runtime {
         let Some(data) = self.core.open(conn_id, direction, counter, &m.ciphertext) else {
             return;
         };
+        if endpoint.id == STATE_IN_ID {
+            // never user code: the old version's sealed data
+            return self.take_state(conn_id, direction, counter, &data);
+        }
         let what = format!("{} {:?}", endpoint.kind.name(), endpoint.name);
         let outcome = self.run_callback(endpoint.kind, &endpoint.name, &data).and_then(|reply| {
             if reply.len() > MAX_EVENT_PAYLOAD {
@@ -766,11 +913,14 @@ impl Runtime {
             let sent = r.u64("sent").map_err(bad)?;
             let last = r.u64("received").map_err(bad)?;
             let gaps = r.u64("gaps").map_err(bad)?;
-            let (Some(endpoint), Some(suite)) = (core.manifest.by_id(io_id).cloned(), suite) else {
-                return Err(format!("connection {i} of the state does not fit this module"));
-            };
             if role != ROLE_SENDER && role != ROLE_RECEIVER {
                 return Err(format!("connection {i} of the state has an unknown role"));
+            }
+            let (Some(endpoint), Some(suite)) = (core.endpoint(io_id), suite) else {
+                return Err(format!("connection {i} of the state does not fit this module"));
+            };
+            if !role_kinds(role).contains(&endpoint.kind) {
+                return Err(format!("connection {i} of the state does not fit this module"));
             }
             let mut end = ChannelEnd::new(conn_id, suite, Secret::new(conn_key));
             end.sent = sent;

@@ -419,6 +419,10 @@ messages! {
     Watch = 0x26 { conn_id: u32 }
     WatchEvent = 0x27 { conn_id: u32, counter: u64, ciphertext: bytes }
     Shutdown = 0x28 {}
+    /// Keys `conn_id` and forgets `replaces` in one step (updates, `spec/protocol.md` §7.6).
+    SwapKey = 0x2a { module: str, conn_id: u32, replaces: u32, io_id: u16, role: u8, suite: u8, counter: u64, wrapped: bytes }
+    Promote = 0x2c { staged: str }
+    RemoveRoute = 0x2e { conn_id: u32 }
     // --- data
     Event = 0x40 { conn_id: u32, direction: u8, counter: u64, ciphertext: bytes }
     EventAck = 0x41 { conn_id: u32, direction: u8, counter: u64 }
@@ -437,6 +441,9 @@ messages! {
     /// Python runtime sends it, so the agent can acknowledge it upstream).
     HostAccepted = 0x8a { conn_id: u32, direction: u8, counter: u64 }
     HostResumed = 0x8b { version: u64 }
+    /// Agent -> module: a set-key that also forgets the connection it `replaces`; with
+    /// `conn_id` 0 (a retire) it only forgets `replaces`.
+    HostSwapKey = 0x8c { conn_id: u32, replaces: u32, io_id: u16, role: u8, suite: u8, counter: u64, wrapped: bytes }
     // --- platform links
     PlatformInfo = 0xa0 { tee: str, emulated: u8, description: str }
     PlatformLoad = 0xa1 { name: str, artifact: bytes }
@@ -500,10 +507,12 @@ impl Link {
 
     pub fn accepted_types(self) -> &'static [u8] {
         match self {
-            Link::Control => &[0x01, 0x10, 0x12, 0x14, 0x16, 0x18, 0x1a, 0x1c, 0x1e, 0x20, 0x22, 0x24, 0x26, 0x28],
+            Link::Control => {
+                &[0x01, 0x10, 0x12, 0x14, 0x16, 0x18, 0x1a, 0x1c, 0x1e, 0x20, 0x22, 0x24, 0x26, 0x28, 0x2a, 0x2c, 0x2e]
+            }
             Link::ControlReply => &[0x02, 0x03, 0x11, 0x13, 0x19, 0x1d, 0x25, 0x27],
             Link::Data => &[0x01, 0x02, 0x03, 0x40, 0x41],
-            Link::Host => &[0x81, 0x83, 0x84, 0x85, 0x89],
+            Link::Host => &[0x81, 0x83, 0x84, 0x85, 0x89, 0x8c],
             Link::HostReply => &[0x02, 0x03, 0x80, 0x82, 0x86, 0x87, 0x88, 0x8a, 0x8b],
             Link::Platform => &[0xa1, 0xa3],
             Link::PlatformReply => &[0xa0, 0xa2, 0x02, 0x03],

@@ -3,15 +3,19 @@
 
 use authex::attest::Attester;
 use authex::channel::{open_event, seal_event};
-use authex::control::{open_result, seal_call, wrap_key, SetKeyFields};
+use authex::control::{open_result, seal_call, wrap_key, wrap_swap_key, SetKeyFields, SwapKeyFields};
 use authex::exchange::DeployerExchange;
+use authex::manifest::{STATE_IN_ID, STATE_OUT_ID};
 use authex::suites::Suite;
 use authex::testing::{test_operator, Harness, MemoryIo};
 use authex::wire::{
-    call_status, error_code, reject_reason, HostAttest, HostCall, HostDeliver, HostSetKey, HostStop, Message,
+    call_status, error_code, reject_reason, HostAttest, HostCall, HostDeliver, HostSetKey, HostStop, HostSwapKey,
+    Message,
 };
 use authex::{to_hex, Context, Module, Runtime, Secret};
 use ed25519_dalek::Signer;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 fn sample() -> Module {
     Module::new()
@@ -340,6 +344,9 @@ fn manifest_json_matches_the_python_sdk() {
 
 // --- persistent modules ---------------------------------------------------------------------
 
+/// What a test sealer saw: each state, with how many messages had left when it was sealed.
+type Seals = Rc<RefCell<Vec<(Vec<u8>, usize)>>>;
+
 fn persistent_runtime() -> (Runtime, MemoryIo) {
     let op = test_operator().verifying_key().to_bytes();
     let module = sample().persistent();
@@ -353,9 +360,7 @@ fn persistent_runtime() -> (Runtime, MemoryIo) {
 
 #[test]
 fn persistent_state_is_sealed_before_output_and_resumes() {
-    use std::cell::RefCell;
-    use std::rc::Rc;
-    let sealed: Rc<RefCell<Vec<(Vec<u8>, usize)>>> = Rc::default();
+    let sealed: Seals = Rc::default();
     let (mut rt, io) = persistent_runtime();
     let (seals, seen) = (Rc::clone(&sealed), io.clone());
     rt.set_sealer(Box::new(move |state: &[u8]| {
@@ -438,5 +443,424 @@ fn seal_needs_a_persistent_module() {
             assert!(String::from_utf8_lossy(&r.payload).contains("not persistent"));
         }
         other => panic!("{other:?}"),
+    }
+}
+
+// --- updates: swap-key, retire, state transfer (spec/protocol.md §5.4, §7.6) ----------------
+
+/// Send a swap-key wrapped under `km`; every message the module wrote in answer.
+fn swap_key(rt: &mut Runtime, io: &MemoryIo, km: &Secret, f: SwapKeyFields, key: &[u8]) -> Vec<Message> {
+    let wrapped = wrap_swap_key(Suite::AesGcm128, km.reveal(), key, f).unwrap();
+    let m = HostSwapKey {
+        conn_id: f.conn_id,
+        replaces: f.replaces,
+        io_id: f.io_id,
+        role: f.role,
+        suite: f.suite,
+        counter: f.counter,
+        wrapped,
+    };
+    rt.handle(Message::HostSwapKey(m), 11);
+    io.take().into_iter().map(|(m, _)| m).collect()
+}
+
+/// The only message of an answer.
+fn only(mut sent: Vec<Message>) -> Message {
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    sent.pop().unwrap()
+}
+
+fn error_text(m: &Message) -> String {
+    match m {
+        Message::Error(e) => e.message.clone(),
+        other => panic!("expected Error, got {other:?}"),
+    }
+}
+
+fn deliver_on(rt: &mut Runtime, io: &MemoryIo, conn_id: u32, counter: u64, data: &[u8], key: &[u8]) -> Vec<Message> {
+    let ciphertext = seal_event(Suite::AesGcm128, key, conn_id, 0, counter, data).unwrap();
+    rt.handle(Message::HostDeliver(HostDeliver { conn_id, direction: 0, counter, ciphertext }), 0);
+    io.take().into_iter().map(|(m, _)| m).collect()
+}
+
+fn conn_ids(rt: &Runtime) -> Vec<u32> {
+    rt.stats().keys().copied().collect()
+}
+
+fn swap(conn_id: u32, replaces: u32, io_id: u16, role: u8, counter: u64) -> SwapKeyFields {
+    SwapKeyFields { conn_id, replaces, io_id, role, suite: 1, counter }
+}
+
+#[test]
+fn swap_key_replaces_a_connection_in_one_step() {
+    let (mut rt, io) = bare();
+    let km = attest(&mut rt, &io);
+    let (kin, kout, kin2, kout2) = ([1u8; 16], [2u8; 16], [3u8; 16], [4u8; 16]);
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 10, io_id: IN, role: 1, suite: 1, counter: 1 }, &kin);
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 20, io_id: OUT, role: 0, suite: 1, counter: 2 }, &kout);
+    // before the swap the output goes on 20
+    let sent = deliver_on(&mut rt, &io, 10, 1, b"one", &kin);
+    assert!(matches!(&sent[0], Message::HostEmit(e) if e.conn_id == 20 && e.counter == 1), "{sent:?}");
+    // the output moves to 21 with fresh counters; 20 is forgotten
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(21, 20, OUT, 0, 3), &kout2)), Message::Ok(_)));
+    assert_eq!(conn_ids(&rt), vec![10, 21]);
+    let sent = deliver_on(&mut rt, &io, 10, 2, b"two", &kin);
+    assert_eq!(sent.len(), 2, "one emit and the HostAccepted: {sent:?}");
+    let Message::HostEmit(e) = &sent[0] else { panic!("{sent:?}") };
+    assert_eq!((e.conn_id, e.direction, e.counter), (21, 0, 1));
+    assert_eq!(open_event(Suite::AesGcm128, &kout2, 21, 0, 1, &e.ciphertext).unwrap(), b"two");
+    // the input moves to 12: an event sealed for the old id is refused as unknown
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(12, 10, IN, 1, 4), &kin2)), Message::Ok(_)));
+    let sent = deliver_on(&mut rt, &io, 10, 3, b"late", &kin);
+    assert!(
+        matches!(only(sent), Message::HostRejected(r) if r.conn_id == 10 && r.reason == reject_reason::UNKNOWN_CONNECTION)
+    );
+    let sent = deliver_on(&mut rt, &io, 12, 1, b"new", &kin2);
+    assert!(matches!(&sent[0], Message::HostEmit(e) if e.conn_id == 21 && e.counter == 2), "{sent:?}");
+    assert!(matches!(&sent[1], Message::HostAccepted(a) if a.conn_id == 12 && a.counter == 1));
+    assert_eq!(rt.control_window().last, 4);
+}
+
+#[test]
+fn swap_key_with_an_absent_replaces_installs_the_new_connection() {
+    let (mut rt, io) = bare();
+    let km = attest(&mut rt, &io);
+    // already forgotten (a deployer sending the swap again) or 0: not an error
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(30, 99, OUT, 0, 1), &[5; 16])), Message::Ok(_)));
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(31, 0, H, 1, 2), &[6; 16])), Message::Ok(_)));
+    assert_eq!(conn_ids(&rt), vec![30, 31]);
+    // the same swap sent again is a new control message: the replaced 30 is gone, 32 comes
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(32, 30, OUT, 0, 3), &[7; 16])), Message::Ok(_)));
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(32, 30, OUT, 0, 4), &[7; 16])), Message::Ok(_)));
+    assert_eq!(conn_ids(&rt), vec![31, 32]);
+}
+
+#[test]
+fn a_swap_key_sent_again_after_it_was_applied_changes_nothing() {
+    let (mut rt, io) = bare();
+    let km = attest(&mut rt, &io);
+    let (kin, kout, kout2) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 10, io_id: IN, role: 1, suite: 1, counter: 1 }, &kin);
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 1, io_id: OUT, role: 0, suite: 1, counter: 2 }, &kout);
+    // swap c1 -> c2, then emit once: counter 1 on c2
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(2, 1, OUT, 0, 3), &kout2)), Message::Ok(_)));
+    assert_eq!(conn_ids(&rt), vec![2, 10]);
+    let sent = deliver_on(&mut rt, &io, 10, 1, b"one", &kin);
+    assert!(matches!(&sent[0], Message::HostEmit(e) if e.conn_id == 2 && e.counter == 1), "{sent:?}");
+    // the deployer lost the answer and sends the same swap again with a fresh control counter:
+    // Ok, and nothing changes (even a different wrapped key is not installed)
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(2, 1, OUT, 0, 4), &[9; 16])), Message::Ok(_)));
+    assert_eq!(rt.control_window().last, 4, "the repeated swap consumed its control counter");
+    assert_eq!(conn_ids(&rt), vec![2, 10], "the old connection 1 is still gone");
+    // c2 keeps its key and its send counter goes on: 2, not 1
+    let sent = deliver_on(&mut rt, &io, 10, 2, b"two", &kin);
+    assert_eq!(sent.len(), 2, "one emit and the HostAccepted: {sent:?}");
+    let Message::HostEmit(e) = &sent[0] else { panic!("{sent:?}") };
+    assert_eq!((e.conn_id, e.direction, e.counter), (2, 0, 2));
+    assert_eq!(open_event(Suite::AesGcm128, &kout2, 2, 0, 2, &e.ciphertext).unwrap(), b"two");
+    // a set-key on an existing id still re-keys with fresh counters
+    let f = SetKeyFields { conn_id: 2, io_id: OUT, role: 0, suite: 1, counter: 5 };
+    assert!(matches!(set_key(&mut rt, &io, &km, f, &kout), Message::Ok(_)));
+    let sent = deliver_on(&mut rt, &io, 10, 3, b"three", &kin);
+    let Message::HostEmit(e) = &sent[0] else { panic!("{sent:?}") };
+    assert_eq!((e.conn_id, e.counter), (2, 1));
+    assert_eq!(open_event(Suite::AesGcm128, &kout, 2, 0, 1, &e.ciphertext).unwrap(), b"three");
+}
+
+#[test]
+fn swap_key_naming_another_endpoint_or_role_changes_nothing() {
+    let (mut rt, io) = bare();
+    let km = attest(&mut rt, &io);
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 10, io_id: IN, role: 1, suite: 1, counter: 1 }, &[1; 16]);
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 20, io_id: OUT, role: 0, suite: 1, counter: 2 }, &[2; 16]);
+    // an output replacing an input
+    let answer = only(swap_key(&mut rt, &io, &km, swap(40, 10, OUT, 0, 3), &[3; 16]));
+    assert_eq!(error_code_of(&answer), error_code::BAD_REQUEST);
+    let text = error_text(&answer);
+    assert!(text.starts_with("swap-key for connection 40: ") && text.contains("connection 10"), "{text}");
+    // a handler (same role, another endpoint) replacing the input
+    let answer = only(swap_key(&mut rt, &io, &km, swap(41, 10, H, 1, 4), &[3; 16]));
+    assert_eq!(error_code_of(&answer), error_code::BAD_REQUEST);
+    // and the usual set-key checks, named after the swap
+    let answer = only(swap_key(&mut rt, &io, &km, swap(42, 20, IN, 0, 5), &[3; 16]));
+    assert!(error_text(&answer).starts_with("swap-key for connection 42: io id 0x1001"), "{answer:?}");
+    let answer = only(swap_key(&mut rt, &io, &km, SwapKeyFields { suite: 9, ..swap(43, 20, OUT, 0, 6) }, &[3; 16]));
+    assert_eq!(error_code_of(&answer), error_code::BAD_REQUEST);
+    let answer = only(swap_key(&mut rt, &io, &km, swap(44, 20, OUT, 0, 7), &[3; 8]));
+    assert_eq!(error_code_of(&answer), error_code::BAD_REQUEST);
+    assert_eq!(conn_ids(&rt), vec![10, 20], "nothing changed");
+    assert_eq!(rt.control_window().last, 7, "verified swap-keys consume their counter");
+    // the connections still work
+    let sent = deliver_on(&mut rt, &io, 10, 1, b"x", &[1; 16]);
+    assert!(matches!(&sent[0], Message::HostEmit(e) if e.conn_id == 20));
+}
+
+#[test]
+fn retire_forgets_a_connection() {
+    let (mut rt, io) = bare();
+    let km = attest(&mut rt, &io);
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 10, io_id: IN, role: 1, suite: 1, counter: 1 }, &[1; 16]);
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 20, io_id: OUT, role: 0, suite: 1, counter: 2 }, &[2; 16]);
+    let retire = |replaces, counter| SwapKeyFields { conn_id: 0, replaces, io_id: 0, role: 0, suite: 0, counter };
+    // a retire carries no key, io, role or suite
+    let answer = only(swap_key(&mut rt, &io, &km, retire(20, 3), &[2; 16]));
+    assert_eq!(error_code_of(&answer), error_code::BAD_REQUEST);
+    assert!(error_text(&answer).starts_with("swap-key for connection 0: "), "{answer:?}");
+    let answer = only(swap_key(&mut rt, &io, &km, SwapKeyFields { io_id: OUT, ..retire(20, 4) }, &[]));
+    assert_eq!(error_code_of(&answer), error_code::BAD_REQUEST);
+    assert_eq!(conn_ids(&rt), vec![10, 20]);
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, retire(20, 5), &[])), Message::Ok(_)));
+    assert_eq!(conn_ids(&rt), vec![10]);
+    // retiring it again (or anything absent) is fine
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, retire(20, 6), &[])), Message::Ok(_)));
+    // the input still works and emits nothing any more
+    let sent = deliver_on(&mut rt, &io, 10, 1, b"x", &[1; 16]);
+    assert!(matches!(only(sent), Message::HostAccepted(_)));
+}
+
+#[test]
+fn swap_key_is_authenticated_with_its_own_ad_and_a_fresh_counter() {
+    let (mut rt, io) = bare();
+    // not attested
+    let fake = Secret::new(vec![0; 16]);
+    let answer = only(swap_key(&mut rt, &io, &fake, swap(20, 0, OUT, 0, 1), &[2; 16]));
+    assert_eq!(error_code_of(&answer), error_code::REJECTED);
+    let km = attest(&mut rt, &io);
+    // a set-key's wrapped value replayed as a swap-key (and the other way round) does not verify
+    let f = SetKeyFields { conn_id: 20, io_id: OUT, role: 0, suite: 1, counter: 1 };
+    let wrapped = wrap_key(Suite::AesGcm128, km.reveal(), &[2; 16], f).unwrap();
+    let m = HostSwapKey { conn_id: 20, replaces: 0, io_id: OUT, role: 0, suite: 1, counter: 1, wrapped };
+    rt.handle(Message::HostSwapKey(m), 3);
+    let answer = io.take().pop().unwrap().0;
+    assert_eq!(error_code_of(&answer), error_code::REJECTED);
+    assert!(error_text(&answer).contains("does not authenticate"), "{answer:?}");
+    let wrapped = wrap_swap_key(Suite::AesGcm128, km.reveal(), &[2; 16], swap(20, 0, OUT, 0, 1)).unwrap();
+    let m = HostSetKey { conn_id: 20, io_id: OUT, role: 0, suite: 1, counter: 1, wrapped };
+    rt.handle(Message::HostSetKey(m), 4);
+    assert_eq!(error_code_of(&io.take().pop().unwrap().0), error_code::REJECTED);
+    // another replaces than the one wrapped
+    let wrapped = wrap_swap_key(Suite::AesGcm128, km.reveal(), &[2; 16], swap(20, 7, OUT, 0, 1)).unwrap();
+    let m = HostSwapKey { conn_id: 20, replaces: 8, io_id: OUT, role: 0, suite: 1, counter: 1, wrapped };
+    rt.handle(Message::HostSwapKey(m), 5);
+    assert_eq!(error_code_of(&io.take().pop().unwrap().0), error_code::REJECTED);
+    assert_eq!((rt.control_window().last, rt.control_window().rejected), (0, 3));
+    assert!(conn_ids(&rt).is_empty());
+    // the genuine one; then its counter (or an older one) is stale
+    assert!(matches!(only(swap_key(&mut rt, &io, &km, swap(20, 0, OUT, 0, 2), &[2; 16])), Message::Ok(_)));
+    let answer = only(swap_key(&mut rt, &io, &km, swap(21, 20, OUT, 0, 2), &[3; 16]));
+    assert_eq!(error_code_of(&answer), error_code::REJECTED);
+    assert!(error_text(&answer).contains("stale control counter"), "{answer:?}");
+    let answer = only(swap_key(&mut rt, &io, &km, swap(21, 20, OUT, 0, 1), &[3; 16]));
+    assert_eq!(error_code_of(&answer), error_code::REJECTED);
+    assert_eq!(conn_ids(&rt), vec![20]);
+    // set-key and swap-key share the control counter
+    let f = SetKeyFields { conn_id: 22, io_id: OUT, role: 0, suite: 1, counter: 2 };
+    assert_eq!(error_code_of(&set_key(&mut rt, &io, &km, f, &[4; 16])), error_code::REJECTED);
+}
+
+/// A module that keeps what its input gets and returns it from a public entry.
+fn durable(persistent: bool) -> (Runtime, MemoryIo) {
+    let module = Module::new()
+        .output("out")
+        .input("in", |ctx: &mut Context, data: &[u8]| {
+            let _ = ctx.seal(data);
+            ctx.emit("out", data);
+        })
+        .public_entry("get", |ctx: &mut Context, _arg: &[u8]| ctx.unseal().unwrap_or_else(|| b"<none>".to_vec()));
+    let module = if persistent { module.persistent() } else { module };
+    let op = test_operator().verifying_key().to_bytes();
+    let manifest = module.manifest("m", &to_hex(&op)).unwrap();
+    let io = MemoryIo::new();
+    let attester = Attester::Native { name: "m".into(), operator_public: Some(op) };
+    let mut rt = Runtime::new(manifest, module, Box::new(io.clone()), attester, Suite::AesGcm128).unwrap();
+    rt.set_log(Box::new(|_| {}));
+    (rt, io)
+}
+
+const GET: u16 = 0x3001;
+
+fn get(rt: &mut Runtime, io: &MemoryIo) -> Vec<u8> {
+    rt.handle(Message::HostCall(HostCall { entry_id: GET, authenticated: 0, counter: 0, payload: vec![] }), 8);
+    match only(io.take().into_iter().map(|(m, _)| m).collect()) {
+        Message::HostCallResult(r) if r.status == call_status::OK => r.payload,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn keying_state_out_sends_the_sealed_data_once_and_forgets_it() {
+    let (mut rt, io) = durable(true);
+    let seals: Seals = Rc::default();
+    let (record, seen) = (Rc::clone(&seals), io.clone());
+    rt.set_sealer(Box::new(move |state: &[u8]| {
+        record.borrow_mut().push((state.to_vec(), seen.len()));
+        Ok(1)
+    }));
+    let km = attest(&mut rt, &io);
+    let k = [9u8; 16];
+    // no data yet: 0x00, then the connection is gone; the emit precedes the Ok
+    let sent = only_two(set_key_all(
+        &mut rt,
+        &io,
+        &km,
+        SetKeyFields { conn_id: 50, io_id: STATE_OUT_ID, role: 0, suite: 1, counter: 1 },
+        &k,
+    ));
+    let Message::HostEmit(e) = &sent[0] else { panic!("{sent:?}") };
+    assert_eq!((e.conn_id, e.direction, e.counter), (50, 0, 1));
+    assert_eq!(open_event(Suite::AesGcm128, &k, 50, 0, 1, &e.ciphertext).unwrap(), [0u8]);
+    assert!(matches!(sent[1], Message::Ok(_)));
+    assert!(conn_ids(&rt).is_empty());
+    // with data: 0x01 || data, by a swap-key as well
+    set_key(&mut rt, &io, &km, SetKeyFields { conn_id: 10, io_id: 0x1001, role: 1, suite: 1, counter: 2 }, &[1; 16]);
+    deliver_on(&mut rt, &io, 10, 1, b"kept", &[1; 16]);
+    let sent = only_two(swap_key(&mut rt, &io, &km, swap(51, 0, STATE_OUT_ID, 0, 3), &k));
+    let Message::HostEmit(e) = &sent[0] else { panic!("{sent:?}") };
+    assert_eq!((e.conn_id, e.counter), (51, 1));
+    assert_eq!(open_event(Suite::AesGcm128, &k, 51, 0, 1, &e.ciphertext).unwrap(), b"\x01kept");
+    assert!(matches!(sent[1], Message::Ok(_)));
+    assert_eq!(conn_ids(&rt), vec![10]);
+    // sealed before the emit left, without the state-out connection
+    let (state, before) = seals.borrow().last().unwrap().clone();
+    assert_eq!(before, 0);
+    let (mut again, io2) = durable(true);
+    again.restore_state(&state).unwrap();
+    assert_eq!(conn_ids(&again), vec![10]);
+    assert_eq!(get(&mut again, &io2), b"kept");
+    // state-out is a sender end only, state-in a receiver end only
+    let f = SetKeyFields { conn_id: 52, io_id: STATE_OUT_ID, role: 1, suite: 1, counter: 4 };
+    assert_eq!(error_code_of(&set_key(&mut rt, &io, &km, f, &k)), error_code::BAD_REQUEST);
+    let f = SetKeyFields { conn_id: 52, io_id: STATE_IN_ID, role: 0, suite: 1, counter: 5 };
+    assert_eq!(error_code_of(&set_key(&mut rt, &io, &km, f, &k)), error_code::BAD_REQUEST);
+}
+
+/// Every message written in answer to a set-key.
+fn set_key_all(rt: &mut Runtime, io: &MemoryIo, km: &Secret, f: SetKeyFields, key: &[u8]) -> Vec<Message> {
+    let wrapped = wrap_key(Suite::AesGcm128, km.reveal(), key, f).unwrap();
+    let m =
+        HostSetKey { conn_id: f.conn_id, io_id: f.io_id, role: f.role, suite: f.suite, counter: f.counter, wrapped };
+    rt.handle(Message::HostSetKey(m), 9);
+    io.take().into_iter().map(|(m, _)| m).collect()
+}
+
+fn only_two(sent: Vec<Message>) -> Vec<Message> {
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    sent
+}
+
+#[test]
+fn an_event_on_state_in_replaces_the_sealed_data() {
+    let (mut rt, io) = durable(true);
+    let km = attest(&mut rt, &io);
+    let k = [8u8; 16];
+    let f = SetKeyFields { conn_id: 60, io_id: STATE_IN_ID, role: 1, suite: 1, counter: 1 };
+    assert!(matches!(set_key(&mut rt, &io, &km, f, &k), Message::Ok(_)));
+    assert_eq!(get(&mut rt, &io), b"<none>");
+    // the reserved end survives a restart (sealed state restores it)
+    let state = rt.export_state();
+    let (mut rt, io) = durable(true);
+    rt.restore_state(&state).unwrap();
+    assert_eq!(conn_ids(&rt), vec![60]);
+    // a forgery is refused as on any connection, and the end stays keyed
+    let sent = deliver_on(&mut rt, &io, 60, 1, b"\x01evil", &[7; 16]);
+    assert!(matches!(only(sent), Message::HostRejected(r) if r.reason == reject_reason::FORGED));
+    assert_eq!(conn_ids(&rt), vec![60]);
+    // the genuine one: accepted, taken as ctx.seal data, never given to a callback, forgotten
+    let sent = deliver_on(&mut rt, &io, 60, 1, b"\x01old data", &k);
+    assert!(matches!(only(sent), Message::HostAccepted(a) if a.conn_id == 60 && a.counter == 1));
+    assert!(conn_ids(&rt).is_empty());
+    assert!(rt.needs_sealing());
+    assert_eq!(get(&mut rt, &io), b"old data");
+    // a replay finds no connection
+    let sent = deliver_on(&mut rt, &io, 60, 1, b"\x01old data", &k);
+    assert!(matches!(only(sent), Message::HostRejected(r) if r.reason == reject_reason::UNKNOWN_CONNECTION));
+    // 0x00: the old version had no data
+    let km = attest(&mut rt, &io);
+    let f = SetKeyFields { conn_id: 61, io_id: STATE_IN_ID, role: 1, suite: 1, counter: 1 };
+    assert!(matches!(set_key(&mut rt, &io, &km, f, &k), Message::Ok(_)));
+    assert!(matches!(only(deliver_on(&mut rt, &io, 61, 1, b"\x00", &k)), Message::HostAccepted(_)));
+    assert_eq!(get(&mut rt, &io), b"<none>");
+}
+
+#[test]
+fn state_moves_from_the_old_version_to_the_new_one() {
+    let (mut old, old_io) = durable(true);
+    let (mut new, new_io) = durable(true);
+    let old_km = attest(&mut old, &old_io);
+    let new_km = attest(&mut new, &new_io);
+    set_key(
+        &mut old,
+        &old_io,
+        &old_km,
+        SetKeyFields { conn_id: 1, io_id: 0x1001, role: 1, suite: 1, counter: 1 },
+        &[1; 16],
+    );
+    deliver_on(&mut old, &old_io, 1, 1, b"counter=41", &[1; 16]);
+    // keyed receiver first, then the sender, which sends at once
+    let (conn, k) = (70, [6u8; 16]);
+    let f = |io_id, role| SetKeyFields { conn_id: conn, io_id, role, suite: 3, counter: 2 };
+    assert!(matches!(set_key(&mut new, &new_io, &new_km, f(STATE_IN_ID, 1), &k), Message::Ok(_)));
+    let sent = set_key_all(&mut old, &old_io, &old_km, f(STATE_OUT_ID, 0), &k);
+    let Some(Message::HostEmit(e)) = sent.first() else { panic!("{sent:?}") };
+    // the agent routes it as a delivery
+    let d = HostDeliver {
+        conn_id: e.conn_id,
+        direction: e.direction,
+        counter: e.counter,
+        ciphertext: e.ciphertext.clone(),
+    };
+    new.handle(Message::HostDeliver(d), 0);
+    assert!(matches!(only(new_io.take().into_iter().map(|(m, _)| m).collect()), Message::HostAccepted(_)));
+    assert_eq!(get(&mut new, &new_io), b"counter=41");
+    assert_eq!(get(&mut old, &old_io), b"counter=41", "the old version keeps its data");
+}
+
+#[test]
+fn a_module_without_sealed_state_refuses_the_state_ends() {
+    let (mut rt, io) = durable(false);
+    let km = attest(&mut rt, &io);
+    let f = SetKeyFields { conn_id: 50, io_id: STATE_OUT_ID, role: 0, suite: 1, counter: 1 };
+    let answer = set_key(&mut rt, &io, &km, f, &[1; 16]);
+    assert_eq!(error_code_of(&answer), error_code::BAD_REQUEST);
+    let text = error_text(&answer);
+    assert!(text.starts_with("set-key for connection 50: ") && text.contains("keeps no sealed state to transfer"));
+    let answer = only(swap_key(&mut rt, &io, &km, swap(51, 0, STATE_IN_ID, 1, 2), &[1; 16]));
+    assert_eq!(error_code_of(&answer), error_code::BAD_REQUEST);
+    assert!(error_text(&answer).contains("keeps no sealed state to transfer"), "{answer:?}");
+    assert!(io.is_empty() && conn_ids(&rt).is_empty(), "nothing emitted, nothing keyed");
+    // the sample module, too
+    let (mut rt, io) = bare();
+    let km = attest(&mut rt, &io);
+    let f = SetKeyFields { conn_id: 52, io_id: STATE_IN_ID, role: 1, suite: 1, counter: 1 };
+    assert_eq!(error_code_of(&set_key(&mut rt, &io, &km, f, &[1; 16])), error_code::BAD_REQUEST);
+    // an unknown reserved-looking id is no end at all
+    let f = SetKeyFields { conn_id: 53, io_id: 0xF003, role: 1, suite: 1, counter: 2 };
+    assert!(error_text(&set_key(&mut rt, &io, &km, f, &[1; 16])).contains("io id 0xf003 is not"));
+}
+
+#[test]
+fn a_malformed_state_transfer_is_rejected_as_forged() {
+    let big = [&[1u8][..], &vec![0u8; authex::runtime::MAX_SEALED_DATA + 1]].concat();
+    for (i, payload) in [&b""[..], b"\x02data", b"\x00\x00", &big].into_iter().enumerate() {
+        let (mut rt, io) = durable(true);
+        let km = attest(&mut rt, &io);
+        set_key(
+            &mut rt,
+            &io,
+            &km,
+            SetKeyFields { conn_id: 10, io_id: 0x1001, role: 1, suite: 1, counter: 1 },
+            &[1; 16],
+        );
+        deliver_on(&mut rt, &io, 10, 1, b"mine", &[1; 16]);
+        let conn_id = 60 + i as u32;
+        let f = SetKeyFields { conn_id, io_id: STATE_IN_ID, role: 1, suite: 1, counter: 2 };
+        assert!(matches!(set_key(&mut rt, &io, &km, f, &[8; 16]), Message::Ok(_)));
+        let sent = deliver_on(&mut rt, &io, conn_id, 1, payload, &[8; 16]);
+        assert!(
+            matches!(only(sent), Message::HostRejected(r) if r.conn_id == conn_id && r.reason == reject_reason::FORGED),
+            "payload {i}"
+        );
+        assert_eq!(conn_ids(&rt), vec![10], "the state-in end is forgotten");
+        assert_eq!(get(&mut rt, &io), b"mine", "the data is unchanged");
     }
 }

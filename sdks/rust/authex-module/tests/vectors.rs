@@ -9,7 +9,8 @@ use authex::attest::{
 };
 use authex::channel::{event_ad, open_event, seal_event, ReceiveWindow};
 use authex::control::{
-    call_ad, open_call, open_result, result_ad, seal_call, seal_result, set_key_ad, unwrap_key, wrap_key, SetKeyFields,
+    call_ad, open_call, open_result, result_ad, seal_call, seal_result, set_key_ad, swap_key_ad, unwrap_key,
+    unwrap_swap_key, wrap_key, wrap_swap_key, SetKeyFields, SwapKeyFields,
 };
 use authex::exchange::{derive_key, module_respond_with, signed_part, DeployerExchange};
 use authex::spongent::{sancus_mac, spongewrap_unwrap, spongewrap_wrap};
@@ -299,6 +300,41 @@ fn control_vectors() {
         let other = SetKeyFields { io_id: f.io_id ^ 1, ..f };
         assert!(unwrap_key(s, &km, &wrapped, other).is_err());
     }
+    let swap_keys = doc["swap_key"].as_array().unwrap();
+    assert!(swap_keys.iter().any(|v| num(&v["conn_id"]) == 0), "a retire among the swap-key vectors");
+    for v in swap_keys {
+        let km = hex(&v["module_key"]);
+        let conn_key = hex(&v["conn_key"]);
+        let f = SwapKeyFields {
+            conn_id: num(&v["conn_id"]) as u32,
+            replaces: num(&v["replaces"]) as u32,
+            io_id: num(&v["io_id"]) as u16,
+            role: num(&v["role"]) as u8,
+            suite: num(&v["suite"]) as u8,
+            counter: num(&v["counter"]),
+        };
+        let ad = swap_key_ad(f.conn_id, f.replaces, f.io_id, f.role, f.suite, f.counter).unwrap();
+        assert_eq!(ad, hex(&v["ad"]));
+        assert_eq!(ad.len(), 28);
+        assert_eq!(nonce_block(2, f.counter)[..12].to_vec(), hex(&v["nonce"]));
+        assert_eq!(conn_key.len(), if f.conn_id == 0 { 0 } else { 16 });
+        let wrapped = wrap_swap_key(s, &km, &conn_key, f).unwrap();
+        assert_eq!(wrapped, hex(&v["wrapped"]));
+        assert_eq!(unwrap_swap_key(s, &km, &wrapped, f).unwrap().reveal(), &conn_key[..]);
+        // bound to every field, and never a set-key
+        assert!(unwrap_swap_key(s, &km, &wrapped, SwapKeyFields { replaces: f.replaces ^ 1, ..f }).is_err());
+        assert!(unwrap_swap_key(s, &km, &wrapped, SwapKeyFields { io_id: f.io_id ^ 1, ..f }).is_err());
+        let as_set =
+            SetKeyFields { conn_id: f.conn_id, io_id: f.io_id, role: f.role, suite: f.suite, counter: f.counter };
+        assert!(unwrap_key(s, &km, &wrapped, as_set).is_err());
+        // and a set-key of the same fields is never a swap-key
+        if f.conn_id != 0 {
+            let set_wrapped = wrap_key(s, &km, &conn_key, as_set).unwrap();
+            assert!(unwrap_swap_key(s, &km, &set_wrapped, f).is_err());
+        }
+    }
+    assert!(swap_key_ad(1, 2, 3, 0, 1, 0).is_err());
+    assert!(swap_key_ad(1, 2, 3, 0, 1, u64::MAX).is_err());
     for v in doc["call"].as_array().unwrap() {
         let km = hex(&v["module_key"]);
         let (entry, counter) = (num(&v["entry_id"]) as u16, num(&v["counter"]));

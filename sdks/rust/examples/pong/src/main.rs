@@ -85,7 +85,7 @@ mod pong {
         state.received += 1;
         state.last = now;
         let received = state.received;
-        if window != 0 && received % u64::from(window) == 0 {
+        if window != 0 && received.is_multiple_of(u64::from(window)) {
             let mut credit = run.to_le_bytes().to_vec();
             credit.extend_from_slice(&(received as u32).to_le_bytes());
             credit.extend_from_slice(&window.to_le_bytes());
