@@ -33,6 +33,30 @@ def change_consumer(folder: Path, language: str) -> None:
         source.write(addition)
 
 
+def update_killed_after(app: App, progress: str) -> None:
+    """Run `authex update consumer` and kill it (SIGKILL) once it printed ``progress``."""
+    command = [sys.executable, "-m", "authex", "update", "-f", str(app.descriptor.path)]
+    deployer = subprocess.Popen(
+        [*command, "consumer", "--allow-emulated"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert deployer.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in deployer.stdout:  # bounded: the process ends or is killed below
+            seen.append(line.rstrip())
+            if progress in line:
+                os.kill(deployer.pid, signal.SIGKILL)
+                break
+    finally:
+        if deployer.poll() is None:
+            deployer.kill()
+        deployer.wait(30)
+    assert deployer.returncode == -signal.SIGKILL, seen  # it really died mid-update
+
+
 def emitted(app: App) -> int:
     return int(app.call("producer", "burst", b"0").payload)
 
@@ -89,26 +113,7 @@ def test_update_killed_after_the_switch_resumes_and_loses_nothing(tmp_path: Path
         app.wait_for("the stream to flow", lambda: processed(app) > 0)
         change_consumer(tmp_path, "python")
         started = time.monotonic()
-        command = [sys.executable, "-m", "authex", "update", "-f", str(app.descriptor.path)]
-        deployer = subprocess.Popen(
-            [*command, "consumer", "--allow-emulated"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert deployer.stdout is not None
-        seen: list[str] = []
-        try:
-            for line in deployer.stdout:  # bounded: the process ends or is killed below
-                seen.append(line.rstrip())
-                if "now sends stream to the new consumer" in line:
-                    os.kill(deployer.pid, signal.SIGKILL)
-                    break
-        finally:
-            if deployer.poll() is None:
-                deployer.kill()
-            deployer.wait(30)
-        assert deployer.returncode == -signal.SIGKILL, seen  # killed after the switch
+        update_killed_after(app, "now sends stream to the new consumer")  # after the switch
         report = app.with_session(lambda session: update(session, "consumer"))
         assert any("resuming the update of consumer" in line for line in app.progress)
         finish(app, started, "update killed after the switch and run again", report)
@@ -121,19 +126,7 @@ def test_deploy_is_refused_while_an_update_is_unfinished(tmp_path: Path) -> None
     cluster, app = start_durable(tmp_path)
     try:
         change_consumer(tmp_path, "python")
-        command = [sys.executable, "-m", "authex", "update", "-f", str(app.descriptor.path)]
-        deployer = subprocess.Popen(
-            [*command, "consumer", "--allow-emulated"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert deployer.stdout is not None
-        for line in deployer.stdout:
-            if "attested consumer~" in line:
-                os.kill(deployer.pid, signal.SIGKILL)
-                break
-        deployer.wait(30)
+        update_killed_after(app, "attested consumer~")  # staged, nothing switched yet
         with pytest.raises(Exception, match="an update of consumer is in progress"):
             app.deploy()
         report = app.with_session(lambda session: update(session, "consumer"))
