@@ -30,6 +30,8 @@ def test_link_cut_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> Non
             app.deploy()
             app.call("consumer", "slow_down", b"1")  # keep the stream in flight when cut
             app.call("producer", "burst", b"%d" % (EVENTS // 2))  # streams while it runs
+            # the data link is open and events flow (its connect is not raced by the cut)
+            app.wait_for("the stream to flow", lambda: stats(app)["count"] > 0)
             proxy.cut()  # sent-but-unacknowledged and queued events are in flight now
             cut_at = time.monotonic()
             app.call("producer", "burst", b"%d" % (EVENTS // 2))  # more while partitioned
