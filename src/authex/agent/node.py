@@ -26,7 +26,7 @@ from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
 from authex.agent.registry import ModuleRecord, Registry, RegistryStore, TimerRecord
 from authex.agent.router import LocalModule, Operator, RemoteNode, RouteTable, UnknownRoute
-from authex.agent.staging import Held, base_name, is_staged, valid_name
+from authex.agent.staging import Held
 from authex.agent.stats import ConnectionStats, reason_name
 from authex.agent.timers import PeriodicTimer
 from authex.errors import AuthexError, RemoteError
@@ -68,6 +68,7 @@ from authex.wire.messages import (
     Timer,
     WatchEvent,
 )
+from authex.wire.names import base_name, is_staged, valid_name
 
 log = logging.getLogger("authex.agent")
 RETAINED_PER_CONNECTION = 1000

@@ -2,7 +2,7 @@
 §7.6).  A staged module is named ``NAME~TAG``; its platform runs it as ``NAME``.  Until the
 deployer promotes it, its agent holds what is delivered to it (in memory, in arrival order, not
 acknowledged, so its senders keep it in their outboxes), except the state transfer from the
-instance it replaces.  Pure: no I/O."""
+instance it replaces.  The naming rules are in wire/names.py.  Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -12,23 +12,6 @@ from dataclasses import dataclass, field
 from authex.wire.messages import HostDeliver
 
 HELD_LIMIT = 64 << 20  # bytes held for one staged module; beyond, deliveries are refused
-
-
-def valid_name(name: str) -> bool:
-    """``NAME`` or ``NAME~TAG``: NAME of letters, digits, '-' and '_'; TAG of letters and
-    digits."""
-    base, _, tag = name.partition("~")
-    plain = base.replace("-", "").replace("_", "")
-    return bool(plain) and plain.isalnum() and (tag.isalnum() if "~" in name else True)
-
-
-def base_name(name: str) -> str:
-    """The module a (possibly staged) name stands for: ``NAME~TAG`` -> ``NAME``."""
-    return name.partition("~")[0]
-
-
-def is_staged(name: str) -> bool:
-    return "~" in name
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
@@ -111,8 +111,10 @@ class Session:
         result: dict[str, Any] = json.loads(reply.json)
         return result
 
-    async def all_status(self) -> dict[str, dict[str, Any] | AuthexError]:
-        """Every node's status, or the error that kept us from getting it."""
+    async def all_status(
+        self, nodes: Iterable[str] | None = None
+    ) -> dict[str, dict[str, Any] | AuthexError]:
+        """Every node's status (or those of ``nodes``), or the error that kept us from it."""
 
         async def one(node: str) -> tuple[str, dict[str, Any] | AuthexError]:
             try:
@@ -120,5 +122,6 @@ class Session:
             except AuthexError as exc:
                 return node, exc
 
-        results = await asyncio.gather(*(one(n.name) for n in self.descriptor.nodes))
+        names = [n.name for n in self.descriptor.nodes] if nodes is None else list(nodes)
+        results = await asyncio.gather(*(one(node) for node in names))
         return dict(results)

@@ -38,6 +38,7 @@ from authex.descriptor import Connection
 from authex.errors import RemoteError, StateError
 from authex.manifest import STATE_IN_ID, STATE_OUT_ID, IoKind, Manifest
 from authex.wire.messages import AddRoute, Promote, Remove, RemoveRoute, Timer
+from authex.wire.names import staged_name, staged_tag
 
 PHASES = ("staging", "staged", "keyed", "switched", "drained", "promoted")
 POLL_INTERVAL = 0.05  # seconds between status polls while draining
@@ -79,8 +80,9 @@ def _at_least(record: UpdateState, phase: str) -> bool:
     return PHASES.index(record.phase) >= PHASES.index(phase)
 
 
-def _tag(record: UpdateState) -> str:
-    return record.staged.partition("~")[2]
+def _new_connection(record: UpdateState, conn_name: str) -> str:
+    """Where the state keeps a connection's new id and key until the promotion."""
+    return staged_name(conn_name, staged_tag(record.staged))
 
 
 def _links(session: Session, name: str, manifests: dict[str, Manifest]) -> list[Link]:
@@ -137,7 +139,7 @@ async def update(session: Session, name: str, *, fresh: bool = False) -> UpdateR
             progress(f"{name} is unchanged (measurement {measurement[:16]}…): nothing to update")
             return UpdateReport(name, unchanged=True)
         _links(session, name, prepared.manifests)  # refuse early what cannot be updated
-        record = UpdateState(name, f"{name}~u{secrets.token_hex(4)}", measurement)
+        record = UpdateState(name, staged_name(name, f"u{secrets.token_hex(4)}"), measurement)
         state.updates[name] = record
         session.save()
     elif record.measurement != measurement:
@@ -214,8 +216,8 @@ async def _abandon(session: Session, record: UpdateState) -> None:
     if ms is not None:
         with contextlib.suppress(RemoteError):  # not loaded any more
             await (await session.client(ms.node)).request(Remove(record.staged))
-    tag = _tag(record)
-    for key in [k for k in session.state.connections if k.endswith(f"~{tag}")]:
+    tag = staged_tag(record.staged)
+    for key in [k for k in session.state.connections if staged_tag(k) == tag]:
         del session.state.connections[key]
     del session.state.updates[record.module]
     session.save()
@@ -249,9 +251,9 @@ async def _key_new_connections(
     """New id and key for every connection of the module: the staged instance's ends, and the
     receiving ends of its outgoing connections (which then accept the old and the new id).
     Sources switch later.  Idempotent: nothing flows on the new connections yet."""
-    state, tag = session.state, _tag(record)
+    state = session.state
     for link in links:
-        new = state.connection_id(f"{link.conn.name}~{tag}")
+        new = state.connection_id(_new_connection(record, link.conn.name))
         new.suite = choose_suite(session.descriptor, link.conn, manifests)
         key = Secret(os.urandom(16))
         new.key, new.epoch, new.keyed, new.keyed_instance = key.reveal().hex(), 1, {}, {}
@@ -297,7 +299,7 @@ async def _switch(
 ) -> None:
     """Stop the old instance's timers, then move every source to the new connection: from its
     answer on, it sends to the new instance only."""
-    state, tag, name = session.state, _tag(record), record.module
+    state, name = session.state, record.module
     old_manifest = Manifest.from_dict(state.modules[name].manifest)
     client = await session.client(state.modules[name].node)
     for periodic in session.descriptor.periodic:
@@ -311,7 +313,7 @@ async def _switch(
         other = link.other
         if other is None or other.role != "source" or link.conn.name in record.swapped:
             continue
-        new = state.connections[f"{link.conn.name}~{tag}"]
+        new = state.connections[_new_connection(record, link.conn.name)]
         key = Secret(bytes.fromhex(new.key))
         await _key_end(session, new, other, other.module, key, replaces=link.old.id)
         record.swapped.append(link.conn.name)
@@ -332,7 +334,7 @@ def _nodes(session: Session, links: list[Link]) -> list[str]:
 async def _pending(session: Session, conn_ids: list[int], nodes: list[str]) -> int:
     """Events of these connections that some agent still has: in an outbox, in flight to a
     module or held (an unreachable node counts as unknown: -1)."""
-    statuses = await session.all_status()
+    statuses = await session.all_status(nodes)
     total = 0
     for node in nodes:
         status = statuses.get(node)
@@ -423,7 +425,7 @@ async def _transfer(
 
 async def _promote(session: Session, record: UpdateState, links: list[Link]) -> None:
     """The new instance becomes the module: the old one stops, the held deliveries go in."""
-    state, tag, name = session.state, _tag(record), record.module
+    state, name = session.state, record.module
     ms = state.modules[record.staged]
     status = await session.node_status(ms.node)
     record.held = next((m["held"] for m in status["modules"] if m["name"] == record.staged), 0)
@@ -432,7 +434,7 @@ async def _promote(session: Session, record: UpdateState, links: list[Link]) -> 
     state.modules[name] = state.modules.pop(record.staged)
     for link in links:
         record.retired[link.conn.name] = link.old.id
-        new = state.connections.pop(f"{link.conn.name}~{tag}")
+        new = state.connections.pop(_new_connection(record, link.conn.name))
         new.routes = {}
         state.connections[link.conn.name] = new
     record.phase = "promoted"

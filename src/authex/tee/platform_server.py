@@ -40,6 +40,7 @@ from authex.wire.codec import (
     encode,
 )
 from authex.wire.messages import Error, ErrorCode, Ok
+from authex.wire.names import base_name
 from authex.wire.platform import (
     AGENT_TO_PLATFORM,
     MODULE_TO_PLATFORM,
@@ -83,11 +84,7 @@ class RunningModule:
     def identity(self) -> str:
         """The name it runs as (its --name, sealing identity, log folder): a staged
         ``NAME~TAG`` (spec/protocol.md §5.2) is ``NAME``."""
-        return identity_of(self.name)
-
-
-def identity_of(name: str) -> str:
-    return name.partition("~")[0]
+        return base_name(self.name)
 
 
 class PlatformServer:
@@ -140,7 +137,7 @@ class PlatformServer:
 
     def load(self, message: PlatformLoad, request_id: int) -> None:
         self.stop(message.name)
-        identity = identity_of(message.name)
+        identity = base_name(message.name)
         admission = self.platform.admit(identity, message.artifact)
         host_agent, host_module = socket.socketpair()
         plat_ours, plat_module = socket.socketpair()

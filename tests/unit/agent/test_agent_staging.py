@@ -13,7 +13,7 @@ import pytest
 
 from authex.agent.node import CommandError, LoadedModule, NodeAgent
 from authex.agent.process import ModuleProcess
-from authex.agent.staging import HELD_LIMIT, base_name, is_staged, valid_name
+from authex.agent.staging import HELD_LIMIT
 from authex.wire.messages import (
     ErrorCode,
     Event,
@@ -26,6 +26,7 @@ from authex.wire.messages import (
     RemoveRoute,
     SwapKey,
 )
+from authex.wire.names import base_name, is_staged, staged_name, staged_tag, valid_name
 from support.agent_rig import (
     FWD,
     LOCAL,
@@ -66,6 +67,8 @@ def test_staged_names() -> None:
         assert not valid_name(bad), bad
     assert base_name("sensor~u1") == "sensor" and base_name("sensor") == "sensor"
     assert is_staged("sensor~u1") and not is_staged("sensor")
+    assert staged_name("sensor", "u1") == "sensor~u1" and staged_tag("sensor~u1") == "u1"
+    assert staged_tag("sensor") == ""
 
 
 def test_deliveries_to_a_staged_module_are_held_and_pending(
