@@ -67,6 +67,7 @@ class Outbox:
         self._tails: dict[str, _Tail] = {}
         # row ids of acknowledged events not yet deleted from the database (see acknowledge)
         self._deleting: list[int] = []
+        self._next_id = 1  # the row id of the next event stored (see _load_keys)
         self._load_keys()
 
     def _migrate(self) -> None:
@@ -92,7 +93,7 @@ class Outbox:
         ):
             self._keys.setdefault(peer, {})[(conn_id, direction, counter)] = row_id
             last = max(last, row_id)
-        self._next_id = max(getattr(self, "_next_id", 1), last + 1)
+        self._next_id = max(self._next_id, last + 1)  # never back: a link's cursor is an id
         self.sizes: dict[str, int] = {peer: len(keys) for peer, keys in self._keys.items()}
 
     def peers(self) -> list[str]:

@@ -204,8 +204,8 @@ class ModuleRuntime:
 
     def _set_key(self, message: HostSetKey | HostSwapKey, request_id: int) -> None:
         """Set-key and swap-key: authenticate, check, then change the table in one step."""
-        swap = isinstance(message, HostSwapKey)
         replaces = message.replaces if isinstance(message, HostSwapKey) else None
+        swap = replaces is not None
         what = f"{'swap' if swap else 'set'}-key for connection {message.conn_id}"
 
         def refuse(code: ErrorCode, text: str) -> None:
