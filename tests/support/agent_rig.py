@@ -1,8 +1,10 @@
 """A node agent without sockets for unit tests: a stub platform, fake module processes and
-helpers to route, emit and count (tests/unit/agent)."""
+helpers to route, emit and count (tests/unit/agent).  The delivery ledger alone is tested with
+plain calls in tests/unit/agent/test_agent_ledger.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
@@ -10,12 +12,13 @@ from typing import cast
 import pytest
 
 from authex.agent.config import NodeConfig
-from authex.agent.node import LoadedModule, NodeAgent
+from authex.agent.modules import LoadedModule
+from authex.agent.node import NodeAgent
 from authex.agent.peers import PeerLink
 from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
 from authex.wire.codec import Message
-from authex.wire.messages import AddRoute, Direction, HostCallResult
+from authex.wire.messages import AddRoute, Direction, Event, HostCallResult
 
 FWD, RSP = Direction.FORWARD, Direction.RESPONSE
 N2_ADDRESS = "127.0.0.1:7002"
@@ -72,7 +75,7 @@ class StubPlatform:
 
 def add_route(agent: NodeAgent, conn_id: int, src: tuple[str, str], dst: tuple[str, str]) -> None:
     addresses = {"n1": "127.0.0.1:7001", "n2": N2_ADDRESS}
-    agent.routes.add(
+    agent.ledger.add_route(
         AddRoute(conn_id, src[0], src[1], addresses[src[0]], dst[0], dst[1], addresses[dst[0]])
     )
 
@@ -105,18 +108,59 @@ def agent(tmp_path: Path, connect_calls: list[str]) -> NodeAgent:
 
 def load(agent: NodeAgent, process: FakeProcess, instance: int = 7) -> FakeProcess:
     module = LoadedModule(process.name, "native", instance, cast(ModuleProcess, process), 0.0)
-    agent.modules[process.name] = module
+    agent.modules.modules[process.name] = module
+    agent.ledger.stage(process.name)
     return process
 
 
 def fake(agent: NodeAgent, name: str) -> FakeProcess:
-    return cast(FakeProcess, agent.modules[name].process)
+    return cast(FakeProcess, agent.modules.modules[name].process)
+
+
+def in_loop(work: Callable[[], None]) -> None:
+    """Run ``work`` in an event loop, as the agent does (forwarding defers the outbox commit
+    to the end of the batch), and let what it deferred run."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+
+        async def go() -> None:
+            work()
+            await asyncio.sleep(0)
+
+        asyncio.run(go())
+    else:
+        work()
 
 
 def emit(agent: NodeAgent, name: str, message: Message) -> None:
-    agent._on_module(agent.modules[name].process, message)
+    """A frame from a module's host link."""
+    in_loop(lambda: agent._from_module(agent.modules.modules[name].process, message))
+
+
+def route(agent: NodeAgent, event: Event) -> None:
+    in_loop(lambda: agent.apply(agent.ledger.route(event)))
+
+
+class Acks:
+    """An acknowledgement sink that records what it was told, labelled."""
+
+    def __init__(self) -> None:
+        self.got: list[object] = []
+
+    def to(self, label: object) -> Label:
+        return Label(self, label)
+
+
+class Label:
+    def __init__(self, acks: Acks, label: object) -> None:
+        self.acks = acks
+        self.label = label
+
+    def acknowledge(self, conn_id: int, direction: int, counter: int) -> None:
+        self.acks.got.append(self.label)
 
 
 def counts(agent: NodeAgent, conn_id: int) -> tuple[int, int, int, int]:
-    s = agent.stats[conn_id]
+    s = agent.ledger.stats[conn_id]
     return s.delivered, s.forwarded, s.to_operator, s.dropped

@@ -42,11 +42,13 @@ from typing import Any, TypeVar
 
 from authex import PROTOCOL_VERSION
 from authex.agent.config import load_node_dir
+from authex.agent.ledger import AckSink, Action
+from authex.agent.ledger import Forward as ForwardAction
 from authex.agent.node import NodeAgent
 from authex.agent.peers import split_address
 from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
-from authex.agent.router import LocalModule, RemoteNode, UnknownRoute
+from authex.agent.router import LocalModule, RemoteNode
 from authex.agent.server import AgentServer
 from authex.agent.stats import reason_name
 from authex.agent.tls import data_client_context, server_context
@@ -320,25 +322,23 @@ class EvilAgent(NodeAgent):
             self._queue.put_nowait((event, tamperer, self._receiving(event)))
 
     def _receiving(self, event: Event) -> bool:
-        try:
-            return isinstance(self.routes.target(event.conn_id, event.direction), LocalModule)
-        except UnknownRoute:
-            return False
+        return isinstance(self.ledger.target(event.conn_id, event.direction), LocalModule)
 
     # --- control ----------------------------------------------------------------------------
 
     async def command(self, message: Message) -> Message:
         self.record.commands.append(message)
         self.record.blobs.append(encode(message))
-        reply = await super().command(message)
+        if isinstance(message, Load) and message.module in self.substitute:
+            reply = await self._substitute(message)
+        else:
+            reply = await super().command(message)
         self.record.blobs.append(encode(reply))
         return reply
 
-    async def _load(self, msg: Load) -> Message:
-        if msg.module not in self.substitute:
-            return await super()._load(msg)
+    async def _substitute(self, msg: Load) -> Message:
         altered = Load(msg.module, msg.tee, TAMPER[msg.tee](msg.artifact))
-        reply = await super()._load(altered)  # a CommandError if the platform refuses it
+        reply = await super().command(altered)  # a CommandError if the platform refuses it
         assert isinstance(reply, Loaded)
         claimed = measure(msg.tee, msg.artifact)
         self.record.substituted.append((msg.module, reply.measurement, claimed))
@@ -352,28 +352,33 @@ class EvilAgent(NodeAgent):
             return tamperer
         return None
 
-    def on_data_event(self, event: Event, peer: str, ack: Callable[[], None]) -> None:
+    def on_data_event(self, event: Event, peer: str, sink: AckSink) -> None:
         self.record.blobs.append(encode(event))
         self.record.incoming.append(event)
         tamperer = self._policy_for(event)
         if tamperer is None or not self._receiving(event):
-            super().on_data_event(event, peer, ack)
+            super().on_data_event(event, peer, sink)
             return
-        ack()  # "taken": the sender forgets it, whatever happens to it here
+        # "taken": the sender forgets it, whatever happens to it here
+        sink.acknowledge(event.conn_id, event.direction, event.counter)
         if _key(event) in self._queued:
             return  # a resend of an event the policy already had
         self._queued.add(_key(event))
         self._queue.put_nowait((event, tamperer, True))
 
-    def route(self, event: Event) -> None:
-        tamperer = self._policy_for(event)
-        target = self._target_or_none(event.conn_id, event.direction)
-        if tamperer is None or not isinstance(target, RemoteNode):
-            super().route(event)
-            return
-        self._queue.put_nowait((event, tamperer, False))
+    def apply(self, actions: list[Action]) -> None:
+        """Events this node's modules send to another node under the policy are queued for
+        the policy instead of the outbox."""
+        kept: list[Action] = []
+        for action in actions:
+            tamperer = self._policy_for(action.event) if isinstance(action, ForwardAction) else None
+            if isinstance(action, ForwardAction) and tamperer is not None:
+                self._queue.put_nowait((action.event, tamperer, False))
+            else:
+                kept.append(action)
+        super().apply(kept)
 
-    def _on_module(self, process: ModuleProcess, message: Message) -> None:
+    def _from_module(self, process: ModuleProcess, message: Message) -> None:
         self.record.blobs.append(encode(message))
         if isinstance(message, HostEmit):
             self.record.emitted.append(
@@ -387,7 +392,7 @@ class EvilAgent(NodeAgent):
             self.record.verdicts.append((key, verdict))
             self._answered[key] += 1
             self._progress.set()
-        super()._on_module(process, message)
+        super()._from_module(process, message)
 
     def _on_injection_ack(self, ack: EventAck) -> None:
         key = (ack.conn_id, ack.direction, ack.counter)
@@ -408,7 +413,7 @@ class EvilAgent(NodeAgent):
                 self._busy = False
 
     async def _carry_out(self, event: Event, tamperer: Tamperer, receiving: bool) -> None:
-        target = self._target_or_none(event.conn_id, event.direction)
+        target = self.ledger.target(event.conn_id, event.direction)
         address = target.address if isinstance(target, RemoteNode) else ""
         batch: list[Event] = []  # sender side: consecutive forwards go out in one write
         for step in [*tamperer.steps(event), None]:
@@ -424,13 +429,15 @@ class EvilAgent(NodeAgent):
                 self._deliver_here(step.event)
 
     def _deliver_here(self, event: Event) -> None:
-        target = self._target_or_none(event.conn_id, event.direction)
+        target = self.ledger.target(event.conn_id, event.direction)
         self.record.forwarded.append(event)
         if not isinstance(target, LocalModule):
             self.record.problems.append(f"no local module for {_key(event)}")
             return
         message = HostDeliver(event.conn_id, event.direction, event.counter, event.ciphertext)
-        if self._deliver(target.module, message):
+        delivered, actions = self.ledger.try_deliver(target.module, message)
+        self.apply(actions)
+        if delivered:
             self._sent[_key(event)] += 1
 
     async def _send_to(self, address: str, events: list[Event]) -> None:

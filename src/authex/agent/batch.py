@@ -5,7 +5,7 @@ peer's acknowledgements) runs synchronously; writes it causes — frames to a mo
 to a peer, events to a peer, the outbox commit — are deferred here and flushed when the chunk
 is done, so many frames leave in one write (one TLS record, one syscall) and the outbox commits
 once.  Outside a batch (control commands, timers) deferred work is flushed at the next
-iteration of the event loop, or at once when no loop runs (unit tests).
+iteration of the event loop.  The agent owns one Batcher and hands it to its links.
 """
 
 from __future__ import annotations
@@ -22,18 +22,14 @@ class Batcher:
         self._first: list[Callable[[], None]] = []  # commits: before anything is sent
         self._then: list[Callable[[], None]] = []
         self._depth = 0
-        self._scheduled: asyncio.AbstractEventLoop | None = None
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # a flush is due on this loop
 
     def defer(self, work: Callable[[], None], *, first: bool = False) -> None:
         """Run ``work`` once the current batch is done (callers defer each thing once)."""
         (self._first if first else self._then).append(work)
         if self._depth:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop (unit tests): nothing to coalesce with
-            self.flush()
-            return
+        loop = asyncio.get_running_loop()  # outside a loop there is no batch to join: an error
         if self._scheduled is not loop:
             self._scheduled = loop
             loop.call_soon(self._scheduled_flush)
@@ -67,6 +63,3 @@ class Batcher:
                         log.exception("deferred write failed")
         finally:
             self._depth -= 1
-
-
-BATCH = Batcher()  # one per process: an agent runs one event loop

@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 
 from authex import PROTOCOL_VERSION
-from authex.agent.batch import BATCH
+from authex.agent.batch import Batcher
 from authex.agent.outbox import Outbox
+from authex.agent.tasks import TaskSupervisor
 from authex.agent.tls import data_client_context
 from authex.errors import ProtocolError
 from authex.wire.codec import FrameDecoder, encode
@@ -47,8 +48,12 @@ class PeerLink:
         address: str,
         outbox: Outbox,
         on_ack: Callable[[str, EventAck], None],
+        tasks: TaskSupervisor,
+        batch: Batcher,
     ) -> None:
         self.local_node = local_node
+        self.tasks = tasks
+        self.batch = batch
         self.address = address
         self.outbox = outbox
         self.on_ack = on_ack
@@ -69,11 +74,12 @@ class PeerLink:
         if self._idle is not None:  # the link is open and caught up: send them in this batch
             if not self._flush_deferred:
                 self._flush_deferred = True
-                BATCH.defer(self._flush)
+                self.batch.defer(self._flush)
             return
         self._wake.set()
         if self._task is None and not self._closed:
-            self._task = asyncio.create_task(self._run(), name=f"peer-{self.address}")
+            # kept: a surprise (an SQLite error, say) is logged and the link starts again
+            self._task = self.tasks.keep(f"peer-{self.address}", self._run)
 
     def _flush(self) -> None:
         """End of a batch: write what was stored for this peer without waking the sender task,
@@ -155,7 +161,10 @@ class PeerLink:
                     wake.cancel()
         finally:
             acks.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            # the link's end is handled by the caller; anything else is a fault of this agent
+            with contextlib.suppress(
+                asyncio.CancelledError, ConnectionError, OSError, ssl.SSLError, ProtocolError
+            ):
                 await acks
 
     async def _read_acks(self, reader: asyncio.StreamReader) -> None:
@@ -164,14 +173,14 @@ class PeerLink:
             chunk = await reader.read(1 << 16)
             if not chunk:
                 return
-            BATCH.begin()
+            self.batch.begin()
             try:
                 for frame in decoder.feed(chunk):
                     message = DATA.decode(frame)
                     if isinstance(message, EventAck):
                         self.on_ack(self.address, message)
             finally:
-                BATCH.end()
+                self.batch.end()
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         host, port = split_address(self.address)

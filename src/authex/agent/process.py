@@ -15,7 +15,8 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
-from authex.agent.batch import BATCH
+from authex.agent.batch import Batcher
+from authex.agent.tasks import TaskSupervisor
 from authex.errors import AuthexTimeoutError, ProtocolError, RemoteError
 from authex.wire.codec import FrameDecoder, Message, encode
 from authex.wire.messages import MODULE_TO_HOST, Error, HostReady, HostResumed, HostStop
@@ -32,9 +33,13 @@ class ModuleProcess:
         name: str,
         on_message: Callable[[ModuleProcess, Message], None],
         stop_hook: Callable[[], Awaitable[None]],
+        tasks: TaskSupervisor,
+        batch: Batcher,
         on_exit: Callable[[ModuleProcess], None] | None = None,
     ) -> None:
         self.name = name
+        self.tasks = tasks
+        self.batch = batch
         self.on_message = on_message
         self.stop_hook = stop_hook
         self.on_exit = on_exit  # called when the module goes away without being stopped
@@ -63,7 +68,7 @@ class ModuleProcess:
         self._open = True
         self._ready = asyncio.get_running_loop().create_future()
         self.resumed = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.create_task(self._read_loop(reader), name=f"module-{self.name}")
+        self._reader = self.tasks.spawn(f"module-{self.name}", lambda: self._read_loop(reader))
         try:
             ready = await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
         except TimeoutError as exc:
@@ -85,7 +90,7 @@ class ModuleProcess:
             self._out.append(frame)
         else:
             self._out = [frame]
-            BATCH.defer(self._flush)
+            self.batch.defer(self._flush)
 
     def _flush(self) -> None:
         """Write what was sent during this batch, in one write."""
@@ -93,7 +98,11 @@ class ModuleProcess:
         if out and self._writer is not None:
             self._writer.write(out[0] if len(out) == 1 else b"".join(out))
 
-    async def request(self, message: Message, timeout: float = REPLY_TIMEOUT) -> Message:
+    async def request(
+        self,
+        message: Message,
+        timeout: float = REPLY_TIMEOUT,  # noqa: ASYNC109 - its error names module and request
+    ) -> Message:
         request_id = next(self._ids)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
@@ -133,12 +142,12 @@ class ModuleProcess:
                 if not chunk:
                     self.exit_reason = "exited"
                     break
-                BATCH.begin()
+                self.batch.begin()
                 try:
                     for frame in decoder.feed(chunk):
                         self._dispatch(frame.request_id, MODULE_TO_HOST.decode(frame))
                 finally:
-                    BATCH.end()
+                    self.batch.end()
         except ProtocolError as exc:
             self.exit_reason = f"protocol error: {exc}"
             log.warning("module %s: %s; stopping it", self.name, exc)
@@ -189,7 +198,7 @@ class ModuleProcess:
     async def stop(self) -> None:
         self._stopping = True
         if self._open:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(RemoteError, ConnectionError, OSError, RuntimeError):
                 self.send(HostStop())
                 self._flush()
                 await self.drain()

@@ -17,16 +17,17 @@ import signal
 import socket
 import ssl
 from collections import Counter
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from authex import PROTOCOL_VERSION
-from authex.agent.batch import BATCH
+from authex.agent.batch import Batcher
 from authex.agent.config import NodeConfig, load_node_dir
-from authex.agent.node import CommandError, NodeAgent
+from authex.agent.errors import CommandError
+from authex.agent.node import NodeAgent
 from authex.agent.platform_client import PlatformClient
 from authex.agent.tls import operators_enrolled, server_context
-from authex.errors import ProtocolError
+from authex.errors import AuthexError, ProtocolError
 from authex.wire.codec import (
     CONTROL_MAX_FRAME,
     DEFAULT_MAX_FRAME,
@@ -83,7 +84,10 @@ class AgentServer:
             raise
         listener.setblocking(False)
         self._listener = listener
-        self._acceptor = asyncio.create_task(self._accept_loop(listener), name="accept")
+        # critical: if accepting ever fails unexpectedly, the agent stops and says why
+        self._acceptor = self.agent.tasks.spawn(
+            "accept", lambda: self._accept_loop(listener), critical=True
+        )
         log.info("node %s (%s) listening on %s", cfg.name, cfg.tee, cfg.address)
 
     async def _accept_loop(self, listener: socket.socket) -> None:
@@ -95,7 +99,7 @@ class AgentServer:
                 log.warning("accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            task = asyncio.create_task(self._accept(conn, address))
+            task = self.agent.tasks.spawn(f"link-{address}", partial(self._accept, conn, address))
             self._links.add(task)
 
     async def _accept(self, conn: socket.socket, address: object) -> None:
@@ -130,7 +134,7 @@ class AgentServer:
             await self._serve_link(reader, writer, peer)
         except ProtocolError as exc:
             log.warning("link from %s closed: %s", peer, exc)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
                 writer.write(encode(Error(ErrorCode.BAD_REQUEST, str(exc))))
         except (ConnectionError, asyncio.IncompleteReadError):
             log.info("link from %s dropped", peer)
@@ -139,7 +143,7 @@ class AgentServer:
         finally:
             self._links.discard(task)
             writer.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
                 await writer.wait_closed()
 
     def _release(self, host: str) -> None:
@@ -194,33 +198,18 @@ class AgentServer:
         peer: str,
     ) -> None:
         decoder.max_payload = DEFAULT_MAX_FRAME
-
-        acks: list[bytes] = []  # EventAcks of this batch, written together
-
-        def write_acks() -> None:
-            out = b"".join(acks)
-            acks.clear()
-            if not writer.is_closing():
-                writer.write(out)
-
-        def acknowledger(event: Event) -> Callable[[], None]:
-            def ack() -> None:
-                if not acks:
-                    BATCH.defer(write_acks)
-                acks.append(encode(EventAck(event.conn_id, event.direction, event.counter)))
-
-            return ack
-
+        batch = self.agent.batch
+        acks = _AckWriter(writer, batch)
         while True:
-            BATCH.begin()
+            batch.begin()
             try:
                 for frame in frames:
                     message = DATA.decode(frame)
                     if not isinstance(message, Event):
                         raise ProtocolError(f"unexpected {type(message).__name__} on a data link")
-                    self.agent.on_data_event(message, peer, acknowledger(message))
+                    self.agent.on_data_event(message, peer, acks)
             finally:
-                BATCH.end()
+                batch.end()
             await self.agent.backpressure()  # a slow module slows its senders, not our memory
             chunk = await reader.read(_READ_CHUNK)
             if not chunk:
@@ -241,7 +230,10 @@ class AgentServer:
             while True:
                 for frame in frames:
                     message = CONTROL_REQUESTS.decode(frame)
-                    task = asyncio.create_task(self._command(message, frame.request_id, writer))
+                    task = self.agent.tasks.spawn(
+                        f"command-{type(message).__name__}",
+                        partial(self._command, message, frame.request_id, writer),
+                    )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 chunk = await reader.read(_READ_CHUNK)
@@ -266,13 +258,13 @@ class AgentServer:
             reply = await self.agent.command(message)
         except CommandError as exc:
             reply = Error(exc.code, exc.message)
-        except Exception as exc:  # a bug must not take the agent down
+        except Exception as exc:  # a bug must not take the agent down: reported
             log.exception("command %s failed", type(message).__name__)
             reply = Error(ErrorCode.INTERNAL, f"internal error: {exc}")
         writer.write(encode(reply, request_id))
 
     async def _watch(self, message: Watch, request_id: int, writer: asyncio.StreamWriter) -> None:
-        retained, queue = self.agent.subscribe(message.conn_id)
+        retained, queue = self.agent.operator.subscribe(message.conn_id)
         try:
             writer.write(encode(Ok(), request_id))
             for event in retained:
@@ -281,7 +273,7 @@ class AgentServer:
                 writer.write(encode(await queue.get(), request_id))
                 await writer.drain()
         finally:
-            self.agent.unsubscribe(message.conn_id, queue)
+            self.agent.operator.unsubscribe(message.conn_id, queue)
 
     async def close(self) -> None:
         if self._acceptor is not None:
@@ -330,3 +322,29 @@ async def run_node(directory: Path) -> None:
     finally:
         log.info("node %s shutting down", config.name)
         await server.close()
+    if agent.tasks.failed is not None:
+        raise AgentFailed(f"node {config.name} stopped: {agent.tasks.failed}")
+
+
+class AgentFailed(AuthexError):
+    """A task the agent cannot run without (its listener) failed: see the log above."""
+
+
+class _AckWriter:
+    """The acknowledgements owed on one data link: EventAcks of a batch, written together."""
+
+    def __init__(self, writer: asyncio.StreamWriter, batch: Batcher) -> None:
+        self.writer = writer
+        self.batch = batch
+        self.frames: list[bytes] = []
+
+    def acknowledge(self, conn_id: int, direction: int, counter: int) -> None:
+        if not self.frames:
+            self.batch.defer(self._write)
+        self.frames.append(encode(EventAck(conn_id, direction, counter)))
+
+    def _write(self) -> None:
+        out = b"".join(self.frames)
+        self.frames.clear()
+        if not self.writer.is_closing():
+            self.writer.write(out)

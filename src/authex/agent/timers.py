@@ -8,6 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from authex.agent.tasks import TaskSupervisor
+
 log = logging.getLogger("authex.agent.timers")
 
 
@@ -21,8 +23,8 @@ class PeriodicTimer:
     failed: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name=f"timer-{self.module}-{self.entry_id}")
+    def start(self, tasks: TaskSupervisor) -> None:
+        self.task = tasks.spawn(f"timer-{self.module}-{self.entry_id}", self._run)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -38,7 +40,7 @@ class PeriodicTimer:
                 self.fired += 1
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed call is counted; the timer goes on
                 self.failed += 1
                 log.warning("timer %s/%d failed: %s", self.module, self.entry_id, exc)
 

@@ -12,8 +12,11 @@ from typing import cast
 
 import pytest
 
-import authex.agent.node as node_mod
-from authex.agent.node import CommandError, NodeAgent
+import authex.agent.commands as commands_mod
+import authex.agent.modules as modules_mod
+from authex.agent.errors import CommandError
+from authex.agent.node import NodeAgent
+from authex.agent.operator import RETAINED_PER_CONNECTION, OperatorChannel
 from authex.wire.codec import Message
 from authex.wire.messages import (
     ErrorCode,
@@ -42,6 +45,7 @@ from support.agent_rig import (
     OP_OUT,
     OUT,
     RSP,
+    Acks,
     StubPlatform,
     add_route,
     agent,
@@ -49,6 +53,7 @@ from support.agent_rig import (
     counts,
     emit,
     fake,
+    route,
 )
 
 __all__ = ["agent", "connect_calls"]  # fixtures
@@ -58,52 +63,52 @@ __all__ = ["agent", "connect_calls"]  # fixtures
 
 
 def test_event_to_local_module_is_delivered(agent: NodeAgent) -> None:
-    agent.route(Event(LOCAL, FWD, 1, b"sealed"))
+    route(agent, Event(LOCAL, FWD, 1, b"sealed"))
     assert fake(agent, "b").sent == [HostDeliver(LOCAL, FWD, 1, b"sealed")]
     assert fake(agent, "a").sent == []
     assert counts(agent, LOCAL) == (1, 0, 0, 0)
 
 
 def test_response_goes_back_to_the_source_module(agent: NodeAgent) -> None:
-    agent.route(Event(LOCAL, RSP, 9, b"answer"))
+    route(agent, Event(LOCAL, RSP, 9, b"answer"))
     assert fake(agent, "a").sent == [HostDeliver(LOCAL, RSP, 9, b"answer")]
     assert counts(agent, LOCAL) == (1, 0, 0, 0)
 
 
 def test_event_for_module_not_running_is_dropped(agent: NodeAgent) -> None:
     fake(agent, "b").running = False
-    agent.route(Event(LOCAL, FWD, 1, b"x"))
+    route(agent, Event(LOCAL, FWD, 1, b"x"))
     assert fake(agent, "b").sent == []
     assert counts(agent, LOCAL) == (0, 0, 0, 1)
 
 
 def test_event_for_module_not_loaded_is_dropped(agent: NodeAgent) -> None:
-    del agent.modules["b"]
-    agent.route(Event(LOCAL, FWD, 1, b"x"))
+    del agent.modules.modules["b"]
+    route(agent, Event(LOCAL, FWD, 1, b"x"))
     assert counts(agent, LOCAL) == (0, 0, 0, 1)
 
 
 def test_event_without_route_is_dropped(agent: NodeAgent) -> None:
-    agent.route(Event(77, FWD, 1, b"x"))
+    route(agent, Event(77, FWD, 1, b"x"))
     assert counts(agent, 77) == (0, 0, 0, 1)
     assert all(not fake(agent, m).sent for m in ("a", "b"))
 
 
 def test_event_to_remote_node_is_forwarded(agent: NodeAgent, connect_calls: list[str]) -> None:
     event = Event(OUT, FWD, 3, b"to c")
-    agent.route(event)
-    agent.route(Event(OUT, FWD, 4, b"again"))
+    route(agent, event)
+    route(agent, Event(OUT, FWD, 4, b"again"))
     assert counts(agent, OUT) == (0, 2, 0, 0)
     stored = [e for _, e in agent.outbox.pending(N2_ADDRESS)]
     assert stored == [event, Event(OUT, FWD, 4, b"again")]  # durable before it is sent
     assert connect_calls == [N2_ADDRESS, N2_ADDRESS]
-    assert list(agent.peers) == [N2_ADDRESS]  # one link per peer
+    assert list(agent.forwarder.peers) == [N2_ADDRESS]  # one link per peer
 
 
 def test_event_to_operator_is_retained_and_counted(agent: NodeAgent) -> None:
-    agent.route(Event(OP_OUT, FWD, 1, b"alert"))
+    route(agent, Event(OP_OUT, FWD, 1, b"alert"))
     assert counts(agent, OP_OUT) == (0, 0, 1, 0)
-    retained, _queue = agent.subscribe(OP_OUT)
+    retained, _queue = agent.operator.subscribe(OP_OUT)
     assert retained == [WatchEvent(OP_OUT, 1, b"alert")]
 
 
@@ -144,8 +149,8 @@ def test_module_emitting_on_a_connection_it_does_not_source_is_dropped(
     emit(agent, module, HostEmit(conn_id, direction, 1, b"forged"))
     assert counts(agent, conn_id) == (0, 0, 0, 1)
     assert all(not fake(agent, m).sent for m in ("a", "b"))
-    assert agent.peers == {}
-    assert agent.retained[conn_id] == type(agent.retained[conn_id])()
+    assert agent.forwarder.peers == {}
+    assert agent.operator.retained[conn_id] == type(agent.operator.retained[conn_id])()
 
 
 def test_rejections_are_counted_by_reason(agent: NodeAgent) -> None:
@@ -153,59 +158,63 @@ def test_rejections_are_counted_by_reason(agent: NodeAgent) -> None:
     emit(agent, "b", HostRejected(LOCAL, FWD, 4, RejectReason.REPLAY))
     emit(agent, "b", HostRejected(LOCAL, FWD, 5, RejectReason.FORGED))
     emit(agent, "b", HostRejected(LOCAL, FWD, 6, 99))
-    assert dict(agent.stats[LOCAL].rejected) == {"replay": 2, "forged": 1, "reason-99": 1}
-    assert agent.stats[LOCAL].to_dict()["rejected"] == {"replay": 2, "forged": 1, "reason-99": 1}
+    assert dict(agent.ledger.stats[LOCAL].rejected) == {"replay": 2, "forged": 1, "reason-99": 1}
+    assert agent.ledger.stats[LOCAL].to_dict()["rejected"] == {
+        "replay": 2,
+        "forged": 1,
+        "reason-99": 1,
+    }
 
 
 def test_unexpected_module_message_is_ignored(agent: NodeAgent) -> None:
     emit(agent, "a", Ok())
-    assert agent.stats == {}
+    assert agent.ledger.stats == {}
 
 
 # --- events from other agents ----------------------------------------------------------------
 
 
 def test_data_event_for_a_local_module_is_delivered(agent: NodeAgent) -> None:
-    acks: list[str] = []
-    agent.on_data_event(Event(IN, FWD, 1, b"from c"), "n2", lambda: acks.append("in"))
-    agent.on_data_event(Event(OUT, RSP, 2, b"c answers"), "n2", lambda: acks.append("rsp"))
+    acks = Acks()
+    agent.on_data_event(Event(IN, FWD, 1, b"from c"), "n2", acks.to("in"))
+    agent.on_data_event(Event(OUT, RSP, 2, b"c answers"), "n2", acks.to("rsp"))
     assert fake(agent, "a").sent == [
         HostDeliver(IN, FWD, 1, b"from c"),
         HostDeliver(OUT, RSP, 2, b"c answers"),
     ]
     assert counts(agent, IN) == (1, 0, 0, 0)
-    assert acks == []  # acknowledged only once the module took it
+    assert acks.got == []  # acknowledged only once the module took it
     emit(agent, "a", HostAccepted(IN, FWD, 1))
     emit(agent, "a", HostRejected(OUT, RSP, 2, 2))  # refused for good: acknowledged too
-    assert acks == ["in", "rsp"]
+    assert acks.got == ["in", "rsp"]
 
 
 def test_resent_events_are_acknowledged_without_a_second_delivery(agent: NodeAgent) -> None:
-    acks: list[int] = []
-    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", lambda: acks.append(1))
-    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", lambda: acks.append(2))  # in flight
+    acks = Acks()
+    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", acks.to(1))
+    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", acks.to(2))  # in flight
     emit(agent, "a", HostAccepted(IN, FWD, 1))
-    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", lambda: acks.append(3))  # late resend
+    agent.on_data_event(Event(IN, FWD, 1, b"one"), "n2", acks.to(3))  # late resend
     assert fake(agent, "a").sent == [HostDeliver(IN, FWD, 1, b"one")]
-    assert acks == [1, 2, 3]
-    assert agent.stats[IN].duplicates == 2
+    assert acks.got == [1, 2, 3]
+    assert agent.ledger.stats[IN].duplicates == 2
 
 
 def test_undeliverable_data_event_is_not_acknowledged(agent: NodeAgent) -> None:
-    acks: list[int] = []
+    acks = Acks()
     fake(agent, "a").running = False
-    agent.on_data_event(Event(IN, FWD, 1, b"x"), "n2", lambda: acks.append(1))
-    assert acks == []  # the sender keeps it and offers it again
+    agent.on_data_event(Event(IN, FWD, 1, b"x"), "n2", acks.to(1))
+    assert acks.got == []  # the sender keeps it and offers it again
     fake(agent, "a").running = True
-    agent.on_data_event(Event(IN, FWD, 1, b"x"), "n2", lambda: acks.append(2))
+    agent.on_data_event(Event(IN, FWD, 1, b"x"), "n2", acks.to(2))
     assert fake(agent, "a").sent == [HostDeliver(IN, FWD, 1, b"x")]
 
 
 def test_data_event_for_the_operator_is_handed_over(agent: NodeAgent) -> None:
-    acks: list[int] = []
-    agent.on_data_event(Event(OP_OUT, FWD, 1, b"x"), "n2", lambda: acks.append(1))
+    acks = Acks()
+    agent.on_data_event(Event(OP_OUT, FWD, 1, b"x"), "n2", acks.to(1))
     assert counts(agent, OP_OUT) == (0, 0, 1, 0)
-    assert acks == [1]
+    assert acks.got == [1]
 
 
 @pytest.mark.parametrize(("conn_id", "direction"), [(OUT, FWD), (IN, RSP), (42, FWD)])
@@ -213,47 +222,44 @@ def test_data_event_not_for_this_node_is_dropped(
     agent: NodeAgent, conn_id: int, direction: int
 ) -> None:
     # never bounced on to another agent (no forwarding loops through this node)
-    agent.on_data_event(Event(conn_id, direction, 1, b"x"), "n2", lambda: None)
+    agent.on_data_event(Event(conn_id, direction, 1, b"x"), "n2", Acks().to(0))
     assert counts(agent, conn_id) == (0, 0, 0, 1)
-    assert agent.peers == {}
+    assert agent.forwarder.peers == {}
 
 
 # --- the operator: watchers, retained events, responses ----------------------------------------
 
 
-def test_watchers_get_events_and_retained_is_bounded(
-    agent: NodeAgent, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(node_mod, "RETAINED_PER_CONNECTION", 3)
-    agent.retained.clear()
-    early, first = agent.subscribe(OP_OUT)
+def test_watchers_get_events_and_retained_is_bounded(agent: NodeAgent) -> None:
+    agent.operator = agent.commands.operator = OperatorChannel(retained=3)
+    early, first = agent.operator.subscribe(OP_OUT)
     assert early == []
     for counter in range(1, 6):
-        agent.route(Event(OP_OUT, FWD, counter, b"e%d" % counter))
+        route(agent, Event(OP_OUT, FWD, counter, b"e%d" % counter))
     got = [first.get_nowait() for _ in range(first.qsize())]
     assert [e.counter for e in got] == [1, 2, 3, 4, 5]
-    retained, second = agent.subscribe(OP_OUT)
+    retained, second = agent.operator.subscribe(OP_OUT)
     assert [e.counter for e in retained] == [3, 4, 5]  # the newest three
-    agent.unsubscribe(OP_OUT, first)
-    agent.route(Event(OP_OUT, FWD, 6, b"e6"))
+    agent.operator.unsubscribe(OP_OUT, first)
+    route(agent, Event(OP_OUT, FWD, 6, b"e6"))
     assert first.empty()
     assert second.get_nowait() == WatchEvent(OP_OUT, 6, b"e6")
     assert counts(agent, OP_OUT) == (0, 0, 6, 0)
 
 
 def test_default_retained_bound(agent: NodeAgent) -> None:
-    for counter in range(node_mod.RETAINED_PER_CONNECTION + 5):
-        agent.route(Event(OP_OUT, FWD, counter, b""))
-    retained, _ = agent.subscribe(OP_OUT)
-    assert len(retained) == node_mod.RETAINED_PER_CONNECTION
+    for counter in range(RETAINED_PER_CONNECTION + 5):
+        route(agent, Event(OP_OUT, FWD, counter, b""))
+    retained, _ = agent.operator.subscribe(OP_OUT)
+    assert len(retained) == RETAINED_PER_CONNECTION
     assert retained[0].counter == 5
 
 
 def test_watchers_are_per_connection(agent: NodeAgent) -> None:
     add_route(agent, 6, ("n1", "a"), ("n1", ""))
-    _, q5 = agent.subscribe(OP_OUT)
-    _, q6 = agent.subscribe(6)
-    agent.route(Event(6, FWD, 1, b"six"))
+    _, q5 = agent.operator.subscribe(OP_OUT)
+    _, q6 = agent.operator.subscribe(6)
+    route(agent, Event(6, FWD, 1, b"six"))
     assert q5.empty()
     assert q6.get_nowait().ciphertext == b"six"
 
@@ -261,17 +267,17 @@ def test_watchers_are_per_connection(agent: NodeAgent) -> None:
 def test_response_to_operator_request_resolves_it(agent: NodeAgent) -> None:
     async def go() -> None:
         future: asyncio.Future[HostEmit] = asyncio.get_running_loop().create_future()
-        agent.operator_requests[(OP_IN, 8)] = future
+        agent.operator.requests[(OP_IN, 8)] = future
         emit(agent, "a", HostEmit(OP_IN, RSP, 8, b"answer"))
         assert future.done() and future.result() == HostEmit(OP_IN, RSP, 8, b"answer")
         emit(agent, "a", HostEmit(OP_IN, RSP, 8, b"duplicate"))  # no second result
         assert future.result().ciphertext == b"answer"
 
     asyncio.run(go())
-    retained, _ = agent.subscribe(OP_IN)
+    retained, _ = agent.operator.subscribe(OP_IN)
     assert retained == []  # responses are not broadcast to watchers
-    assert agent.stats[OP_IN].to_operator == 1
-    assert agent.stats[OP_IN].dropped == 1  # the duplicate found nobody waiting
+    assert agent.ledger.stats[OP_IN].to_operator == 1
+    assert agent.ledger.stats[OP_IN].dropped == 1  # the duplicate found nobody waiting
 
 
 def test_response_nobody_waits_for_is_counted_as_dropped(agent: NodeAgent) -> None:
@@ -307,16 +313,16 @@ def test_operator_request_gets_the_handlers_response(agent: NodeAgent) -> None:
     handler.on_send = answer
     reply = asyncio.run(agent.command(Request(OP_IN, 12, b"q")))
     assert reply == Response(OP_IN, 12, b"re:q")
-    assert agent.operator_requests == {}
+    assert agent.operator.requests == {}
     assert counts(agent, OP_IN) == (1, 0, 1, 0)
 
 
 def test_operator_request_times_out(agent: NodeAgent, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(node_mod, "OPERATOR_REQUEST_TIMEOUT", 0.01)
+    monkeypatch.setattr(commands_mod, "OPERATOR_REQUEST_TIMEOUT", 0.01)
     with pytest.raises(CommandError, match="did not respond in time") as caught:
         asyncio.run(agent.command(Request(OP_IN, 1, b"q")))
     assert caught.value.code == ErrorCode.TIMEOUT
-    assert agent.operator_requests == {}
+    assert agent.operator.requests == {}
 
 
 # --- timers and status -----------------------------------------------------------------------
@@ -324,7 +330,7 @@ def test_operator_request_times_out(agent: NodeAgent, monkeypatch: pytest.Monkey
 
 def test_timer_command_fires_the_entry(agent: NodeAgent) -> None:
     async def go() -> None:
-        assert await agent.command(Timer("b", 0x3001, node_mod.MIN_TIMER_MS)) == Ok()
+        assert await agent.command(Timer("b", 0x3001, modules_mod.MIN_TIMER_MS)) == Ok()
         for _ in range(500):
             if len(fake(agent, "b").requests) >= 2:
                 break
@@ -333,16 +339,16 @@ def test_timer_command_fires_the_entry(agent: NodeAgent) -> None:
         status = agent.status()
         assert status["timers"][0]["module"] == "b" and status["timers"][0]["fired"] >= 2
         assert await agent.command(Timer("b", 0x3001, 0)) == Ok()  # period 0 cancels
-        assert agent.timers == {}
+        assert agent.modules.timers == {}
 
     asyncio.run(go())
 
 
 def test_timer_period_below_minimum_is_refused(agent: NodeAgent) -> None:
     with pytest.raises(CommandError, match="below") as caught:
-        asyncio.run(agent.command(Timer("b", 0x3001, node_mod.MIN_TIMER_MS - 1)))
+        asyncio.run(agent.command(Timer("b", 0x3001, modules_mod.MIN_TIMER_MS - 1)))
     assert caught.value.code == ErrorCode.BAD_REQUEST
-    assert agent.timers == {}
+    assert agent.modules.timers == {}
 
 
 def test_timer_for_stopped_module_is_refused(agent: NodeAgent) -> None:
@@ -353,9 +359,9 @@ def test_timer_for_stopped_module_is_refused(agent: NodeAgent) -> None:
 
 
 def test_status_reports_modules_routes_counts_and_peers(agent: NodeAgent) -> None:
-    agent.route(Event(LOCAL, FWD, 1, b"x"))
-    agent.route(Event(OUT, FWD, 1, b"x"))
-    agent.route(Event(99, FWD, 1, b"x"))
+    route(agent, Event(LOCAL, FWD, 1, b"x"))
+    route(agent, Event(OUT, FWD, 1, b"x"))
+    route(agent, Event(99, FWD, 1, b"x"))
     reply = asyncio.run(agent.command(Status()))
     assert isinstance(reply, StatusResult)
     status = agent.status()
@@ -387,5 +393,5 @@ def test_close_stops_modules_timers_and_platform(agent: NodeAgent) -> None:
         await agent.close()
 
     asyncio.run(go())
-    assert agent.modules == {} and agent.timers == {}
+    assert agent.modules.modules == {} and agent.modules.timers == {}
     assert platform.closed

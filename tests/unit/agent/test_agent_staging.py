@@ -11,7 +11,9 @@ from typing import cast
 
 import pytest
 
-from authex.agent.node import CommandError, LoadedModule, NodeAgent
+from authex.agent.errors import CommandError
+from authex.agent.modules import LoadedModule
+from authex.agent.node import NodeAgent
 from authex.agent.process import ModuleProcess
 from authex.agent.staging import HELD_LIMIT
 from authex.wire.messages import (
@@ -31,12 +33,14 @@ from support.agent_rig import (
     FWD,
     LOCAL,
     OUT,
+    Acks,
     FakeProcess,
     add_route,
     agent,
     connect_calls,
     emit,
     fake,
+    route,
 )
 
 __all__ = ["agent", "connect_calls"]  # fixtures
@@ -50,7 +54,8 @@ NEW_OUT = 12  # b~u1 -> c on n2
 def staged(agent: NodeAgent) -> FakeProcess:
     process = FakeProcess("b~u1")
     module = LoadedModule("b~u1", "native", 9, cast(ModuleProcess, process), 0.0)
-    agent._install(module)
+    agent.modules.modules["b~u1"] = module
+    agent.ledger.stage("b~u1")
     add_route(agent, NEW_IN, ("n1", "a"), ("n1", "b~u1"))
     add_route(agent, TRANSFER, ("n1", "b"), ("n1", "b~u1"))
     add_route(agent, NEW_OUT, ("n1", "b~u1"), ("n2", "c"))
@@ -75,7 +80,7 @@ def test_deliveries_to_a_staged_module_are_held_and_pending(
     agent: NodeAgent, staged: FakeProcess
 ) -> None:
     for counter in (1, 2, 3):
-        agent.route(Event(NEW_IN, FWD, counter, b"e%d" % counter))
+        route(agent, Event(NEW_IN, FWD, counter, b"e%d" % counter))
     assert staged.sent == []  # held, not delivered
     assert pending(agent, NEW_IN) == 3
     module = next(m for m in agent.status()["modules"] if m["name"] == "b~u1")
@@ -85,14 +90,14 @@ def test_deliveries_to_a_staged_module_are_held_and_pending(
 def test_held_remote_events_are_not_acknowledged_until_taken(
     agent: NodeAgent, staged: FakeProcess
 ) -> None:
-    acks: list[int] = []
+    acks = Acks()
     add_route(agent, 13, ("n2", "c"), ("n1", "b~u1"))
-    agent.on_data_event(Event(13, FWD, 1, b"x"), "n2", lambda: acks.append(1))
-    assert acks == [] and staged.sent == []
+    agent.on_data_event(Event(13, FWD, 1, b"x"), "n2", acks.to(1))
+    assert acks.got == [] and staged.sent == []
     asyncio.run(agent.command(Promote("b~u1")))
-    assert staged.sent == [HostDeliver(13, FWD, 1, b"x")] and acks == []
+    assert staged.sent == [HostDeliver(13, FWD, 1, b"x")] and acks.got == []
     emit(agent, "b", HostAccepted(13, FWD, 1))
-    assert acks == [1] and pending(agent, 13) == 0
+    assert acks.got == [1] and pending(agent, 13) == 0
 
 
 def test_the_state_transfer_reaches_a_staged_module_at_once(
@@ -109,19 +114,19 @@ def test_promote_replaces_the_old_instance_and_releases_in_order(
     agent: NodeAgent, staged: FakeProcess
 ) -> None:
     old = fake(agent, "b")
-    agent.route(Event(LOCAL, FWD, 7, b"old"))  # still to the old instance
+    route(agent, Event(LOCAL, FWD, 7, b"old"))  # still to the old instance
     for counter in (1, 2):
-        agent.route(Event(NEW_IN, FWD, counter, b"n%d" % counter))
+        route(agent, Event(NEW_IN, FWD, counter, b"n%d" % counter))
     assert asyncio.run(agent.command(Promote("b~u1"))) == Ok()
-    assert not old.running and "b~u1" not in agent.modules
-    assert agent.modules["b"].process is cast(ModuleProcess, staged)
-    assert staged.name == "b" and agent.held == {}
+    assert not old.running and "b~u1" not in agent.modules.modules
+    assert agent.modules.modules["b"].process is cast(ModuleProcess, staged)
+    assert staged.name == "b" and agent.ledger.held == {}
     assert staged.sent == [HostDeliver(NEW_IN, FWD, 1, b"n1"), HostDeliver(NEW_IN, FWD, 2, b"n2")]
-    assert agent.routes.routes[NEW_IN].to_module == "b"
-    assert agent.routes.routes[NEW_OUT].from_module == "b"
+    assert agent.ledger.routes.routes[NEW_IN].to_module == "b"
+    assert agent.ledger.routes.routes[NEW_OUT].from_module == "b"
     emit(agent, "b", HostEmit(NEW_OUT, FWD, 1, b"out"))  # the promoted module may send on it
-    assert agent.stats[NEW_OUT].forwarded == 1 and agent.stats[NEW_OUT].dropped == 0
-    agent.route(Event(NEW_IN, FWD, 3, b"n3"))  # no longer held
+    assert agent.ledger.stats[NEW_OUT].forwarded == 1 and agent.ledger.stats[NEW_OUT].dropped == 0
+    route(agent, Event(NEW_IN, FWD, 3, b"n3"))  # no longer held
     assert staged.sent[-1] == HostDeliver(NEW_IN, FWD, 3, b"n3")
 
 
@@ -138,16 +143,19 @@ def test_a_staged_module_refuses_what_exceeds_its_hold(
 ) -> None:
     monkeypatch.setattr("authex.agent.staging.HELD_LIMIT", 10)
     assert HELD_LIMIT > 10
-    acks: list[int] = []
+    acks = Acks()
     add_route(agent, 13, ("n2", "c"), ("n1", "b~u1"))
-    agent.on_data_event(Event(13, FWD, 1, b"12345678"), "n2", lambda: acks.append(1))
-    agent.on_data_event(Event(13, FWD, 2, b"12345678"), "n2", lambda: acks.append(2))
-    assert agent.stats[13].dropped == 1  # refused: not acknowledged, the sender offers it again
+    agent.on_data_event(Event(13, FWD, 1, b"12345678"), "n2", acks.to(1))
+    agent.on_data_event(Event(13, FWD, 2, b"12345678"), "n2", acks.to(2))
+    assert acks.got == []
+    assert (
+        agent.ledger.stats[13].dropped == 1
+    )  # refused: not acknowledged, the sender offers it again
     assert pending(agent, 13) == 1
 
 
 def test_swap_key_reaches_the_module_and_the_old_connection_drains(agent: NodeAgent) -> None:
-    agent.route(Event(OUT, FWD, 1, b"queued"))  # still in the outbox for n2
+    route(agent, Event(OUT, FWD, 1, b"queued"))  # still in the outbox for n2
     reply = asyncio.run(agent.command(SwapKey("a", 20, OUT, 0x2001, 0, 1, 5, b"w" * 32)))
     assert reply == Ok()
     assert fake(agent, "a").requests[-1] == HostSwapKey(20, OUT, 0x2001, 0, 1, 5, b"w" * 32)
@@ -155,7 +163,7 @@ def test_swap_key_reaches_the_module_and_the_old_connection_drains(agent: NodeAg
 
 
 def test_remove_route_forgets_a_retired_connection(agent: NodeAgent) -> None:
-    agent.route(Event(OUT, FWD, 1, b"queued"))
+    route(agent, Event(OUT, FWD, 1, b"queued"))
     assert asyncio.run(agent.command(RemoveRoute(OUT))) == Ok()
-    assert OUT not in agent.routes.routes and pending(agent, OUT) == 0
+    assert OUT not in agent.ledger.routes.routes and pending(agent, OUT) == 0
     assert asyncio.run(agent.command(RemoveRoute(999))) == Ok()  # unknown: not an error

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from authex.agent.tasks import TaskSupervisor
 from authex.agent.timers import PeriodicTimer
 
 PERIOD_MS = 10
@@ -30,7 +31,7 @@ def test_timer_fires_repeatedly() -> None:
     async def go() -> PeriodicTimer:
         timer = PeriodicTimer("m", 0x3001, PERIOD_MS, fire)
         assert timer.task is None
-        timer.start()
+        timer.start(TaskSupervisor())
         assert timer.task is not None and timer.task.get_name() == "timer-m-12289"
         await wait_until(lambda: timer.fired >= 3)
         await timer.stop()
@@ -52,7 +53,7 @@ def test_failures_are_counted_and_the_timer_keeps_going(caplog: pytest.LogCaptur
 
     async def go() -> PeriodicTimer:
         timer = PeriodicTimer("m", 7, PERIOD_MS, fire)
-        timer.start()
+        timer.start(TaskSupervisor())
         await wait_until(lambda: timer.failed >= 2 and timer.fired >= 2)
         await timer.stop()
         return timer
@@ -69,7 +70,7 @@ def test_stop_cancels_the_task() -> None:
 
     async def go() -> None:
         timer = PeriodicTimer("m", 1, PERIOD_MS, fire)
-        timer.start()
+        timer.start(TaskSupervisor())
         task = timer.task
         assert task is not None
         await wait_until(lambda: timer.fired >= 1)
@@ -96,7 +97,7 @@ def test_stop_cancels_a_fire_in_progress() -> None:
             await asyncio.sleep(60)  # a module that never answers
 
         timer = PeriodicTimer("m", 1, PERIOD_MS, fire)
-        timer.start()
+        timer.start(TaskSupervisor())
         async with asyncio.timeout(DEADLINE_S):
             await gate.wait()
         async with asyncio.timeout(DEADLINE_S):

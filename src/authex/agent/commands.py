@@ -1,0 +1,226 @@
+"""The agent's control commands: one handler per message type (spec/protocol.md §5).
+
+Each handler works on the agent's parts — the module supervisor, the delivery ledger, the
+operator channel, the outbox — and answers with a reply message or raises CommandError, which
+the server turns into an Error frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from authex.agent.errors import CommandError
+from authex.agent.ledger import Action, DeliveryLedger
+from authex.agent.modules import ModuleSupervisor
+from authex.agent.operator import OperatorChannel
+from authex.agent.outbox import Outbox
+from authex.agent.router import LocalModule
+from authex.wire.codec import Message
+from authex.wire.messages import (
+    AddRoute,
+    Attest,
+    Attested,
+    Call,
+    CallResult,
+    Direction,
+    ErrorCode,
+    HostAttest,
+    HostAttested,
+    HostCall,
+    HostCallResult,
+    HostDeliver,
+    HostSetKey,
+    HostSwapKey,
+    Load,
+    Ok,
+    Promote,
+    Remove,
+    RemoveRoute,
+    Request,
+    Reset,
+    Response,
+    Send,
+    SetKey,
+    Status,
+    SwapKey,
+    Timer,
+)
+
+log = logging.getLogger("authex.agent")
+OPERATOR_REQUEST_TIMEOUT = 30.0
+
+Handler = Callable[[Any], Awaitable[Message]]
+
+
+class Commands:
+    def __init__(
+        self,
+        node: str,
+        modules: ModuleSupervisor,
+        ledger: DeliveryLedger,
+        operator: OperatorChannel,
+        outbox: Outbox,
+        apply: Callable[[list[Action]], None],
+        status: Callable[[], Message],
+    ) -> None:
+        self.node = node
+        self.modules = modules
+        self.ledger = ledger
+        self.operator = operator
+        self.outbox = outbox
+        self.apply = apply
+        self.status = status
+        self.handlers: dict[type[Message], Handler] = {
+            Load: self.load,
+            Attest: self.attest,
+            SetKey: self.set_key,
+            SwapKey: self.swap_key,
+            Promote: self.promote,
+            AddRoute: self.add_route,
+            RemoveRoute: self.remove_route,
+            Call: self.call,
+            Timer: self.timer,
+            Status: self.report,
+            Remove: self.remove,
+            Reset: self.reset,
+            Send: self.send,
+            Request: self.request,
+        }
+
+    async def __call__(self, message: Message) -> Message:
+        handler = self.handlers.get(type(message))
+        if handler is None:
+            raise CommandError(ErrorCode.BAD_REQUEST, f"{type(message).__name__} is not a command")
+        return await handler(message)
+
+    # --- modules --------------------------------------------------------------------------
+
+    async def load(self, msg: Load) -> Message:
+        loaded = await self.modules.load(msg)
+        self.ledger.stage(msg.module)
+        return loaded
+
+    async def attest(self, msg: Attest) -> Message:
+        reply = await self.modules.request(msg.module, HostAttest(msg.challenge))
+        if not isinstance(reply, HostAttested):
+            raise CommandError(ErrorCode.MODULE_FAILED, "module answered attest with no evidence")
+        return Attested(reply.evidence)
+
+    async def call(self, msg: Call) -> Message:
+        host = HostCall(msg.entry_id, msg.authenticated, msg.counter, msg.payload)
+        reply = await self.modules.request(msg.module, host)
+        if not isinstance(reply, HostCallResult):
+            raise CommandError(ErrorCode.MODULE_FAILED, "module answered call with no result")
+        return CallResult(reply.status, reply.payload)
+
+    async def timer(self, msg: Timer) -> Message:
+        await self.modules.set_timer(msg.module, msg.entry_id, msg.period_ms)
+        return Ok()
+
+    async def remove(self, msg: Remove) -> Message:
+        await self.modules.remove(msg.module)
+        return Ok()
+
+    async def promote(self, msg: Promote) -> Message:
+        """A staged module becomes the module it replaces (spec/protocol.md §7.6): the old
+        instance stops first (what it still owed is forgotten under the old routes), then the
+        routes are renamed and what was held for the staged one is released, in order."""
+        module = await self.modules.promote(msg.staged)
+        renamed, released = self.ledger.promote(msg.staged)
+        self.modules.remember_routes(renamed)
+        self.apply(released)
+        log.info(
+            "promoted %s to %s; released %d held deliveries", msg.staged, module.name, len(released)
+        )
+        return Ok()
+
+    async def reset(self, msg: Reset) -> Message:
+        await self.modules.reset()
+        self.ledger.reset()
+        self.operator.clear()
+        self.outbox.clear()  # their connections are gone: never resend those events
+        return Ok()
+
+    async def report(self, msg: Status) -> Message:
+        return self.status()
+
+    # --- keys and routes ------------------------------------------------------------------
+
+    async def set_key(self, msg: SetKey) -> Message:
+        host = HostSetKey(msg.conn_id, msg.io_id, msg.role, msg.suite, msg.counter, msg.wrapped)
+        await self.modules.request(msg.module, host)
+        self._rekeyed(msg.conn_id)
+        return Ok()
+
+    async def swap_key(self, msg: SwapKey) -> Message:
+        """Key a new connection on a module and forget the one it replaces, in one step: what
+        the module sent before its answer went on the old connection, what it sends after on
+        the new one.  What this agent still has of the old connection stays (it drains)."""
+        host = HostSwapKey(
+            msg.conn_id, msg.replaces, msg.io_id, msg.role, msg.suite, msg.counter, msg.wrapped
+        )
+        await self.modules.request(msg.module, host)
+        if msg.conn_id:
+            self._rekeyed(msg.conn_id)
+        return Ok()
+
+    async def add_route(self, msg: AddRoute) -> Message:
+        self.ledger.add_route(msg)
+        self.modules.remember_route(msg)
+        return Ok()
+
+    async def remove_route(self, msg: RemoveRoute) -> Message:
+        """Forget a retired connection: its route and whatever is still kept for it."""
+        self.ledger.remove_route(msg.conn_id)
+        self.modules.forget_route(msg.conn_id)
+        self._forget_outbox(msg.conn_id)
+        return Ok()
+
+    def _rekeyed(self, conn_id: int) -> None:
+        """A connection got a new key here: its counters start again at 1, and what this agent
+        still holds sealed under the old key can never be opened again."""
+        self.ledger.rekeyed(conn_id)
+        self._forget_outbox(conn_id)
+
+    def _forget_outbox(self, conn_id: int) -> None:
+        dropped = self.outbox.forget_connection(conn_id)
+        if dropped:
+            self.ledger.stats[conn_id].dropped += dropped
+            log.info(
+                "connection %d re-keyed: dropped %d events sealed under its old key",
+                conn_id,
+                dropped,
+            )
+
+    # --- the operator's events ------------------------------------------------------------
+
+    async def send(self, msg: Send) -> Message:
+        module = self._operator_target(msg.conn_id, "operator events enter at the target")
+        self.apply(
+            self.ledger.deliver(module, HostDeliver(msg.conn_id, 0, msg.counter, msg.ciphertext))
+        )
+        return Ok()
+
+    async def request(self, msg: Request) -> Message:
+        module = self._operator_target(msg.conn_id, "operator requests enter at the target")
+        delivery = HostDeliver(msg.conn_id, 0, msg.counter, msg.ciphertext)
+        future = self.operator.expect(msg.conn_id, msg.counter)
+        try:
+            self.apply(self.ledger.deliver(module, delivery))
+            reply = await asyncio.wait_for(future, OPERATOR_REQUEST_TIMEOUT)
+        except TimeoutError as exc:
+            raise CommandError(ErrorCode.TIMEOUT, "handler did not respond in time") from exc
+        finally:
+            self.operator.forget(msg.conn_id, msg.counter)
+        return Response(reply.conn_id, reply.counter, reply.ciphertext)
+
+    def _operator_target(self, conn_id: int, elsewhere: str) -> str:
+        if self.ledger.routes.routes.get(conn_id) is None:
+            raise CommandError(ErrorCode.UNKNOWN_CONNECTION, f"no route for connection {conn_id}")
+        target = self.ledger.target(conn_id, Direction.FORWARD)
+        if not isinstance(target, LocalModule):
+            raise CommandError(ErrorCode.UNKNOWN_CONNECTION, elsewhere)
+        return target.module
