@@ -30,10 +30,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authex.deployer import operations
-from authex.deployer.deploy import deploy
+from authex.deployer.deploy import attest_context, deploy
 from authex.deployer.session import Session
 from authex.sdk.build import build_python_module
-from authex.tee.base import AttestContext, get_backend
+from authex.tee.base import get_backend
 from bench.apps import LocalApp, native_nodes
 from bench.config import (
     BACKENDS,
@@ -115,12 +115,12 @@ async def _attest_times(session: Session, module: str, repeats: int) -> list[flo
         build_python_module, spec.source, spec.name, session.operator_public
     )
     packaged = backend.package(spec, built.artifact, keys)
-    context = AttestContext(spec, node, packaged, keys, session.trust(), session.policy)
     client = await session.client(spec.node)
+    context = attest_context(session, spec, node, packaged, client)
     samples = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
-        await backend.attest(client, context)
+        await backend.attest(context)
         samples.append((time.perf_counter_ns() - start) / 1e6)
     return samples
 

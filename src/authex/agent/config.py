@@ -15,10 +15,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from authex import kinds
 from authex.agent.tls import IDENTITY_CERT, IDENTITY_KEY, OPERATORS
 from authex.crypto.identity import certificate_key, make_certificate, private_key_pem
 from authex.errors import AuthexError
-from authex.tee.platforms import TEES, create_secrets, open_platform, read_secrets, write_secrets
+from authex.tee.platforms import create_secrets, open_platform, read_secrets, write_secrets
 
 CONFIG_NAME = "node.json"
 
@@ -45,9 +46,10 @@ def init_node_dir(
 ) -> Path:
     """Create the node directory: configuration, TLS identity, enrolled operators and the
     platform's root secrets."""
-    if config.tee not in TEES:
+    if config.tee not in kinds.names():
         raise AuthexError(
-            f"unsupported TEE {config.tee!r} for a node, expected one of: " + ", ".join(TEES),
+            f"unsupported TEE {config.tee!r} for a node, expected one of: "
+            + ", ".join(kinds.names()),
             where=str(directory),
         )
     if not 0 < config.port < 65536:

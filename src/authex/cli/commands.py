@@ -74,7 +74,9 @@ async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
     if args.command == "platform":
         from authex.tee.platform_server import run_platform
 
-        await asyncio.to_thread(run_platform, Path(args.dir), args.fd)
+        directory = Path(args.dir)
+        config = load_node_dir(directory)
+        await asyncio.to_thread(run_platform, directory, config.tee, args.fd)
         return 0
     descriptor = load_descriptor(find(args.file))
     handlers: dict[str, Callable[[argparse.Namespace, Descriptor], Any]] = {

@@ -1,8 +1,9 @@
 """Edge: the C toolchain runner.  Compiles every ``.c`` file of a module's source folder with
 the C SDK (``sdks/c``) using the system C compiler, the operator key compiled in, the module's
 ``cflags`` from the descriptor; reads the manifest the binary prints with ``--manifest``; the
-binary is the artifact.  Modules for Sancus nodes are built without OpenSSL
-(``-DAUTHEX_NO_OPENSSL``), as a real MSP430 build would be.  The contract is in docs/sdk-c.md."""
+binary is the artifact.  Modules for Sancus nodes (kinds registered with ``openssl=False``,
+authex/kinds.py) are built without OpenSSL (``-DAUTHEX_NO_OPENSSL``), as a real MSP430 build
+would be.  The contract is in docs/sdk-c.md."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from authex import kinds
 from authex.deployer.binaries import read_manifest, tail
 from authex.errors import BuildError
 from authex.sdk.build import BuiltModule
@@ -81,7 +83,7 @@ def compile_command(
     Libraries in ``cflags`` (``-l...``) go after the sources, where the linker needs them."""
     module_sources = sorted(str(p) for p in source.glob("*.c"))
     sdk_sources = sorted(str(p) for p in (sdk / "src").glob("*.c"))
-    no_openssl = tee == "sancus"
+    no_openssl = not kinds.kind(tee).openssl
     command = [
         compiler(),
         *BASE_FLAGS,

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from authex import kinds
 from authex.agent.config import (
     NodeConfig,
     enrol_operator,
@@ -104,7 +105,7 @@ class LocalCluster:
             enrol_operator(directory, operator_cert.read_text())
             return directory
         ta_vendor = ""
-        if node.tee == "trustzone":
+        if kinds.kind(node.tee).ta_vendor_key:
             ta_vendor = vendor_public_pem(self.store.ta_vendor_key()).decode()
         init_node_dir(
             directory,

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from authex.attestation.trust import NodeTrust
 from authex.crypto.control import Role
 from authex.crypto.secret import Secret
+from authex.deployer.client import AgentClient
 from authex.deployer.keying import send_key
 from authex.deployer.plan import (
     Plan,
@@ -24,12 +26,13 @@ from authex.deployer.session import Session
 from authex.deployer.state import ConnectionState, ModuleState, TimerState
 from authex.deployer.steps import collect_failures, raise_failures
 from authex.deployer.toolchains import build_all
-from authex.descriptor import DescriptorProblems, check_interfaces
+from authex.deployer.trust import TrustStore
+from authex.descriptor import DescriptorProblems, ModuleSpec, Node, Policy, check_interfaces
 from authex.errors import AttestationError, AuthexError, ProtocolError, RemoteError, StateError
 from authex.manifest import IoKind, Manifest
 from authex.sdk.build import BuiltModule
-from authex.tee.base import AttestContext, Packaged, enrolled, get_backend
-from authex.wire.messages import AddRoute, Load, Loaded, Timer
+from authex.tee.base import AttestContext, Exchange, Packaged, get_backend
+from authex.wire.messages import AddRoute, Attest, Attested, Load, Loaded, Timer
 
 
 @dataclass
@@ -85,17 +88,13 @@ def blockers(session: Session, prepared: Prepared) -> dict[str, str]:
     """Module -> why a deploy could not load or attest it (unreachable, not enrolled, emulated
     TEE without opt-in), for `authex plan`."""
     found: dict[str, str] = {}
-    keys = session.keys()
     trust = session.trust()
     for spec in session.descriptor.modules:
         node = session.descriptor.node(spec.node)
         error = prepared.unreachable.get(spec.node)
         if error is None:
-            context = AttestContext(
-                spec, node, prepared.packaged[spec.name], keys, trust, session.policy
-            )
             try:
-                enrolled(context)
+                enrolled(trust, session.policy, spec, node)
             except AuthexError as exc:
                 error = exc
         if error is not None:
@@ -158,6 +157,47 @@ async def deploy(session: Session) -> DeployReport:
     return report
 
 
+def enrolled(trust_store: TrustStore, policy: Policy, spec: ModuleSpec, node: Node) -> NodeTrust:
+    """The node's trust entry, refusing emulated platforms unless the policy allows them."""
+    trust = trust_store.node(node.name, node.tee)
+    if trust.emulated and not policy.allow_emulated:
+        raise AttestationError(
+            f"node {node.name} is an emulated {node.tee} platform and the descriptor's "
+            "policy does not accept emulated TEEs (policy: {allow_emulated: true} for development)",
+            where=f"module {spec.name}",
+        )
+    return trust
+
+
+def agent_exchange(client: AgentClient) -> Exchange:
+    """The attestation exchange through the node's agent: Attest in, Attested evidence out."""
+
+    async def exchange(module: str, challenge: bytes) -> bytes:
+        reply = await client.request(Attest(module, challenge))
+        if not isinstance(reply, Attested):
+            raise ProtocolError("agent answered attest without evidence", where=client.where)
+        return reply.evidence
+
+    return exchange
+
+
+def attest_context(
+    session: Session,
+    spec: ModuleSpec,
+    node: Node,
+    packaged: Packaged,
+    client: AgentClient,
+    slot: str = "",
+) -> AttestContext:
+    """What a backend needs to attest ``spec`` on ``node``: the node's trust entry (refusing an
+    unenrolled node, or an emulated one without the policy's opt-in) and the agent exchange."""
+    keys = session.keys()
+    trust = enrolled(session.trust(), session.policy, spec, node)
+    return AttestContext(
+        spec, node, packaged, keys, trust, session.policy, agent_exchange(client), slot
+    )
+
+
 async def load_and_attest(
     session: Session,
     built: BuiltModule,
@@ -174,10 +214,8 @@ async def load_and_attest(
     client = await session.client(spec.node)
     name = slot or spec.name
     where = f"module {name} on node {spec.node}"
-    context = AttestContext(
-        spec, node, packaged, session.keys(), session.trust(), session.policy, slot
-    )
-    enrolled(context)  # refuse unenrolled or (without opt-in) emulated nodes before loading
+    # refuses unenrolled or (without opt-in) emulated nodes before loading
+    context = attest_context(session, spec, node, packaged, client, slot)
     if load:
         reply = await client.request(Load(name, node.tee, packaged.image))
         if not isinstance(reply, Loaded):
@@ -197,7 +235,7 @@ async def load_and_attest(
         session.save()
         session.progress(f"[{spec.node}] loaded {name}")
     try:
-        verified = await backend.attest(client, context)
+        verified = await backend.attest(context)
     except AuthexError:
         # Whatever runs there did not prove itself: never trust that instance again.
         session.state.modules[name].instance = 0

@@ -13,38 +13,24 @@ only to the agent holding that certificate's key.
 Sancus and TrustZone entries hold vendor keys (secrets: the file is written 0600); SGX entries
 pin the root certificate that quotes must chain to.  The descriptor names the file with
 ``trust:``; ``authex up`` writes ``.authex/trust.yaml`` for the local nodes it creates.
+
+This module is the file's I/O and lookup (``TrustStore``); one node's entry, ``NodeTrust``, is
+defined in ``attestation/trust.py`` (the verifiers receive it) and re-exported here.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from authex.attestation.trust import NodeTrust
 from authex.errors import AttestationError, DescriptorError
 
-
-@dataclass(frozen=True)
-class NodeTrust:
-    name: str
-    tee: str
-    emulated: bool
-    vendor_keys: dict[int, bytes] = field(default_factory=dict, repr=False)
-    root_ca: str = ""
-    identity: str = ""  # the node's TLS certificate (PEM), pinned for the control link
-
-    def vendor_key(self, vendor_id: int) -> bytes:
-        key = self.vendor_keys.get(vendor_id)
-        if key is None:
-            raise AttestationError(
-                f"no vendor key enrolled for vendor id {vendor_id} on node {self.name} "
-                f"(enrolled: {', '.join(map(str, sorted(self.vendor_keys))) or 'none'}); "
-                f"print it with `authex node enrolment DIR --vendor-id {vendor_id}` on the node"
-            )
-        return key
+__all__ = ["NodeTrust", "TrustStore", "load_trust", "parse_trust", "write_trust"]
 
 
 @dataclass(frozen=True)

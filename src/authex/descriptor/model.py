@@ -12,21 +12,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from authex import kinds
 from authex.errors import DescriptorError
 
-TEES: tuple[str, ...] = ("native", "sgx", "trustzone", "sancus")
+# The TEE kinds, their suites and their module fields come from the registry (authex/kinds.py).
+TEES: tuple[str, ...] = kinds.names()
 LANGUAGES: tuple[str, ...] = ("python", "rust", "c")
-SUITES: tuple[str, ...] = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")  # preference order
+SUITES: tuple[str, ...] = kinds.SUITES  # preference order
 # The cipher suites each kind of TEE can run, in preference order.  Sancus hardware has only its
 # SpongeWrap engine; the operator (no TEE) supports every suite.
-TEE_SUITES: dict[str, tuple[str, ...]] = {
-    "native": SUITES,
-    "sgx": SUITES,
-    "trustzone": SUITES,
-    "sancus": ("spongewrap-128",),
-}
-VENDOR_ID_TEES: tuple[str, ...] = ("sancus", "trustzone")  # TEEs whose modules have a vendor id
-SGX_ONLY_FIELDS: tuple[str, ...] = ("isv_prod_id", "isv_svn", "debug")  # enclave attributes
+TEE_SUITES: dict[str, tuple[str, ...]] = {k.name: k.suites for k in kinds.KINDS}
 DEFAULT_VENDOR_ID = 4660  # 0x1234
 OPERATOR = "operator"  # the word for the operator in connection endpoints; a reserved module name
 

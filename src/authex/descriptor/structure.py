@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
+from authex import kinds
 from authex.descriptor.model import (
     DEFAULT_VENDOR_ID,
     LANGUAGES,
@@ -22,7 +23,6 @@ from authex.descriptor.model import (
     SUITES,
     TEE_SUITES,
     TEES,
-    VENDOR_ID_TEES,
     Connection,
     Descriptor,
     Endpoint,
@@ -64,12 +64,12 @@ RESERVED_CFLAGS = (
     "AUTHEX_NO_OPENSSL",
     "AUTHEX_COMPACT",
 )
-# The TEE-specific module fields, and the TEEs (as written in messages) each applies to.
+# The TEE-specific module fields (those some kinds in authex/kinds.py accept), the TEEs each
+# applies to, and those TEEs as written in messages ("sancus or trustzone nodes").
 MODULE_TEE_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "vendor_id": (VENDOR_ID_TEES, "sancus or trustzone nodes"),
-    "isv_prod_id": (("sgx",), "sgx nodes"),
-    "isv_svn": (("sgx",), "sgx nodes"),
-    "debug": (("sgx",), "sgx nodes"),
+    name: (tees, " or ".join(sorted(tees)) + " nodes")
+    for name in MODULE_FIELDS
+    if (tees := kinds.accepting(name))
 }
 CONNECTION_FIELDS = {"from": True, "to": True, "name": False, "suite": False}
 PERIODIC_FIELDS = {"module": True, "entry": True, "every": True}

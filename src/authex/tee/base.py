@@ -1,26 +1,33 @@
-"""The deployer's side of a TEE backend, and the registry of backends by TEE kind.
+"""The deployer's side of a TEE backend, and the lookup of backends by TEE kind.
 
 A backend packages a built module for its platform (the image the node admits and the
-measurement the deployer expects), and attests a loaded module: it runs the challenge, checks
-the evidence against the operator's trust file and the descriptor's policy, and only then
-yields a VerifiedModule carrying the control key.
+measurement the deployer expects), and attests a loaded module: it runs the challenge through the
+context's exchange, checks the evidence against the node's pinned trust entry and the
+descriptor's policy, and only then yields a VerifiedModule carrying the control key.
+
+Backends import nothing of the deployer: the deployer builds the :class:`AttestContext` — it
+resolves the node's trust entry (refusing unenrolled nodes and, without the policy's opt-in,
+emulated ones) and turns its agent client into the exchange (``deployer/deploy.py``).  Which
+backend serves a TEE kind is the registry's (``authex/kinds.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from authex import kinds
+from authex.attestation.trust import NodeTrust
 from authex.attestation.verified import VerifiedModule
-from authex.deployer.client import AgentClient
-from authex.deployer.trust import NodeTrust, TrustStore
 from authex.descriptor import ModuleSpec, Node, Policy
-from authex.errors import AttestationError, BackendError, ProtocolError
-from authex.wire.messages import Attest, Attested
+from authex.errors import BackendError
+
+# Sends a challenge to the loaded module (by the agent's name for it) and returns its evidence.
+Exchange = Callable[[str, bytes], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -44,13 +51,18 @@ class AttestContext:
     node: Node
     packaged: Packaged
     keys: OperatorKeys
-    trust: TrustStore
+    trust: NodeTrust  # the node's pinned entry, already checked against the policy
     policy: Policy
+    exchange: Exchange  # (loaded_as, challenge) -> evidence, through the node's agent
     slot: str = ""  # the agent's name for the instance when not the module's (NAME~TAG)
 
     @property
     def loaded_as(self) -> str:
         return self.slot or self.module.name
+
+    async def challenge(self, challenge: bytes) -> bytes:
+        """The module's evidence for ``challenge``."""
+        return await self.exchange(self.loaded_as, challenge)
 
 
 class Backend(Protocol):
@@ -61,53 +73,20 @@ class Backend(Protocol):
 
     def package(self, spec: ModuleSpec, artifact: bytes, keys: OperatorKeys) -> Packaged: ...
 
-    async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule: ...
-
-
-def enrolled(ctx: AttestContext) -> NodeTrust:
-    """The node's trust entry, refusing emulated platforms unless the policy allows them."""
-    trust = ctx.trust.node(ctx.node.name, ctx.node.tee)
-    if trust.emulated and not ctx.policy.allow_emulated:
-        raise AttestationError(
-            f"node {ctx.node.name} is an emulated {ctx.node.tee} platform and the descriptor's "
-            "policy does not accept emulated TEEs (policy: {allow_emulated: true} for development)",
-            where=f"module {ctx.module.name}",
-        )
-    return trust
-
-
-async def exchange(client: AgentClient, module: str, challenge: bytes) -> bytes:
-    reply = await client.request(Attest(module, challenge))
-    if not isinstance(reply, Attested):
-        raise ProtocolError("agent answered attest without evidence", where=client.where)
-    return reply.evidence
+    async def attest(self, ctx: AttestContext) -> VerifiedModule: ...
 
 
 _BACKENDS: dict[str, Backend] = {}
 
 
-def register(backend: Backend) -> None:
-    _BACKENDS[backend.name] = backend
-
-
 def get_backend(name: str) -> Backend:
-    if not _BACKENDS:
-        from authex.tee.native.backend import NativeBackend
-        from authex.tee.sancus.backend import SancusBackend
-        from authex.tee.sgx.backend import SgxBackend
-        from authex.tee.trustzone.backend import TrustZoneBackend
-
-        builtin: list[Backend] = [
-            NativeBackend(),
-            SancusBackend(),
-            TrustZoneBackend(),
-            SgxBackend(),
-        ]
-        for each in builtin:
-            register(each)
+    """The backend of TEE kind ``name``, its class imported on first use."""
     backend = _BACKENDS.get(name)
     if backend is None:
-        raise BackendError(
-            f"no backend for TEE {name!r}; available: " + ", ".join(sorted(_BACKENDS))
-        )
+        if name not in kinds.names():
+            raise BackendError(
+                f"no backend for TEE {name!r}; available: " + ", ".join(sorted(kinds.names()))
+            )
+        factory = cast(Callable[[], Backend], kinds.load(kinds.kind(name).backend))
+        backend = _BACKENDS[name] = factory()
     return backend

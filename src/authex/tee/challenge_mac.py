@@ -11,18 +11,14 @@ from collections.abc import Callable
 from authex.attestation.verified import VerifiedModule
 from authex.crypto.secret import Secret
 from authex.crypto.session import split_evidence
-from authex.deployer.client import AgentClient
-from authex.deployer.trust import NodeTrust
 from authex.errors import AttestationError
-from authex.tee.base import AttestContext, exchange
+from authex.tee.base import AttestContext
 
 CHALLENGE_SIZE = 16
 
 
 async def attest_by_mac(
-    client: AgentClient,
     ctx: AttestContext,
-    trust: NodeTrust,
     module_key: bytes,
     *,
     mac: Callable[[bytes, bytes], bytes],
@@ -33,20 +29,21 @@ async def attest_by_mac(
 ) -> VerifiedModule:
     challenge = os.urandom(CHALLENGE_SIZE)
     where = f"module {ctx.module.name} on node {ctx.node.name}"
-    evidence = await exchange(client, ctx.loaded_as, challenge)
+    evidence = await ctx.challenge(challenge)
     try:
         response, module_nonce = split_evidence(evidence)
     except AttestationError as exc:
         raise AttestationError(exc.message, where=where) from exc
     if not hmac.compare_digest(response, mac(module_key, challenge)):
         raise AttestationError(mismatch, where=where)
+    emulated = ctx.trust.emulated
     return VerifiedModule(
         ctx.module.name,
         ctx.node.name,
         ctx.node.tee,
         ctx.packaged.measurement,
         session_key(module_key, challenge, module_nonce),
-        evidence_kind + (" (emulated)" if trust.emulated else ""),
-        trust.emulated,
+        evidence_kind + (" (emulated)" if emulated else ""),
+        emulated,
         control_suite,
     )

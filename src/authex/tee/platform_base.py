@@ -3,7 +3,8 @@
 A platform holds the node's root secrets.  ``admit`` checks an artifact the way the TEE would
 (signature, layout), measures it, derives the module key where the hardware would, and returns
 what the module process needs.  ``enrolment`` is what the operator pins for this node in its
-trust file.  Platforms are looked up by TEE kind in ``tee/platforms.py``.
+trust file.  Platforms are looked up by TEE kind in ``tee/platforms.py``, from the registry of kinds
+(``authex/kinds.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ class Platform(Protocol):
     def quote(self, admission: Admission, report_data: bytes) -> bytes: ...
 
     def enrolment(self, vendor_ids: list[int]) -> dict[str, Any]: ...
+
+
+class PlatformClass(Protocol):
+    """What a kind's ``platform`` path in the registry (authex/kinds.py) names: a class that
+    opens the platform from the node's root secrets and makes those secrets at ``node init``
+    (``ta_vendor_public_pem`` is given to kinds that need a TA vendor key, else empty)."""
+
+    def __call__(self, secrets: dict[str, Any]) -> Platform: ...
+
+    def create_secrets(self, node: str, ta_vendor_public_pem: str) -> dict[str, Any]: ...
 
 
 def no_quotes(tee: str) -> BackendError:

@@ -1,6 +1,7 @@
 """Edge: the platform process (``authex platform run DIR --fd N``), started by the node agent.
 
-It holds the node's root secrets (read from ``DIR/platform/secrets.json``), admits artifacts,
+Its caller (the CLI, which reads the node's ``node.json``) gives it the node's TEE kind.  It
+holds the node's root secrets (read from ``DIR/platform/secrets.json``), admits artifacts,
 starts each module process with two private links:
 
 - the host link, a socket pair whose far end is passed to the agent with SCM_RIGHTS (the module
@@ -26,7 +27,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from authex.agent.config import load_node_dir
 from authex.errors import AuthexError, ProtocolError
 from authex.tee.platform_base import Admission, Platform
 from authex.tee.platforms import open_platform, read_secrets
@@ -229,8 +229,8 @@ class PlatformServer:
                 module.process.wait()
 
 
-def run_platform(directory: Path, agent_fd: int) -> None:
-    config = load_node_dir(directory)
-    platform = open_platform(config.tee, read_secrets(directory))
+def run_platform(directory: Path, tee: str, agent_fd: int) -> None:
+    """Serve the agent on ``agent_fd`` as the ``tee`` platform of the node in ``directory``."""
+    platform = open_platform(tee, read_secrets(directory))
     agent = socket.socket(fileno=agent_fd)
     PlatformServer(directory, platform, agent).serve()

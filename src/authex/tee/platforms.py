@@ -1,59 +1,37 @@
-"""Platform lookup by TEE kind, and the platform's secret file in a node directory (edge)."""
+"""Platform lookup by TEE kind (the registry, authex/kinds.py), and the platform's secret file in
+a node directory (edge)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from authex import kinds
 from authex.errors import BackendError
-from authex.tee.platform_base import Platform
+from authex.tee.platform_base import Platform, PlatformClass
 
-TEES = ("native", "sancus", "trustzone", "sgx")
 SECRETS = "platform/secrets.json"
 
 
+def platform_class(tee: str) -> PlatformClass:
+    """The platform class of TEE kind ``tee``, imported on first use."""
+    return cast(PlatformClass, kinds.load(kinds.kind(tee).platform))
+
+
 def create_secrets(tee: str, node: str, *, ta_vendor_public_pem: str = "") -> dict[str, Any]:
-    if tee == "native":
-        return {}
-    if tee == "sancus":
-        from authex.tee.sancus.platform import SancusPlatform
-
-        return SancusPlatform.create_secrets(node)
-    if tee == "trustzone":
-        from authex.tee.trustzone.platform import TrustZonePlatform
-
-        if not ta_vendor_public_pem:
-            raise BackendError(
-                "a trustzone node needs the TA vendor public key it will trust (--ta-vendor-key)"
-            )
-        return TrustZonePlatform.create_secrets(node, ta_vendor_public_pem)
-    if tee == "sgx":
-        from authex.tee.sgx.platform import SgxPlatform
-
-        return SgxPlatform.create_secrets(node)
-    raise BackendError(f"unknown TEE {tee!r}, expected one of: " + ", ".join(TEES))
+    """A new node's root secrets, made once at ``authex node init``."""
+    kind = kinds.kind(tee)
+    if kind.ta_vendor_key and not ta_vendor_public_pem:
+        raise BackendError(
+            f"a {tee} node needs the TA vendor public key it will trust (--ta-vendor-key)"
+        )
+    return platform_class(tee).create_secrets(node, ta_vendor_public_pem)
 
 
 def open_platform(tee: str, secrets: dict[str, Any]) -> Platform:
-    if tee == "native":
-        from authex.tee.native.platform import NativePlatform
-
-        return NativePlatform()
-    if tee == "sancus":
-        from authex.tee.sancus.platform import SancusPlatform
-
-        return SancusPlatform(secrets)
-    if tee == "trustzone":
-        from authex.tee.trustzone.platform import TrustZonePlatform
-
-        return TrustZonePlatform(secrets)
-    if tee == "sgx":
-        from authex.tee.sgx.platform import SgxPlatform
-
-        return SgxPlatform(secrets)
-    raise BackendError(f"unknown TEE {tee!r}, expected one of: " + ", ".join(TEES))
+    return platform_class(tee)(secrets)
 
 
 def write_secrets(directory: Path, secrets: dict[str, Any]) -> Path:

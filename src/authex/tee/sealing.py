@@ -1,4 +1,5 @@
-"""Sealed module state on an emulated platform (DESIGN §7: modules that seal survive restarts).
+"""Sealed module state on an emulated platform (spec/protocol.md §7.5: modules that seal survive
+restarts).
 
 A module hands the platform its whole state; the platform encrypts it under a key bound to the
 module's identity on this platform and writes it to (untrusted) storage, as the next version of

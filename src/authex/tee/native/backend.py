@@ -6,9 +6,8 @@ import hashlib
 
 from authex.attestation.native import NativeChallenge
 from authex.attestation.verified import VerifiedModule
-from authex.deployer.client import AgentClient
 from authex.descriptor import ModuleSpec
-from authex.tee.base import AttestContext, OperatorKeys, Packaged, exchange
+from authex.tee.base import AttestContext, OperatorKeys, Packaged
 
 
 class NativeBackend:
@@ -21,7 +20,7 @@ class NativeBackend:
     def package(self, spec: ModuleSpec, artifact: bytes, keys: OperatorKeys) -> Packaged:
         return Packaged(artifact, hashlib.sha256(artifact).digest())
 
-    async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule:
+    async def attest(self, ctx: AttestContext) -> VerifiedModule:
         challenge = NativeChallenge(ctx.module.name, ctx.node.name, ctx.keys.operator)
-        evidence = await exchange(client, ctx.loaded_as, challenge.challenge)
+        evidence = await ctx.challenge(challenge.challenge)
         return challenge.verify(evidence, ctx.packaged.measurement)

@@ -9,13 +9,13 @@ from authex.tee.platform_base import Admission, no_quotes
 
 
 class NativePlatform:
-    def __init__(self) -> None:
+    def __init__(self, secrets: dict[str, Any]) -> None:
         self.tee = "native"
         self.emulated = False
         self.description = "native processes, no TEE protection"
 
     @staticmethod
-    def create_secrets(node: str) -> dict[str, Any]:
+    def create_secrets(node: str, ta_vendor_public_pem: str = "") -> dict[str, Any]:
         return {}
 
     def admit(self, name: str, artifact: bytes) -> Admission:

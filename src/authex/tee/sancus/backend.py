@@ -7,9 +7,8 @@ from authex.attestation.verified import VerifiedModule
 from authex.crypto.sancus_keys import module_key
 from authex.crypto.session import sancus_session_key
 from authex.crypto.spongewrap import sancus_mac
-from authex.deployer.client import AgentClient
 from authex.descriptor import ModuleSpec
-from authex.tee.base import AttestContext, OperatorKeys, Packaged, enrolled
+from authex.tee.base import AttestContext, OperatorKeys, Packaged
 from authex.tee.challenge_mac import attest_by_mac
 from authex.tee.images import parse_sancus_image, sancus_image
 
@@ -27,14 +26,11 @@ class SancusBackend:
         image = sancus_image(artifact, spec.vendor_id)
         return Packaged(image, parse_sancus_image(image).measurement)
 
-    async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule:
-        trust = enrolled(ctx)
+    async def attest(self, ctx: AttestContext) -> VerifiedModule:
         image = parse_sancus_image(ctx.packaged.image)
-        k_m = module_key(trust.vendor_key(ctx.module.vendor_id), image.identity)
+        k_m = module_key(ctx.trust.vendor_key(ctx.module.vendor_id), image.identity)
         return await attest_by_mac(
-            client,
             ctx,
-            trust,
             k_m,
             mac=sancus_mac,
             session_key=sancus_session_key,

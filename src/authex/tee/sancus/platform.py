@@ -22,7 +22,7 @@ class SancusPlatform:
         self._node_key = bytes.fromhex(secrets["node_key"])
 
     @staticmethod
-    def create_secrets(node: str) -> dict[str, Any]:
+    def create_secrets(node: str, ta_vendor_public_pem: str = "") -> dict[str, Any]:
         return {"node_key": os.urandom(16).hex()}
 
     def admit(self, name: str, artifact: bytes) -> Admission:

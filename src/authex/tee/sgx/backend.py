@@ -14,10 +14,9 @@ from authex.attestation.native import NativeChallenge
 from authex.attestation.sgx.verify import SgxPolicy, verify_quote
 from authex.attestation.verified import VerifiedModule
 from authex.crypto.native_exchange import EVIDENCE_SIZE
-from authex.deployer.client import AgentClient
 from authex.descriptor import ModuleSpec
 from authex.errors import AttestationError
-from authex.tee.base import AttestContext, OperatorKeys, Packaged, enrolled, exchange
+from authex.tee.base import AttestContext, OperatorKeys, Packaged
 from authex.tee.images import SgxAttributes, mr_enclave, mr_signer, sgx_image
 
 
@@ -34,15 +33,14 @@ class SgxBackend:
         image = sgx_image(artifact, attributes)
         return Packaged(image, mr_enclave(image))
 
-    async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule:
-        trust = enrolled(ctx)
+    async def attest(self, ctx: AttestContext) -> VerifiedModule:
         where = f"module {ctx.module.name} on node {ctx.node.name}"
         try:
-            root = x509.load_pem_x509_certificate(trust.root_ca.encode())
+            root = x509.load_pem_x509_certificate(ctx.trust.root_ca.encode())
         except ValueError as exc:
             raise AttestationError(f"the pinned SGX root is not a certificate: {exc}") from exc
         challenge = NativeChallenge(ctx.module.name, ctx.node.name, ctx.keys.operator)
-        evidence = await exchange(client, ctx.loaded_as, challenge.challenge)
+        evidence = await ctx.challenge(challenge.challenge)
         exchange_part, quote = evidence[:EVIDENCE_SIZE], evidence[EVIDENCE_SIZE:]
         module_public = exchange_part[:32]
         expected = hashlib.sha256(module_public + challenge.exchange.nonce).digest() + bytes(32)

@@ -19,7 +19,7 @@ class SgxPlatform:
         self._ca = SimulationCA.from_secrets(secrets)
 
     @staticmethod
-    def create_secrets(node: str) -> dict[str, Any]:
+    def create_secrets(node: str, ta_vendor_public_pem: str = "") -> dict[str, Any]:
         return SimulationCA.create(node).to_secrets()
 
     def admit(self, name: str, artifact: bytes) -> Admission:

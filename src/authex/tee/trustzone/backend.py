@@ -6,9 +6,8 @@ from __future__ import annotations
 from authex.attestation.trustzone import attestation_mac, module_key, sign_ta, ta_hash
 from authex.attestation.verified import VerifiedModule
 from authex.crypto.session import trustzone_session_key
-from authex.deployer.client import AgentClient
 from authex.descriptor import ModuleSpec
-from authex.tee.base import AttestContext, OperatorKeys, Packaged, enrolled
+from authex.tee.base import AttestContext, OperatorKeys, Packaged
 from authex.tee.challenge_mac import attest_by_mac
 from authex.tee.images import ta_payload
 
@@ -26,13 +25,10 @@ class TrustZoneBackend:
         image = sign_ta(ta_payload(artifact, spec.vendor_id), keys.ta_vendor())
         return Packaged(image, ta_hash(image))
 
-    async def attest(self, client: AgentClient, ctx: AttestContext) -> VerifiedModule:
-        trust = enrolled(ctx)
-        k_m = module_key(trust.vendor_key(ctx.module.vendor_id), ctx.packaged.measurement)
+    async def attest(self, ctx: AttestContext) -> VerifiedModule:
+        k_m = module_key(ctx.trust.vendor_key(ctx.module.vendor_id), ctx.packaged.measurement)
         return await attest_by_mac(
-            client,
             ctx,
-            trust,
             k_m,
             mac=attestation_mac,
             session_key=trustzone_session_key,
