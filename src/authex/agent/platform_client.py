@@ -43,9 +43,23 @@ class PlatformClient:
 
     async def start(self) -> PlatformInfo:
         ours, theirs = socket.socketpair()
-        log = open(self.directory / "platform.log", "ab")  # noqa: SIM115 (owned by the child)
-        with log:
-            self._process = subprocess.Popen(
+        try:
+            self._process = await asyncio.to_thread(self._spawn, theirs)
+        finally:
+            theirs.close()
+        self._sock = ours
+        ours.settimeout(START_TIMEOUT)
+        message, _ = await asyncio.to_thread(self._read)
+        if not isinstance(message, PlatformInfo):
+            raise ProtocolError("platform did not introduce itself", where=str(self.directory))
+        ours.settimeout(None)
+        self.info = message
+        return message
+
+    def _spawn(self, theirs: socket.socket) -> subprocess.Popen[bytes]:
+        """Start the platform process with ``theirs`` as its link (blocking: run in a thread)."""
+        with open(self.directory / "platform.log", "ab") as log:
+            return subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -61,15 +75,6 @@ class PlatformClient:
                 stderr=log,
                 pass_fds=(theirs.fileno(),),
             )
-        theirs.close()
-        self._sock = ours
-        ours.settimeout(START_TIMEOUT)
-        message, _ = await asyncio.to_thread(self._read)
-        if not isinstance(message, PlatformInfo):
-            raise ProtocolError("platform did not introduce itself", where=str(self.directory))
-        ours.settimeout(None)
-        self.info = message
-        return message
 
     def _read(self) -> tuple[Message, list[int]]:
         assert self._sock is not None
