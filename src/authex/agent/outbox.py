@@ -4,8 +4,7 @@ Every event routed to another node is stored before it is sent and deleted only 
 receiving agent acknowledges that its module took it (EventAck).  After a reconnection, or a
 restart of this agent, everything still stored for a peer is sent again, in order; the
 receiver drops what it already delivered.  Each peer's outbox is bounded: when full, new events
-for that peer are refused (dropped and counted, with a log line) — the modules sending them are
-slowed down first (see NodeAgent.outbox_room).
+for that peer are refused (dropped and counted in the connection's ``dropped``, with a log line).
 """
 
 from __future__ import annotations
