@@ -165,11 +165,11 @@ class LocalCluster:
                 if not _alive(pids[node.name]) or time.monotonic() > deadline:
                     log_path = self.nodes_dir / node.name / "agent.log"
                     raise AuthexTimeoutError(
-                        f"agent did not start listening on {node.host}:{node.port}; see {log_path}",
+                        f"agent did not start listening on {node.address}; see {log_path}",
                         where=f"node {node.name}",
                     )
                 time.sleep(0.05)
-            progress(f"started agent for node {node.name} ({node.tee}) on {node.host}:{node.port}")
+            progress(f"started agent for node {node.name} ({node.tee}) on {node.address}")
         return started
 
     def stop(self, timeout: float = 10.0) -> list[str]:

@@ -255,7 +255,7 @@ async def install_route(session: Session, conn_name: str, node: str) -> None:
     conn = descriptor.connection(conn_name)
     cs = session.state.connection_id(conn_name)
     spec = route_spec(descriptor, conn, cs.id)
-    addresses = {n.name: f"{n.host}:{n.port}" for n in descriptor.nodes}
+    addresses = {n.name: n.address for n in descriptor.nodes}
     client = await session.client(node)
     await client.request(
         AddRoute(

@@ -204,7 +204,7 @@ def status_report(
             {
                 "name": node.name,
                 "tee": node.tee,
-                "address": f"{node.host}:{node.port}",
+                "address": node.address,
                 "reachable": isinstance(status, dict),
                 "error": str(status) if isinstance(status, AuthexError) else "",
             }

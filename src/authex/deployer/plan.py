@@ -130,7 +130,7 @@ def make_plan(
 ) -> Plan:
     """``observed`` maps node name to its agent's status (None: not queried / unreachable)."""
     plan = Plan()
-    addresses = {n.name: f"{n.host}:{n.port}" for n in descriptor.nodes}
+    addresses = {n.name: n.address for n in descriptor.nodes}
     running = {node: node_modules(status) for node, status in observed.items()}
     for spec in descriptor.modules:
         ms = state.modules.get(spec.name)

@@ -231,7 +231,7 @@ async def _add_route(session: Session, record: UpdateState, conn: Connection, co
     """Route a new connection with the staged name for the module being updated."""
     descriptor = session.descriptor
     spec = route_spec(descriptor, conn, conn_id)
-    addresses = {n.name: f"{n.host}:{n.port}" for n in descriptor.nodes}
+    addresses = {n.name: n.address for n in descriptor.nodes}
     route = AddRoute(
         conn_id,
         spec.from_node,
@@ -404,7 +404,7 @@ async def _transfer(
     conn_id = state.next_connection_id
     state.next_connection_id += 1
     session.save()
-    address = next(f"{n.host}:{n.port}" for n in session.descriptor.nodes if n.name == node)
+    address = session.descriptor.node(node).address
     client = await session.client(node)
     await client.request(AddRoute(conn_id, node, name, address, node, record.staged, address))
     transfer = ConnectionState(conn_id, suite=common[0])

@@ -103,7 +103,7 @@ class World:
     def apply(self, plan: Plan) -> None:
         """What ``deploy`` does with a plan, with the agents' side simulated."""
         d = self.descriptor
-        addresses = {n.name: f"{n.host}:{n.port}" for n in d.nodes}
+        addresses = {n.name: n.address for n in d.nodes}
         for name in plan.attest:
             spec = d.module(name)
             if name in plan.load:
