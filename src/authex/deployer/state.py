@@ -10,12 +10,13 @@ objects; they become hex only in :meth:`DeploymentState.to_json` (and are read b
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -32,6 +33,7 @@ from authex.errors import StateError
 
 STATE_VERSION = 1
 LOCK_TIMEOUT = 30.0
+LOCK_POLL = 0.05  # seconds between attempts to take the lock
 NO_KEY = Secret(b"")  # not attested / not keyed (Secret is immutable: one instance will do)
 
 
@@ -232,26 +234,45 @@ class StateStore:
     @contextlib.contextmanager
     def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold the deployment's exclusive lock (one mutating command at a time), waiting up
-        to ``timeout`` seconds for another command to finish."""
-        self._ensure_folder()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        to ``timeout`` seconds for another command to finish.  In async code use
+        :meth:`locked_async`, which waits without blocking the event loop."""
+        fd = self._open_lock()
         try:
             deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError as exc:
-                    if time.monotonic() >= deadline:
-                        raise StateError(
-                            f"another authex command is using this deployment (waited "
-                            f"{timeout:g}s)",
-                            where=str(self.lock_path),
-                        ) from exc
-                    time.sleep(0.05)
+            while not self._try_lock(fd, deadline, timeout):
+                time.sleep(LOCK_POLL)
             yield
         finally:
             os.close(fd)
+
+    @contextlib.asynccontextmanager
+    async def locked_async(self, timeout: float = LOCK_TIMEOUT) -> AsyncIterator[None]:
+        """:meth:`locked` for async code: the same lock, polled with ``asyncio.sleep``."""
+        fd = self._open_lock()
+        try:
+            deadline = time.monotonic() + timeout
+            while not self._try_lock(fd, deadline, timeout):
+                await asyncio.sleep(LOCK_POLL)
+            yield
+        finally:
+            os.close(fd)
+
+    def _open_lock(self) -> int:
+        self._ensure_folder()
+        return os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _try_lock(self, fd: int, deadline: float, timeout: float) -> bool:
+        """Take the lock if it is free; False to try again; past ``deadline``, a StateError."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            if time.monotonic() >= deadline:
+                raise StateError(
+                    f"another authex command is using this deployment (waited {timeout:g}s)",
+                    where=str(self.lock_path),
+                ) from exc
+            return False
+        return True
 
     def load(self) -> DeploymentState:
         if not self.path.exists():

@@ -3,6 +3,7 @@ and the operator's keys created once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from pathlib import Path
@@ -366,6 +367,57 @@ def test_a_waiting_command_gets_the_lock_when_the_other_finishes(store: StateSto
     with StateStore(store.folder).locked(timeout=10):  # waits for the first, then proceeds
         assert release.is_set()
     thread.join(5)
+
+
+def test_async_lock_and_lock_exclude_each_other(store: StateStore) -> None:
+    async def take(timeout: float) -> None:
+        async with StateStore(store.folder).locked_async(timeout=timeout):
+            assert mode(store.folder) == 0o700
+
+    def take_sync() -> None:
+        with store.locked(timeout=0.2):
+            pass
+
+    async def hold_and_try_sync() -> None:
+        async with store.locked_async():
+            await asyncio.to_thread(take_sync)
+
+    with store.locked():
+        with pytest.raises(StateError, match=r"another authex command .*waited 0.2s") as caught:
+            asyncio.run(take(0.2))
+        assert caught.value.where == str(store.lock_path)
+    with pytest.raises(StateError, match="another authex command"):
+        asyncio.run(hold_and_try_sync())
+    asyncio.run(take(0.2))  # both released
+
+
+def test_async_lock_waits_without_blocking_the_event_loop(store: StateStore) -> None:
+    async def body() -> None:
+        ticks = 0
+        holder_in = asyncio.Event()
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with store.locked_async():
+                holder_in.set()
+                await release.wait()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not release.is_set():
+                ticks += 1
+                if ticks == 5:  # the loop kept running while the waiter polled the lock
+                    release.set()
+                await asyncio.sleep(0.01)
+
+        first = asyncio.create_task(holder())
+        await holder_in.wait()
+        tick = asyncio.create_task(ticker())
+        async with StateStore(store.folder).locked_async(timeout=30):
+            assert release.is_set() and ticks >= 5
+        await asyncio.gather(first, tick)
+
+    asyncio.run(body())
 
 
 def test_operator_key_is_created_once_and_private(store: StateStore) -> None:
