@@ -42,9 +42,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Message]]:
     seen: list[tuple[str, Message]] = []
     original = AgentClient.request
 
-    async def spy(self: AgentClient, message: Message, timeout: float = 30.0) -> Message:
+    async def spy(self: AgentClient, message: Message) -> Message:
         seen.append((self.node, message))
-        return await original(self, message, timeout)
+        return await original(self, message)
 
     monkeypatch.setattr(AgentClient, "request", spy)
     return seen

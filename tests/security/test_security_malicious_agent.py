@@ -24,7 +24,7 @@ import pytest
 from authex.crypto.channel import open_event
 from authex.crypto.suites import get_suite
 from authex.deployer import operations
-from authex.deployer.client import DEFAULT_TIMEOUT, AgentClient
+from authex.deployer.client import AgentClient
 from authex.deployer.session import Session
 from authex.deployer.state import ConnectionState, StateStore
 from authex.deployer.steps import StepsFailed
@@ -403,10 +403,10 @@ def set_keys(monkeypatch: pytest.MonkeyPatch) -> list[SetKey]:
     sent: list[SetKey] = []
     original = AgentClient.request
 
-    async def spy(self: AgentClient, message: Message, timeout: float = DEFAULT_TIMEOUT) -> Message:
+    async def spy(self: AgentClient, message: Message) -> Message:
         if isinstance(message, SetKey):
             sent.append(message)
-        return await original(self, message, timeout)
+        return await original(self, message)
 
     monkeypatch.setattr(AgentClient, "request", spy)
     return sent

@@ -239,20 +239,27 @@ class StateStore:
         fd = self._open_lock()
         try:
             deadline = time.monotonic() + timeout
-            while not self._try_lock(fd, deadline, timeout):
+            while not self._try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise self._busy(timeout)
                 time.sleep(LOCK_POLL)
             yield
         finally:
             os.close(fd)
 
     @contextlib.asynccontextmanager
-    async def locked_async(self, timeout: float = LOCK_TIMEOUT) -> AsyncIterator[None]:
-        """:meth:`locked` for async code: the same lock, polled with ``asyncio.sleep``."""
+    async def locked_async(self) -> AsyncIterator[None]:
+        """:meth:`locked` for async code: the same lock, polled with ``asyncio.sleep``, waiting
+        up to LOCK_TIMEOUT seconds."""
         fd = self._open_lock()
         try:
-            deadline = time.monotonic() + timeout
-            while not self._try_lock(fd, deadline, timeout):
-                await asyncio.sleep(LOCK_POLL)
+            timeout = LOCK_TIMEOUT
+            try:
+                async with asyncio.timeout(timeout):
+                    while not self._try_lock(fd):  # noqa: ASYNC110 (flock notifies no one: poll)
+                        await asyncio.sleep(LOCK_POLL)
+            except TimeoutError:
+                raise self._busy(timeout) from None
             yield
         finally:
             os.close(fd)
@@ -261,18 +268,20 @@ class StateStore:
         self._ensure_folder()
         return os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
 
-    def _try_lock(self, fd: int, deadline: float, timeout: float) -> bool:
-        """Take the lock if it is free; False to try again; past ``deadline``, a StateError."""
+    @staticmethod
+    def _try_lock(fd: int) -> bool:
+        """Take the lock if it is free (False: another command holds it)."""
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            if time.monotonic() >= deadline:
-                raise StateError(
-                    f"another authex command is using this deployment (waited {timeout:g}s)",
-                    where=str(self.lock_path),
-                ) from exc
+        except BlockingIOError:
             return False
         return True
+
+    def _busy(self, timeout: float) -> StateError:
+        return StateError(
+            f"another authex command is using this deployment (waited {timeout:g}s)",
+            where=str(self.lock_path),
+        )
 
     def load(self) -> DeploymentState:
         if not self.path.exists():

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from authex.crypto.secret import Secret
+from authex.deployer import state as state_module
 from authex.deployer.roles import EndRole
 from authex.deployer.state import (
     NO_KEY,
@@ -369,9 +370,13 @@ def test_a_waiting_command_gets_the_lock_when_the_other_finishes(store: StateSto
     thread.join(5)
 
 
-def test_async_lock_and_lock_exclude_each_other(store: StateStore) -> None:
-    async def take(timeout: float) -> None:
-        async with StateStore(store.folder).locked_async(timeout=timeout):
+def test_async_lock_and_lock_exclude_each_other(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_module, "LOCK_TIMEOUT", 0.2)
+
+    async def take() -> None:
+        async with StateStore(store.folder).locked_async():
             assert mode(store.folder) == 0o700
 
     def take_sync() -> None:
@@ -384,11 +389,11 @@ def test_async_lock_and_lock_exclude_each_other(store: StateStore) -> None:
 
     with store.locked():
         with pytest.raises(StateError, match=r"another authex command .*waited 0.2s") as caught:
-            asyncio.run(take(0.2))
+            asyncio.run(take())
         assert caught.value.where == str(store.lock_path)
     with pytest.raises(StateError, match="another authex command"):
         asyncio.run(hold_and_try_sync())
-    asyncio.run(take(0.2))  # both released
+    asyncio.run(take())  # both released
 
 
 def test_async_lock_waits_without_blocking_the_event_loop(store: StateStore) -> None:
@@ -413,7 +418,7 @@ def test_async_lock_waits_without_blocking_the_event_loop(store: StateStore) -> 
         first = asyncio.create_task(holder())
         await holder_in.wait()
         tick = asyncio.create_task(ticker())
-        async with StateStore(store.folder).locked_async(timeout=30):
+        async with StateStore(store.folder).locked_async():  # waits up to LOCK_TIMEOUT
             assert release.is_set() and ticks >= 5
         await asyncio.gather(first, tick)
 
