@@ -91,8 +91,8 @@ def _alive(pid: int) -> bool:
 def _stop_started(agents: Iterable[subprocess.Popen[bytes]], timeout: float = STOP_TIMEOUT) -> None:
     """Stop agents this process started, with everything in their sessions (the platform and
     module processes each agent started): SIGTERM to each session, then SIGKILL to whatever is
-    left of it after ``timeout``.  The agents are our children and are reaped here, so their
-    pids (the session ids) stay theirs until the end."""
+    left of it after ``timeout``, and reap the agents (our children).  A session's id is not
+    reused while any process of it lives, so the SIGKILL reaches only what the agent left."""
     agents = list(agents)
     for agent in agents:
         with contextlib.suppress(ProcessLookupError):
