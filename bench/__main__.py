@@ -79,7 +79,8 @@ def _step(name: str, results: Results, body: Callable[[], None]) -> None:
     begin = time.perf_counter()
     try:
         body()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (one benchmark failing must not stop the others:
+        # its error is in the results and its traceback on stderr)
         results.errors[name] = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
     elapsed = time.perf_counter() - begin
@@ -191,7 +192,8 @@ def run_benchmarks(
             try:
                 made = plots.write_plots(results.data, output.parent)
                 results.plots = [str(p) for p in made]
-            except Exception as exc:  # a plot must never cost the figures
+            except Exception as exc:  # noqa: BLE001 (matplotlib fails in many ways; a plot must
+                # never cost the figures: the error is in the results)
                 results.errors["plots"] = f"{type(exc).__name__}: {exc}"
         write_json(results, output)
     return results

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +129,16 @@ async def call_ok(session: Session, module: str, entry: str, arg: bytes) -> byte
     return outcome.payload
 
 
+@contextlib.asynccontextmanager
+async def within(seconds: float, what: str) -> AsyncIterator[None]:
+    """Bound a wait: past ``seconds``, a BenchError "``what`` within N s"."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        raise BenchError(f"{what} within {seconds:.0f} s") from exc
+
+
 class Reports:
     """Follows operator connections with ``operations.watch``; hands out reports by run id."""
 
@@ -154,7 +164,9 @@ class Reports:
 
         self.tasks[connection] = asyncio.create_task(loop(), name=f"watch-{connection}")
 
-    async def get(self, connection: str, run: int, timeout: float) -> bytes:
+    async def get(self, connection: str, run: int) -> bytes:
+        """The report of ``run`` on ``connection`` (a BenchError if the watch stops); bound the
+        wait with :func:`within`."""
         self.follow(connection)
         key = (connection, run)
         if key in self.found:
@@ -163,13 +175,14 @@ class Reports:
         self.waiting[key] = future
         task = self.tasks[connection]
         waits: set[asyncio.Future[Any]] = {future, task}
-        done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if future in done:
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not future.done():
+                self.waiting.pop(key, None)
+        if future.done():
             return future.result()
-        self.waiting.pop(key, None)
-        if task in done:
-            raise BenchError(f"watching {connection} stopped: {task.exception()!r}")
-        raise BenchError(f"no report of run {run} on {connection} within {timeout:.0f} s")
+        raise BenchError(f"watching {connection} stopped: {task.exception()!r}")
 
     async def close(self) -> None:
         for task in self.tasks.values():
@@ -236,7 +249,8 @@ class Traffic:
         await call_ok(
             self.session, f"{p}ping{pair}", "hop", HOP_ARG.pack(run, count, warmup, size, budget_ms)
         )
-        payload = await self.reports.get(connection, run, timeout=4 * budget_s + 30)
+        async with within(4 * budget_s + 30, f"no report of run {run} on {connection}"):
+            payload = await self.reports.get(connection, run)
         _, samples, errors = decode_samples(payload)
         return samples, errors
 
@@ -263,9 +277,12 @@ class Traffic:
             self.reports.follow(f"{p}stream-report{i}")
         arg = BLAST_ARG.pack(run, seconds, STREAM_EVENT_SIZE, window)
         await asyncio.gather(*(call_ok(self.session, f"{p}ping{i}", "blast", arg) for i in pairs))
-        raw = await asyncio.gather(
-            *(self.reports.get(f"{p}stream-report{i}", run, timeout=seconds + 60) for i in pairs)
-        )
+
+        async def report(connection: str) -> bytes:
+            async with within(seconds + 60, f"no report of run {run} on {connection}"):
+                return await self.reports.get(connection, run)
+
+        raw = await asyncio.gather(*(report(f"{p}stream-report{i}") for i in pairs))
         return [StreamReport(*STREAM_REPORT.unpack(r)) for r in raw]
 
 

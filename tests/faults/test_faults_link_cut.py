@@ -10,6 +10,7 @@ from pathlib import Path
 
 from authex.deployer.cluster import LocalCluster
 from authex.descriptor import load_descriptor
+from authex.errors import AuthexError
 from support.fault_proxy import fault_proxy
 from support.harness import App
 from support.net import free_ports
@@ -69,5 +70,5 @@ def stats_ignoring_cut(app: App) -> str:
     """The consumer's count if reachable (it is not, through the cut proxy)."""
     try:
         return str(stats(app)["count"])
-    except Exception as exc:  # expected: node b is unreachable during the partition
+    except AuthexError as exc:  # expected: node b is unreachable during the partition
         return f"unreachable ({type(exc).__name__})"

@@ -1,5 +1,6 @@
-"""Nothing lost, nothing duplicated across restarts (DESIGN §7): a stream of 5,000 events from
-one node to a consumer that keeps sealed state on another node, while
+"""Nothing lost, nothing duplicated across restarts (spec/protocol.md §7.5, docs/threat-model.md
+§6.3): a stream of 5,000 events from one node to a consumer that keeps sealed state on another
+node, while
 
 - the consumer's agent is killed with SIGKILL (agent, platform and module all die) and started
   again on the same node directory, or

@@ -14,7 +14,8 @@ from authex.cli.main import main
 from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
 from authex.deployer.deploy import deploy
-from authex.deployer.state import StateStore
+from authex.deployer.roles import EndRole
+from authex.deployer.state import NO_KEY, StateStore
 from authex.descriptor import load_descriptor
 from authex.errors import AuthexError, StateError
 from support.harness import run, running_app
@@ -70,8 +71,8 @@ def test_resume_redoes_exactly_what_the_state_lacks(irrigation_dir: Path) -> Non
         app.deploy()
         store = StateStore.beside(app.descriptor.path)
         state = store.load()
-        state.modules["weather"].module_key = ""  # as if attestation had not finished
-        del state.connections["alerts"].keyed["source"]  # as if one set-key had not finished
+        state.modules["weather"].module_key = NO_KEY  # as if attestation had not finished
+        del state.connections["alerts"].keyed[EndRole.SOURCE]  # as if one set-key had not finished
         store.save(state)
         report = app.deploy()
         assert report.plan.load == [] and report.plan.attest == ["weather"]

@@ -42,9 +42,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Message]]:
     seen: list[tuple[str, Message]] = []
     original = AgentClient.request
 
-    async def spy(self: AgentClient, message: Message, timeout: float = 30.0) -> Message:
+    async def spy(self: AgentClient, message: Message) -> Message:
         seen.append((self.node, message))
-        return await original(self, message, timeout)
+        return await original(self, message)
 
     monkeypatch.setattr(AgentClient, "request", spy)
     return seen
@@ -76,7 +76,7 @@ def test_forged_event_is_rejected_and_counted(app: App) -> None:
 
 def test_replayed_and_reordered_events_are_rejected_and_counted(app: App) -> None:
     cs = connection_state(app, "valve-command")
-    key = Secret(bytes.fromhex(cs.key))
+    key = cs.key
     suite = get_suite(cs.suite)
     genuine = {c: seal_event(suite, key, cs.id, 0, c, b"open") for c in (1, 2, 3)}
     link = RawLink(port(app, "field2"), LinkKind.DATA)

@@ -22,10 +22,9 @@ from typing import Any
 import pytest
 
 from authex.crypto.channel import open_event
-from authex.crypto.secret import Secret
 from authex.crypto.suites import get_suite
 from authex.deployer import operations
-from authex.deployer.client import DEFAULT_TIMEOUT, AgentClient
+from authex.deployer.client import AgentClient
 from authex.deployer.session import Session
 from authex.deployer.state import ConnectionState, StateStore
 from authex.deployer.steps import StepsFailed
@@ -100,7 +99,7 @@ def connection(app: App, name: str) -> ConnectionState:
 def plaintexts(app: App, name: str, events: list[Event]) -> list[bytes]:
     """What the events say, opened with the connection key (the operator holds it)."""
     cs = connection(app, name)
-    suite, key = get_suite(cs.suite), Secret(bytes.fromhex(cs.key))
+    suite, key = get_suite(cs.suite), cs.key
     return [open_event(suite, key, cs.id, e.direction, e.counter, e.ciphertext) for e in events]
 
 
@@ -159,7 +158,7 @@ def assert_agent_read_nothing(app: App, evil: EvilNode, texts: list[bytes]) -> N
     events = record.incoming + record.emitted + record.forwarded
     assert not any(b"moisture" in event.ciphertext for event in events)
     for name in ("readings-1", "readings-2", "uplink"):
-        assert not evil.record.saw(bytes.fromhex(connection(app, name).key)), name
+        assert not evil.record.saw(connection(app, name).key.reveal()), name
 
 
 # --- the harness itself ---------------------------------------------------------------------------
@@ -404,10 +403,10 @@ def set_keys(monkeypatch: pytest.MonkeyPatch) -> list[SetKey]:
     sent: list[SetKey] = []
     original = AgentClient.request
 
-    async def spy(self: AgentClient, message: Message, timeout: float = DEFAULT_TIMEOUT) -> Message:
+    async def spy(self: AgentClient, message: Message) -> Message:
         if isinstance(message, SetKey):
             sent.append(message)
-        return await original(self, message, timeout)
+        return await original(self, message)
 
     monkeypatch.setattr(AgentClient, "request", spy)
     return sent
@@ -452,7 +451,7 @@ def test_artifacts_substituted_by_agents_get_no_keys(
         state = StateStore.beside(app.descriptor.path).load()
         for module in SUBSTITUTED.values():
             attested = state.modules.get(module)
-            assert attested is None or attested.module_key == ""
+            assert attested is None or not attested.module_key
             assert [k for k in set_keys if k.module == module] == []
         for node, module in SUBSTITUTED.items():  # nor did its agent get one from elsewhere
             got = evil[node].record.commands

@@ -23,8 +23,9 @@ from authex.attestation.trustzone import generate_vendor_key, vendor_key_pem
 from authex.crypto.native_exchange import EVIDENCE_SIZE
 from authex.deployer.client import AgentClient
 from authex.deployer.deploy import deploy
+from authex.deployer.roles import EndRole
 from authex.deployer.session import Session
-from authex.deployer.state import StateStore
+from authex.deployer.state import NO_KEY, StateStore
 from authex.deployer.steps import StepsFailed
 from authex.deployer.trust import load_trust, write_trust
 from authex.descriptor import load_descriptor
@@ -77,7 +78,7 @@ def failed_deploy(app: App) -> list[AuthexError]:
 def state(app: App) -> dict[str, str]:
     """Module -> hex module key in the saved deployment state ("" = not attested)."""
     modules = StateStore.beside(app.descriptor.path).load().modules
-    return {name: ms.module_key for name, ms in modules.items()}
+    return {name: ms.module_key.reveal().hex() for name, ms in modules.items()}
 
 
 def assert_no_key_left(app: App, mitm: Mitm, module: str, since: int) -> None:
@@ -354,7 +355,7 @@ def test_replayed_sgx_quote_is_not_bound_to_the_nonce(app: App, mitm: Mitm) -> N
     ]
     store = StateStore.beside(app.descriptor.path)
     saved = store.load()
-    saved.modules["controller"].module_key = ""  # forces a re-attestation with a fresh nonce
+    saved.modules["controller"].module_key = NO_KEY  # forces a re-attestation with a fresh nonce
     store.save(saved)
 
     def incoming(node: str, sent: Message, reply: Message) -> Message:
@@ -418,13 +419,13 @@ def test_set_key_replayed_after_sancus_reattestation_is_refused(app: App, mitm: 
     app.deploy()
     store = StateStore.beside(app.descriptor.path)
     saved = store.load()
-    del saved.connections["valve-state"].keyed["source"]  # valve-state is re-keyed: counter 3
+    del saved.connections["valve-state"].keyed[EndRole.SOURCE]  # valve-state is re-keyed: counter 3
     store.save(saved)
     mark = mitm.mark()
     app.deploy()
     [old] = mitm.set_keys_for("valve", since=mark)
     saved = store.load()
-    saved.modules["valve"].module_key = ""  # re-attest: a fresh challenge, a fresh session key
+    saved.modules["valve"].module_key = NO_KEY  # re-attest: a fresh challenge, a fresh session key
     store.save(saved)
     mark = mitm.mark()
     assert app.deploy().plan.attest == ["valve"]

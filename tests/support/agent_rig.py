@@ -50,7 +50,7 @@ class FakeProcess:
         if self.on_send is not None:
             self.on_send(message)
 
-    async def request(self, message: Message, timeout: float = 30.0) -> Message:
+    async def request(self, message: Message) -> Message:
         self.requests.append(message)
         return HostCallResult(0, b"")
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 
 from authex.attestation.trustzone import parse_ta, ta_hash
-from authex.deployer.client import DEFAULT_TIMEOUT, AgentClient
+from authex.deployer.client import AgentClient
 from authex.sdk.build import SOURCE_PREFIX, pack_artifact, unpack_artifact
 from authex.sdk.loader import MAIN_FILE
 from authex.tee.images import (
@@ -52,13 +52,11 @@ class Mitm:
         original = AgentClient.request
         mitm = self
 
-        async def request(
-            client: AgentClient, message: Message, timeout: float = DEFAULT_TIMEOUT
-        ) -> Message:
+        async def request(client: AgentClient, message: Message) -> Message:
             mitm.log.append((client.node, message))
             rewrite_out, rewrite_in = mitm.outgoing, mitm.incoming
             sent = rewrite_out(client.node, message) if rewrite_out else message
-            reply = await original(client, sent, timeout)
+            reply = await original(client, sent)
             mitm.replies.append((client.node, message, reply))
             return rewrite_in(client.node, message, reply) if rewrite_in else reply
 

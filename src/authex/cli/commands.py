@@ -131,7 +131,7 @@ async def _node(args: argparse.Namespace) -> int:
 
 async def validate(args: argparse.Namespace, descriptor: Descriptor) -> int:
     if not args.no_build:
-        with StateStore.beside(descriptor.path).locked():
+        async with StateStore.beside(descriptor.path).locked_async():
             operator = StateStore.beside(descriptor.path).operator_key()
         public = operator.public_key().public_bytes_raw()
         builds = await build_all(descriptor, public, lambda _: None)
@@ -180,27 +180,27 @@ async def up(args: argparse.Namespace, descriptor: Descriptor) -> int:
             "emulation reproduces the protocols and key hierarchies, not the isolation"
         )
     cluster = LocalCluster(descriptor)
-    cluster.start(say)
+    await cluster.start_async(say)
     try:
         await deploy_cmd(args, descriptor, allow_emulated=True)
     except BaseException:
         if not args.detach:
-            cluster.stop()
+            await cluster.stop_async()
         raise
     if args.detach:
         say("agents keep running; stop them with `authex down`")
         return 0
     say("running; press Ctrl-C to stop")
     try:
-        while True:
-            await asyncio.sleep(3600)
+        await asyncio.Event().wait()  # until Ctrl-C cancels it
     finally:
-        cluster.stop()
+        await cluster.stop_async()
         say("stopped local agents")
+    return 0
 
 
 async def down(args: argparse.Namespace, descriptor: Descriptor) -> int:
-    stopped = LocalCluster(descriptor).stop()
+    stopped = await LocalCluster(descriptor).stop_async()
     say(f"stopped {len(stopped)} local agents" if stopped else "no local agents were running")
     return 0
 

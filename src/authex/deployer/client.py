@@ -75,7 +75,8 @@ class AgentClient:
         future = self._expect(0)
         assert self._writer is not None
         self._writer.write(encode(Hello(LinkKind.CONTROL, PROTOCOL_VERSION, "deployer")))
-        reply = await self._wait(future, CONNECT_TIMEOUT, "hello")
+        async with self._answer_within(CONNECT_TIMEOUT, "hello"):
+            reply = self._checked(await future)
         if not isinstance(reply, Ok):
             raise ProtocolError("agent did not accept the control link", where=self.where)
         return self
@@ -93,18 +94,25 @@ class AgentClient:
         self._pending[request_id] = future
         return future
 
-    async def _wait(self, future: asyncio.Future[Message], timeout: float, what: str) -> Message:
+    @contextlib.asynccontextmanager
+    async def _answer_within(self, seconds: float, what: str) -> AsyncIterator[None]:
+        """Bound the wait for an answer: past ``seconds``, an AuthexTimeoutError."""
         try:
-            reply = await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(seconds):
+                yield
         except TimeoutError as exc:
             raise AuthexTimeoutError(
-                f"no answer to {what} within {timeout:.0f}s", where=self.where
+                f"no answer to {what} within {seconds:.0f}s", where=self.where
             ) from exc
+
+    def _checked(self, reply: Message) -> Message:
         if isinstance(reply, Error):
             raise RemoteError(reply.message, code=reply.code, where=self.where)
         return reply
 
-    async def request(self, message: Message, timeout: float = DEFAULT_TIMEOUT) -> Message:
+    async def request(self, message: Message) -> Message:
+        """Send ``message`` and wait (up to DEFAULT_TIMEOUT) for the agent's answer; an Error
+        answer raises RemoteError."""
         if self._writer is None:
             raise RemoteError("not connected", where=self.where)
         if self._failure is not None:
@@ -114,7 +122,9 @@ class AgentClient:
         try:
             self._writer.write(encode(message, request_id))
             await self._writer.drain()
-            return await self._wait(future, timeout, type(message).__name__)
+            async with self._answer_within(DEFAULT_TIMEOUT, type(message).__name__):
+                reply = await future
+            return self._checked(reply)
         finally:
             self._pending.pop(request_id, None)
 
@@ -172,6 +182,7 @@ class AgentClient:
                 await self._read_task
         if self._writer is not None:
             self._writer.close()
-            with contextlib.suppress(Exception):
+            # the link may be broken already: reset, broken pipe, TLS (ssl.SSLError is an OSError)
+            with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
             self._writer = None

@@ -3,11 +3,13 @@
 ``authex up`` initialises a node directory per local node under ``.authex/nodes/``, starts
 ``authex node run`` for it in its own session (logs in the node directory), waits until it
 listens, and records the pids in ``.authex/cluster.json``; ``authex down`` stops them.  Nothing
-the user wrote is touched.
+the user wrote is touched.  A start that fails stops every agent it started (with the platform
+and module processes each agent started in its session) before it raises.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -16,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from authex import kinds
@@ -36,6 +38,8 @@ from authex.errors import AuthexError, AuthexTimeoutError
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+POLL = 0.05  # seconds between checks while agents start or stop
 
 
 def free_ports(count: int) -> list[int]:
@@ -63,6 +67,18 @@ def _listening(host: str, port: int) -> bool:
     return False
 
 
+async def _accepting(host: str, port: int) -> bool:
+    """:func:`_listening` without blocking the event loop."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -71,6 +87,25 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _stop_started(agents: Iterable[subprocess.Popen[bytes]], timeout: float = STOP_TIMEOUT) -> None:
+    """Stop agents this process started, with everything in their sessions (the platform and
+    module processes each agent started): SIGTERM to each session, then SIGKILL to whatever is
+    left of it after ``timeout``, and reap the agents (our children).  A session's id is not
+    reused while any process of it lives, so the SIGKILL reaches only what the agent left."""
+    agents = list(agents)
+    for agent in agents:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(agent.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for agent in agents:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            agent.wait(max(0.0, deadline - time.monotonic()))
+    for agent in agents:  # an agent killed before it stopped its platform leaves it behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(agent.pid, signal.SIGKILL)
+        agent.wait()
 
 
 class LocalCluster:
@@ -130,50 +165,70 @@ class LocalCluster:
         return path
 
     def start(self, progress: Callable[[str], None] = print) -> list[str]:
-        """Start an agent for every local node not already running; returns the started names."""
+        """:meth:`start_async` for synchronous callers (tests, benchmarks): it runs in an event
+        loop of its own, so it must not be called from one."""
+        return asyncio.run(self.start_async(progress))
+
+    async def start_async(self, progress: Callable[[str], None] = print) -> list[str]:
+        """Start an agent for every local node not already running and wait until each listens;
+        returns the started names.  If it fails (or is cancelled), the agents it started are
+        stopped again, and forgotten, before the error propagates."""
         pids = self._pids()
-        started: list[str] = []
-        for node in self.descriptor.nodes:
-            if not is_local(node):
-                progress(f"node {node.name} is remote ({node.host}); start its agent there")
-                continue
-            pid = pids.get(node.name)
-            if pid and _alive(pid) and _listening(node.host, node.port):
-                continue
-            if _listening(node.host, node.port):
-                raise AuthexError(
-                    f"port {node.port} is already in use by another program",
-                    where=f"node {node.name}",
-                )
-            directory = self.node_dir(node)
-            with open(directory / "agent.log", "ab") as log:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "authex", "node", "run", str(directory)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,
-                )
-            pids[node.name] = proc.pid
-            self._save_pids(pids)
-            started.append(node.name)
-        self.enrol()
-        deadline = time.monotonic() + START_TIMEOUT
-        for node in self.descriptor.nodes:
-            if node.name not in started:
-                continue
-            while not _listening(node.host, node.port):
-                if not _alive(pids[node.name]) or time.monotonic() > deadline:
-                    log_path = self.nodes_dir / node.name / "agent.log"
-                    raise AuthexTimeoutError(
-                        f"agent did not start listening on {node.host}:{node.port}; see {log_path}",
+        started: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            for node in self.descriptor.nodes:
+                if not is_local(node):
+                    progress(f"node {node.name} is remote ({node.host}); start its agent there")
+                    continue
+                pid = pids.get(node.name)
+                if pid and _alive(pid) and await _accepting(node.host, node.port):
+                    continue
+                if await _accepting(node.host, node.port):
+                    raise AuthexError(
+                        f"port {node.port} is already in use by another program",
                         where=f"node {node.name}",
                     )
-                time.sleep(0.05)
-            progress(f"started agent for node {node.name} ({node.tee}) on {node.host}:{node.port}")
-        return started
+                started[node.name] = agent = self._spawn(node)
+                pids[node.name] = agent.pid
+                self._save_pids(pids)
+            self.enrol()
+            deadline = time.monotonic() + START_TIMEOUT
+            for name, agent in started.items():
+                node = self.descriptor.node(name)
+                while not await _accepting(node.host, node.port):
+                    if agent.poll() is not None or time.monotonic() > deadline:
+                        log_path = self.nodes_dir / node.name / "agent.log"
+                        raise AuthexTimeoutError(
+                            f"agent did not start listening on {node.address}; see {log_path}",
+                            where=f"node {node.name}",
+                        )
+                    await asyncio.sleep(POLL)
+                progress(f"started agent for node {node.name} ({node.tee}) on {node.address}")
+        except BaseException:
+            if started:
+                await asyncio.shield(asyncio.to_thread(_stop_started, started.values()))
+                self._save_pids({n: p for n, p in pids.items() if n not in started})
+            raise
+        return list(started)
 
-    def stop(self, timeout: float = 10.0) -> list[str]:
+    def _spawn(self, node: Node) -> subprocess.Popen[bytes]:
+        """``authex node run`` for ``node``, in a session of its own (its process group holds
+        the agent and the platform and module processes it starts)."""
+        directory = self.node_dir(node)
+        with open(directory / "agent.log", "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "authex", "node", "run", str(directory)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    async def stop_async(self) -> list[str]:
+        """:meth:`stop` for async code (it waits for the agents in a worker thread)."""
+        return await asyncio.to_thread(self.stop)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> list[str]:
         pids = self._pids()
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError):
@@ -185,7 +240,7 @@ class LocalCluster:
                 with contextlib.suppress(ChildProcessError):
                     if os.waitpid(pid, os.WNOHANG) != (0, 0):
                         break
-                time.sleep(0.05)
+                time.sleep(POLL)
             if _alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)

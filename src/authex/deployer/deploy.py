@@ -11,10 +11,9 @@ import os
 from dataclasses import dataclass, field
 
 from authex.attestation.trust import NodeTrust
-from authex.crypto.control import Role
 from authex.crypto.secret import Secret
 from authex.deployer.client import AgentClient
-from authex.deployer.keying import send_key
+from authex.deployer.keying import key_end
 from authex.deployer.plan import (
     Plan,
     choose_suite,
@@ -22,8 +21,10 @@ from authex.deployer.plan import (
     make_plan,
     route_spec,
 )
+from authex.deployer.roles import EndRole
+from authex.deployer.routes import install_route
 from authex.deployer.session import Session
-from authex.deployer.state import ConnectionState, ModuleState, TimerState
+from authex.deployer.state import NO_KEY, ConnectionState, ModuleState, TimerState
 from authex.deployer.steps import collect_failures, raise_failures
 from authex.deployer.toolchains import build_all
 from authex.deployer.trust import TrustStore
@@ -32,7 +33,7 @@ from authex.errors import AttestationError, AuthexError, ProtocolError, RemoteEr
 from authex.manifest import IoKind, Manifest
 from authex.sdk.build import BuiltModule
 from authex.tee.base import AttestContext, Exchange, Packaged, get_backend
-from authex.wire.messages import AddRoute, Attest, Attested, Load, Loaded, Timer
+from authex.wire.messages import Attest, Attested, Load, Loaded, Timer
 
 
 @dataclass
@@ -145,7 +146,7 @@ async def deploy(session: Session) -> DeployReport:
     failures += await collect_failures(
         [_key_connection(session, c, manifests, report) for c in plan.key if usable(c)]
         + [
-            install_route(session, c, node)
+            route_connection(session, c, node)
             for c, node in plan.route
             if usable(c) and node not in unreachable
         ]
@@ -239,11 +240,11 @@ async def load_and_attest(
     except AuthexError:
         # Whatever runs there did not prove itself: never trust that instance again.
         session.state.modules[name].instance = 0
-        session.state.modules[name].module_key = ""
+        session.state.modules[name].module_key = NO_KEY
         session.save()
         raise
     ms = session.state.modules[name]
-    ms.module_key = verified.key.reveal().hex()
+    ms.module_key = verified.key
     ms.control_counter = 0
     ms.evidence = verified.evidence_kind
     ms.emulated = verified.emulated
@@ -262,7 +263,7 @@ async def _key_connection(
     suite = choose_suite(session.descriptor, conn, manifests)
     key = Secret(os.urandom(16))
     cs.suite = suite
-    cs.key = key.reveal().hex()
+    cs.key = key
     cs.epoch += 1
     cs.keyed = {}
     cs.keyed_instance = {}
@@ -271,43 +272,19 @@ async def _key_connection(
     session.save()
     ends = connection_ends(conn, manifests)
 
-    async def key_end(role: str, module: str, io_id: int) -> None:
-        role_code = Role.SENDER if role == "source" else Role.RECEIVER
-        await send_key(
-            session, module, conn_id=cs.id, io_id=io_id, role=role_code, suite=suite, key=key
-        )
-        cs.keyed[role] = cs.epoch
-        cs.keyed_instance[role] = session.state.modules[module].instance
-        session.save()
-
     # The target first: once the source has the new key it seals with it, and the target's
     # agent must not mistake those fresh counters for resends of the old key's.
-    for end in sorted(ends, key=lambda e: e.role != "target"):
-        await key_end(end.role, end.module, end.io_id)
+    for end in sorted(ends, key=lambda e: e.role is not EndRole.TARGET):
+        await key_end(session, cs, end, end.module, key)
     report.keyed.append(conn_name)
     session.progress(f"keyed {conn_name} (connection {cs.id}, {suite})")
 
 
-async def install_route(session: Session, conn_name: str, node: str) -> None:
-    descriptor = session.descriptor
-    conn = descriptor.connection(conn_name)
+async def route_connection(session: Session, conn_name: str, node: str) -> None:
+    """Install the route of a descriptor connection on one of its nodes, and record it."""
     cs = session.state.connection_id(conn_name)
-    spec = route_spec(descriptor, conn, cs.id)
-    addresses = {n.name: f"{n.host}:{n.port}" for n in descriptor.nodes}
-    client = await session.client(node)
-    await client.request(
-        AddRoute(
-            cs.id,
-            spec.from_node,
-            spec.from_module,
-            addresses[spec.from_node],
-            spec.to_node,
-            spec.to_module,
-            addresses[spec.to_node],
-        )
-    )
-    cs.routes[node] = spec.digest(addresses)
-    session.save()
+    spec = route_spec(session.descriptor, session.descriptor.connection(conn_name), cs.id)
+    await install_route(session, spec, [node], record=cs)
 
 
 async def start_timer(session: Session, key: str, manifests: dict[str, Manifest]) -> None:

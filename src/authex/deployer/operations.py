@@ -13,7 +13,6 @@ from typing import Any
 
 from authex.crypto.channel import ChannelEnd, ReceiveWindow, SendCounter
 from authex.crypto.control import open_result, seal_call
-from authex.crypto.secret import Secret
 from authex.crypto.suites import get_suite
 from authex.deployer.session import Session
 from authex.deployer.state import ConnectionState, ModuleState
@@ -65,7 +64,7 @@ def _operator_end(cs: ConnectionState) -> ChannelEnd:
     return ChannelEnd(
         cs.id,
         get_suite(cs.suite),
-        Secret(bytes.fromhex(cs.key)),
+        cs.key,
         SendCounter(cs.operator_send),
         ReceiveWindow(cs.operator_receive),
     )
@@ -83,7 +82,7 @@ async def call(session: Session, module: str, entry: str, arg: bytes) -> CallOut
     counter = ms.control_counter
     session.save()
     aead = get_suite(ms.control_suite)
-    key = Secret(bytes.fromhex(ms.module_key))
+    key = ms.module_key
     sealed = seal_call(aead, key, endpoint.id, counter, arg)
     reply = await (await session.client(ms.node)).request(
         Call(module, endpoint.id, 1, counter, sealed)
@@ -204,7 +203,7 @@ def status_report(
             {
                 "name": node.name,
                 "tee": node.tee,
-                "address": f"{node.host}:{node.port}",
+                "address": node.address,
                 "reachable": isinstance(status, dict),
                 "error": str(status) if isinstance(status, AuthexError) else "",
             }

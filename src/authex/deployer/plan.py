@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from authex.deployer.roles import EndRole
 from authex.deployer.state import DeploymentState
 from authex.descriptor import Connection, Descriptor, suites_for_connection
 from authex.manifest import IoKind, Manifest
@@ -25,7 +26,7 @@ RECEIVER_KINDS = (IoKind.INPUT, IoKind.HANDLER)
 class End:
     """One module end of a connection: which module, which io id, which role."""
 
-    role: str  # "source" or "target"
+    role: EndRole
     module: str
     io_id: int
 
@@ -75,8 +76,8 @@ class Plan:
 def connection_ends(conn: Connection, manifests: Mapping[str, Manifest]) -> list[End]:
     ends: list[End] = []
     for role, endpoint, kinds in (
-        ("source", conn.source, SENDER_KINDS),
-        ("target", conn.target, RECEIVER_KINDS),
+        (EndRole.SOURCE, conn.source, SENDER_KINDS),
+        (EndRole.TARGET, conn.target, RECEIVER_KINDS),
     ):
         if endpoint.module is None or endpoint.io is None:
             continue
@@ -130,7 +131,7 @@ def make_plan(
 ) -> Plan:
     """``observed`` maps node name to its agent's status (None: not queried / unreachable)."""
     plan = Plan()
-    addresses = {n.name: f"{n.host}:{n.port}" for n in descriptor.nodes}
+    addresses = {n.name: n.address for n in descriptor.nodes}
     running = {node: node_modules(status) for node, status in observed.items()}
     for spec in descriptor.modules:
         ms = state.modules.get(spec.name)

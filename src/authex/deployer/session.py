@@ -7,6 +7,7 @@ clients are closed and state is saved whatever happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -38,16 +39,21 @@ class Session:
     state: DeploymentState = field(init=False)
     operator: Ed25519PrivateKey = field(init=False)
     clients: dict[str, AgentClient] = field(default_factory=dict, init=False)
-    _lock: Any = field(default=None, init=False)
+    _lock: contextlib.AbstractAsyncContextManager[None] | None = field(default=None, init=False)
     _trust: TrustStore | None = field(default=None, init=False)
 
     async def __aenter__(self) -> Session:
         if self.exclusive:
-            self._lock = self.store.locked()
-            self._lock.__enter__()
-        self.state = self.store.load()
-        self.state.descriptor = str(self.descriptor.path)
-        self.operator = self.store.operator_key()
+            lock = self.store.locked_async()
+            await lock.__aenter__()
+            self._lock = lock
+        try:
+            self.state = self.store.load()
+            self.state.descriptor = str(self.descriptor.path)
+            self.operator = self.store.operator_key()
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     async def __aexit__(
@@ -58,8 +64,8 @@ class Session:
                 await client.close()
         finally:
             if self._lock is not None:
-                self._lock.__exit__(et, e, tb)
-                self._lock = None
+                lock, self._lock = self._lock, None
+                await lock.__aexit__(et, e, tb)
 
     @property
     def policy(self) -> Policy:

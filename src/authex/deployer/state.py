@@ -3,18 +3,22 @@ operator key, kept under ``.authex/`` beside the descriptor.
 
 The state holds module and connection keys, so it is written with mode 0600, atomically
 (write a temporary file, fsync, rename) after every completed step, under an exclusive lock.
-Nothing else in authex writes key material anywhere.
+Nothing else in authex writes key material anywhere.  In memory the keys are :class:`Secret`
+objects; they become hex only in :meth:`DeploymentState.to_json` (and are read back only in
+:meth:`DeploymentState.from_dict`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +26,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authex.crypto.identity import certificate_key, make_certificate, private_key_pem
+from authex.crypto.secret import Secret
+from authex.deployer.roles import EndRole
 from authex.deployer.sealing import ENCRYPTION, PASSPHRASE_ENV, StateSealer, passphrase
 from authex.errors import StateError
 
 STATE_VERSION = 1
 LOCK_TIMEOUT = 30.0
+LOCK_POLL = 0.05  # seconds between attempts to take the lock
+NO_KEY = Secret(b"")  # not attested / not keyed (Secret is immutable: one instance will do)
 
 
 @dataclass
@@ -34,7 +42,7 @@ class ModuleState:
     node: str
     measurement: str = ""
     instance: int = 0  # agent-assigned id of the loaded instance; 0 = not loaded
-    module_key: str = field(default="", repr=False)  # hex control key; "" = not attested
+    module_key: Secret = NO_KEY  # the control key; empty = not attested
     control_counter: int = 0
     evidence: str = ""  # what the attestation rested on, for status
     emulated: bool = False  # attested on an emulated TEE platform
@@ -46,10 +54,10 @@ class ModuleState:
 class ConnectionState:
     id: int
     suite: str = ""
-    key: str = field(default="", repr=False)  # hex connection key of the current epoch
+    key: Secret = NO_KEY  # connection key of the current epoch; empty = not keyed
     epoch: int = 0
-    keyed: dict[str, int] = field(default_factory=dict)  # "source"/"target" -> epoch keyed
-    keyed_instance: dict[str, int] = field(default_factory=dict)  # end -> module instance keyed
+    keyed: dict[EndRole, int] = field(default_factory=dict)  # end -> epoch keyed
+    keyed_instance: dict[EndRole, int] = field(default_factory=dict)  # end -> instance keyed
     routes: dict[str, str] = field(default_factory=dict)  # node -> route digest installed
     operator_send: int = 0  # the operator's send counter (direct connections)
     operator_receive: int = 0  # last counter the operator accepted
@@ -63,6 +71,23 @@ class TimerState:
     instance: int  # module instance the timer was registered on
 
 
+class Phase(Enum):
+    """How far an update got (spec/protocol.md §7.6); the allowed changes are in
+    :data:`authex.deployer.update.TRANSITIONS`.  The values are what the state file holds."""
+
+    STAGING = "staging"  # loading and attesting the new version as NAME~TAG
+    STAGED = "staged"  # the new version runs, attested
+    KEYED = "keyed"  # its new connections are keyed (nothing flows on them yet)
+    SWITCHED = "switched"  # every source sends to the new instance only
+    DRAINED = "drained"  # the old instance passed everything on; its sealed data moved
+    PROMOTED = "promoted"  # the new instance is the module
+
+    @property
+    def committed(self) -> bool:
+        """Sources send to the new instance: the update can only go forward from here."""
+        return self in (Phase.SWITCHED, Phase.DRAINED, Phase.PROMOTED)
+
+
 @dataclass
 class UpdateState:
     """An `authex update` in progress (spec/protocol.md §7.6), so a rerun resumes it.  The new
@@ -72,7 +97,7 @@ class UpdateState:
     module: str
     staged: str  # NAME~TAG
     measurement: str  # hex, of the new version
-    phase: str = "staging"  # staging, staged, keyed, switched, drained, promoted
+    phase: Phase = Phase.STAGING
     swapped: list[str] = field(default_factory=list)  # connections whose source switched
     retired: dict[str, int] = field(default_factory=dict)  # connection -> its old id
     transfer: str = ""  # "", "done" or "skipped: why"
@@ -100,31 +125,81 @@ class DeploymentState:
         return conn
 
     def to_json(self) -> str:
+        """The state file's text: the only place keys leave their :class:`Secret` (as hex)."""
         # Saved after every step, so it must be cheap: shallow field maps instead of asdict's
         # deep copies, and compact separators for the C encoder (indent forces pure Python).
         document = {
             "descriptor": self.descriptor,
             "version": self.version,
             "next_connection_id": self.next_connection_id,
-            "modules": {name: vars(m) for name, m in self.modules.items()},
-            "connections": {name: vars(c) for name, c in self.connections.items()},
+            "modules": {
+                name: vars(m) | {"module_key": _hex(m.module_key)}
+                for name, m in self.modules.items()
+            },
+            "connections": {
+                name: vars(c)
+                | {
+                    "key": _hex(c.key),
+                    "keyed": _by_role_name(c.keyed),
+                    "keyed_instance": _by_role_name(c.keyed_instance),
+                }
+                for name, c in self.connections.items()
+            },
             "timers": {name: vars(t) for name, t in self.timers.items()},
-            "updates": {name: vars(u) for name, u in self.updates.items()},
+            "updates": {
+                name: vars(u) | {"phase": u.phase.value} for name, u in self.updates.items()
+            },
         }
         return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
     @staticmethod
     def from_dict(raw: dict[str, Any]) -> DeploymentState:
+        """The state from a state file's JSON (``ValueError``, ``KeyError``, ``TypeError`` when
+        it is not one); keys become :class:`Secret` here and nowhere else."""
         if raw.get("version") != STATE_VERSION:
             raise StateError(f"unsupported state version {raw.get('version')!r}")
         return DeploymentState(
             descriptor=raw["descriptor"],
             next_connection_id=raw["next_connection_id"],
-            modules={k: ModuleState(**v) for k, v in raw["modules"].items()},
-            connections={k: ConnectionState(**v) for k, v in raw["connections"].items()},
+            modules={
+                k: ModuleState(**(v | {"module_key": _secret(v.get("module_key", ""))}))
+                for k, v in raw["modules"].items()
+            },
+            connections={
+                k: ConnectionState(
+                    **(
+                        v
+                        | {
+                            "key": _secret(v.get("key", "")),
+                            "keyed": _by_role(v.get("keyed", {})),
+                            "keyed_instance": _by_role(v.get("keyed_instance", {})),
+                        }
+                    )
+                )
+                for k, v in raw["connections"].items()
+            },
             timers={k: TimerState(**v) for k, v in raw["timers"].items()},
-            updates={k: UpdateState(**v) for k, v in raw.get("updates", {}).items()},
+            updates={
+                k: UpdateState(**(v | {"phase": Phase(v.get("phase", Phase.STAGING.value))}))
+                for k, v in raw.get("updates", {}).items()
+            },
         )
+
+
+def _hex(key: Secret) -> str:
+    return key.reveal().hex()
+
+
+def _secret(text: str) -> Secret:
+    return Secret(bytes.fromhex(text)) if text else NO_KEY
+
+
+def _by_role_name(by_role: dict[EndRole, int]) -> dict[str, int]:
+    return {role.value: value for role, value in by_role.items()}
+
+
+def _by_role(by_name: dict[str, int]) -> dict[EndRole, int]:
+    return {EndRole(name): value for name, value in by_name.items()}
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -159,26 +234,54 @@ class StateStore:
     @contextlib.contextmanager
     def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold the deployment's exclusive lock (one mutating command at a time), waiting up
-        to ``timeout`` seconds for another command to finish."""
-        self._ensure_folder()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        to ``timeout`` seconds for another command to finish.  In async code use
+        :meth:`locked_async`, which waits without blocking the event loop."""
+        fd = self._open_lock()
         try:
             deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError as exc:
-                    if time.monotonic() >= deadline:
-                        raise StateError(
-                            f"another authex command is using this deployment (waited "
-                            f"{timeout:g}s)",
-                            where=str(self.lock_path),
-                        ) from exc
-                    time.sleep(0.05)
+            while not self._try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise self._busy(timeout)
+                time.sleep(LOCK_POLL)
             yield
         finally:
             os.close(fd)
+
+    @contextlib.asynccontextmanager
+    async def locked_async(self) -> AsyncIterator[None]:
+        """:meth:`locked` for async code: the same lock, polled with ``asyncio.sleep``, waiting
+        up to LOCK_TIMEOUT seconds."""
+        fd = self._open_lock()
+        try:
+            timeout = LOCK_TIMEOUT
+            try:
+                async with asyncio.timeout(timeout):
+                    while not self._try_lock(fd):  # noqa: ASYNC110 (flock notifies no one: poll)
+                        await asyncio.sleep(LOCK_POLL)
+            except TimeoutError:
+                raise self._busy(timeout) from None
+            yield
+        finally:
+            os.close(fd)
+
+    def _open_lock(self) -> int:
+        self._ensure_folder()
+        return os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @staticmethod
+    def _try_lock(fd: int) -> bool:
+        """Take the lock if it is free (False: another command holds it)."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _busy(self, timeout: float) -> StateError:
+        return StateError(
+            f"another authex command is using this deployment (waited {timeout:g}s)",
+            where=str(self.lock_path),
+        )
 
     def load(self) -> DeploymentState:
         if not self.path.exists():

@@ -17,30 +17,37 @@ import contextlib
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from authex.crypto.control import Role
 from authex.crypto.secret import Secret
 from authex.deployer.deploy import (
     DeployReport,
     Prepared,
-    install_route,
     load_and_attest,
     prepare,
     start_timer,
 )
-from authex.deployer.keying import send_key
-from authex.deployer.plan import SUITE_PREFERENCE, End, choose_suite, connection_ends, route_spec
+from authex.deployer.keying import key_end, send_key
+from authex.deployer.plan import (
+    SUITE_PREFERENCE,
+    End,
+    RouteSpec,
+    choose_suite,
+    connection_ends,
+    route_spec,
+)
+from authex.deployer.roles import EndRole
+from authex.deployer.routes import install_route
 from authex.deployer.session import Session
-from authex.deployer.state import ConnectionState, UpdateState
+from authex.deployer.state import ConnectionState, Phase, UpdateState
 from authex.descriptor import Connection
 from authex.errors import RemoteError, StateError
 from authex.manifest import STATE_IN_ID, STATE_OUT_ID, IoKind, Manifest
-from authex.wire.messages import AddRoute, Promote, Remove, RemoveRoute, Timer
+from authex.wire.messages import Promote, Remove, RemoveRoute, Timer
 from authex.wire.names import staged_name, staged_tag
 
-PHASES = ("staging", "staged", "keyed", "switched", "drained", "promoted")
 POLL_INTERVAL = 0.05  # seconds between status polls while draining
 DRAIN_TIMEOUT = 120.0  # seconds the old instance gets to take what was sent to it
 PROGRESS_EVERY = 2.0
@@ -69,15 +76,118 @@ class Link:
 
     @property
     def incoming(self) -> bool:
-        return any(e.role == "target" for e in self.mine)
+        return any(e.role is EndRole.TARGET for e in self.mine)
 
     @property
     def outgoing(self) -> bool:
-        return any(e.role == "source" for e in self.mine)
+        return any(e.role is EndRole.SOURCE for e in self.mine)
 
 
-def _at_least(record: UpdateState, phase: str) -> bool:
-    return PHASES.index(record.phase) >= PHASES.index(phase)
+class TransitionError(RuntimeError):
+    """An update tried a phase change that :data:`TRANSITIONS` does not allow: a bug."""
+
+
+@dataclass
+class _Update:
+    """One run of an update: what its steps share.  Each step does its work (idempotently: a
+    run killed in the middle of a step does it again) and returns what to tell the operator
+    once the phase it reached is saved ("" for nothing)."""
+
+    session: Session
+    record: UpdateState
+    prepared: Prepared
+    fresh: bool
+    report: UpdateReport
+    staged_running: bool = False
+    _links: list[Link] | None = field(default=None, repr=False)
+
+    @property
+    def links(self) -> list[Link]:
+        if self._links is None:
+            self._links = _links(self.session, self.record.module, self.prepared.manifests)
+            self.report.connections = len(self._links)
+        return self._links
+
+    async def check_staged(self) -> None:
+        """Is the staged instance still running?  Gone before any source switched to it, it is
+        staged again; gone after, only a deploy can load and key the module again."""
+        session, record = self.session, self.record
+        self.staged_running = await _staged_running(session, record)
+        if self.staged_running:
+            return
+        if record.phase.committed:
+            raise StateError(
+                f"the new instance {record.staged} is no longer running (its node restarted?) "
+                f"after sources switched to it: run `authex deploy` to load and key "
+                f"{record.module} again"
+            )
+        if record.phase is not Phase.STAGING:
+            session.progress(f"the staged {record.staged} is gone: staging it again")
+            _enter(record, Phase.STAGING)
+
+    async def stage(self) -> str:
+        """Load and attest the new version as NAME~TAG (unless a killed run got that far)."""
+        if not self.staged_running:
+            name, prepared = self.record.module, self.prepared
+            await load_and_attest(
+                self.session,
+                prepared.builds[name],
+                prepared.packaged[name],
+                True,
+                DeployReport(prepared.plan),
+                self.record.staged,
+            )
+        return ""
+
+    async def key(self) -> str:
+        return await _key_new_connections(
+            self.session, self.record, self.links, self.prepared.manifests
+        )
+
+    async def switch(self) -> str:
+        await _switch(self.session, self.record, self.links, self.prepared.manifests)
+        return ""
+
+    async def drain(self) -> str:
+        await _drain_old(self.session, self.record, self.links)
+        self.record.transfer = await _transfer(
+            self.session, self.record, self.fresh, self.prepared.manifests
+        )
+        return ""
+
+    async def promote(self) -> str:
+        return await _promote(self.session, self.record, self.links)
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: Phase
+    target: Phase
+    step: Callable[[_Update], Awaitable[str]] | None = None  # None: no work, a phase change
+
+
+# Every phase change an update may make.  The steps lead from STAGING to PROMOTED, one after
+# the other; the driver runs them in order from wherever the state says it stopped and records
+# each phase it reaches.  Until the sources switch, a staged instance that is gone (its node
+# restarted) is staged again (_Update.check_staged); from SWITCHED on there is no way back.
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Phase.STAGING, Phase.STAGED, _Update.stage),
+    Transition(Phase.STAGED, Phase.KEYED, _Update.key),
+    Transition(Phase.KEYED, Phase.SWITCHED, _Update.switch),
+    Transition(Phase.SWITCHED, Phase.DRAINED, _Update.drain),
+    Transition(Phase.DRAINED, Phase.PROMOTED, _Update.promote),
+    Transition(Phase.STAGED, Phase.STAGING),
+    Transition(Phase.KEYED, Phase.STAGING),
+)
+_STEPS = {t.source: t for t in TRANSITIONS if t.step is not None}
+
+
+def _enter(record: UpdateState, phase: Phase) -> None:
+    if not any(t.source is record.phase and t.target is phase for t in TRANSITIONS):
+        raise TransitionError(
+            f"update of {record.module}: no transition from {record.phase.value} to {phase.value}"
+        )
+    record.phase = phase
 
 
 def _new_connection(record: UpdateState, conn_name: str) -> str:
@@ -126,11 +236,7 @@ async def update(session: Session, name: str, *, fresh: bool = False) -> UpdateR
         raise prepared.unreachable[spec.node]
     measurement = prepared.packaged[name].measurement.hex()
     record = state.updates.get(name)
-    if (
-        record is not None
-        and record.measurement != measurement
-        and not _at_least(record, "switched")
-    ):
+    if record is not None and record.measurement != measurement and not record.phase.committed:
         progress(f"the source of {name} changed since the interrupted update: staging it again")
         await _abandon(session, record)
         record = None
@@ -148,7 +254,7 @@ async def update(session: Session, name: str, *, fresh: bool = False) -> UpdateR
             "`authex update` again afterwards for the newest source"
         )
     else:
-        progress(f"resuming the update of {name} (it stopped after: {record.phase})")
+        progress(f"resuming the update of {name} (it stopped after: {record.phase.value})")
     report = UpdateReport(name, staged=record.staged)
     await _run(session, record, prepared, fresh, report)
     report.total_s = time.monotonic() - started
@@ -158,39 +264,19 @@ async def update(session: Session, name: str, *, fresh: bool = False) -> UpdateR
 async def _run(
     session: Session, record: UpdateState, prepared: Prepared, fresh: bool, report: UpdateReport
 ) -> None:
-    name, state, progress = record.module, session.state, session.progress
-    if not _at_least(record, "promoted"):
-        if not await _staged_running(session, record):
-            if _at_least(record, "switched"):
-                raise StateError(
-                    f"the new instance {record.staged} is no longer running (its node restarted?) "
-                    f"after sources switched to it: run `authex deploy` to load and key {name} "
-                    "again"
-                )
-            if record.phase != "staging":
-                progress(f"the staged {record.staged} is gone: staging it again")
-            record.phase = "staging"
-            built, packaged = prepared.builds[name], prepared.packaged[name]
-            await load_and_attest(
-                session, built, packaged, True, DeployReport(prepared.plan), record.staged
-            )
-        if record.phase == "staging":  # loaded and attested, or (killed then) again just now
-            record.phase = "staged"
-            session.save()
-        links = _links(session, name, prepared.manifests)
-        report.connections = len(links)
-        if record.phase == "staged":
-            await _key_new_connections(session, record, links, prepared.manifests)
-        if record.phase == "keyed":
-            await _switch(session, record, links, prepared.manifests)
-        if record.phase == "switched":
-            await _drain_old(session, record, links)
-            record.transfer = await _transfer(session, record, fresh, prepared.manifests)
-            record.phase = "drained"
-            session.save()
-        if record.phase == "drained":
-            await _promote(session, record, links)
-    assert record.phase == "promoted", record.phase
+    name, state = record.module, session.state
+    run = _Update(session, record, prepared, fresh, report)
+    if record.phase is not Phase.PROMOTED:
+        await run.check_staged()
+    while record.phase is not Phase.PROMOTED:
+        transition = _STEPS.get(record.phase)
+        if transition is None or transition.step is None:
+            raise TransitionError(f"update of {name}: no step leads on from {record.phase.value}")
+        said = await transition.step(run)
+        _enter(record, transition.target)
+        session.save()
+        if said:
+            session.progress(said)
     await _finish(session, record, prepared.manifests)
     report.transfer = record.transfer
     report.held = record.held
@@ -229,25 +315,18 @@ def _staged_name(record: UpdateState, module: str) -> str:
 
 async def _add_route(session: Session, record: UpdateState, conn: Connection, conn_id: int) -> None:
     """Route a new connection with the staged name for the module being updated."""
-    descriptor = session.descriptor
-    spec = route_spec(descriptor, conn, conn_id)
-    addresses = {n.name: f"{n.host}:{n.port}" for n in descriptor.nodes}
-    route = AddRoute(
-        conn_id,
-        spec.from_node,
-        _staged_name(record, spec.from_module),
-        addresses[spec.from_node],
-        spec.to_node,
-        _staged_name(record, spec.to_module),
-        addresses[spec.to_node],
+    spec = route_spec(session.descriptor, conn, conn_id)
+    staged = replace(
+        spec,
+        from_module=_staged_name(record, spec.from_module),
+        to_module=_staged_name(record, spec.to_module),
     )
-    for node in sorted({spec.from_node, spec.to_node}):
-        await (await session.client(node)).request(route)
+    await install_route(session, staged)
 
 
 async def _key_new_connections(
     session: Session, record: UpdateState, links: list[Link], manifests: dict[str, Manifest]
-) -> None:
+) -> str:
     """New id and key for every connection of the module: the staged instance's ends, and the
     receiving ends of its outgoing connections (which then accept the old and the new id).
     Sources switch later.  Idempotent: nothing flows on the new connections yet."""
@@ -256,42 +335,16 @@ async def _key_new_connections(
         new = state.connection_id(_new_connection(record, link.conn.name))
         new.suite = choose_suite(session.descriptor, link.conn, manifests)
         key = Secret(os.urandom(16))
-        new.key, new.epoch, new.keyed, new.keyed_instance = key.reveal().hex(), 1, {}, {}
+        new.key, new.epoch, new.keyed, new.keyed_instance = key, 1, {}, {}
         new.operator_send = new.operator_receive = 0
         session.save()
         await _add_route(session, record, link.conn, new.id)
         other = link.other
-        if other is not None and other.role == "target":
-            await _key_end(session, new, other, other.module, key)
+        if other is not None and other.role is EndRole.TARGET:
+            await key_end(session, new, other, other.module, key)
         for end in link.mine:
-            await _key_end(session, new, end, record.staged, key)
-    record.phase = "keyed"
-    session.save()
-    session.progress(f"keyed {len(links)} new connections of {record.staged}")
-
-
-async def _key_end(
-    session: Session,
-    new: ConnectionState,
-    end: End,
-    module: str,
-    key: Secret,
-    replaces: int | None = None,
-) -> None:
-    role = Role.SENDER if end.role == "source" else Role.RECEIVER
-    await send_key(
-        session,
-        module,
-        conn_id=new.id,
-        io_id=end.io_id,
-        role=role,
-        suite=new.suite,
-        key=key,
-        replaces=replaces,
-    )
-    new.keyed[end.role] = new.epoch
-    new.keyed_instance[end.role] = session.state.modules[module].instance
-    session.save()
+            await key_end(session, new, end, record.staged, key)
+    return f"keyed {len(links)} new connections of {record.staged}"
 
 
 async def _switch(
@@ -311,16 +364,13 @@ async def _switch(
         session.save()
     for link in links:
         other = link.other
-        if other is None or other.role != "source" or link.conn.name in record.swapped:
+        if other is None or other.role is not EndRole.SOURCE or link.conn.name in record.swapped:
             continue
         new = state.connections[_new_connection(record, link.conn.name)]
-        key = Secret(bytes.fromhex(new.key))
-        await _key_end(session, new, other, other.module, key, replaces=link.old.id)
+        await key_end(session, new, other, other.module, new.key, replaces=link.old.id)
         record.swapped.append(link.conn.name)
         session.save()
         session.progress(f"{other.module} now sends {link.conn.name} to the new {name}")
-    record.phase = "switched"
-    session.save()
 
 
 def _nodes(session: Session, links: list[Link]) -> list[str]:
@@ -404,15 +454,14 @@ async def _transfer(
     conn_id = state.next_connection_id
     state.next_connection_id += 1
     session.save()
-    address = next(f"{n.host}:{n.port}" for n in session.descriptor.nodes if n.name == node)
     client = await session.client(node)
-    await client.request(AddRoute(conn_id, node, name, address, node, record.staged, address))
+    await install_route(session, RouteSpec(conn_id, node, name, node, record.staged))
     transfer = ConnectionState(conn_id, suite=common[0])
     key = Secret(os.urandom(16))
-    state_in = End("target", record.staged, STATE_IN_ID)
-    state_out = End("source", name, STATE_OUT_ID)
-    await _key_end(session, transfer, state_in, record.staged, key)
-    await _key_end(session, transfer, state_out, name, key)  # the old instance sends at once
+    state_in = End(EndRole.TARGET, record.staged, STATE_IN_ID)
+    state_out = End(EndRole.SOURCE, name, STATE_OUT_ID)
+    await key_end(session, transfer, state_in, record.staged, key)
+    await key_end(session, transfer, state_out, name, key)  # the old instance sends at once
     await _wait_drained(session, [conn_id], [node], "bytes of sealed data in transfer", name)
     status = await session.node_status(node)
     refused = status["connections"].get(str(conn_id), {}).get("rejected", {})
@@ -423,7 +472,7 @@ async def _transfer(
     return "done"
 
 
-async def _promote(session: Session, record: UpdateState, links: list[Link]) -> None:
+async def _promote(session: Session, record: UpdateState, links: list[Link]) -> str:
     """The new instance becomes the module: the old one stops, the held deliveries go in."""
     state, name = session.state, record.module
     ms = state.modules[record.staged]
@@ -437,11 +486,7 @@ async def _promote(session: Session, record: UpdateState, links: list[Link]) -> 
         new = state.connections.pop(_new_connection(record, link.conn.name))
         new.routes = {}
         state.connections[link.conn.name] = new
-    record.phase = "promoted"
-    session.save()
-    session.progress(
-        f"[{ms.node}] {record.staged} is now {name}; released {record.held} held deliveries"
-    )
+    return f"[{ms.node}] {record.staged} is now {name}; released {record.held} held deliveries"
 
 
 async def _finish(session: Session, record: UpdateState, manifests: dict[str, Manifest]) -> None:
@@ -450,14 +495,12 @@ async def _finish(session: Session, record: UpdateState, manifests: dict[str, Ma
     for conn in descriptor.connections:
         if name in (conn.source.module, conn.target.module):
             cs = session.state.connections[conn.name]
-            spec = route_spec(descriptor, conn, cs.id)
-            for node in sorted({spec.from_node, spec.to_node}):
-                await install_route(session, conn.name, node)
+            await install_route(session, route_spec(descriptor, conn, cs.id), record=cs)
     for conn_name, old_id in record.retired.items():
         conn = descriptor.connection(conn_name)
         ends = connection_ends(conn, manifests)
         for end in ends:  # receivers of the old instance's outgoing connections forget it
-            if end.module != name and end.role == "target":
+            if end.module != name and end.role is EndRole.TARGET:
                 await send_key(
                     session,
                     end.module,

@@ -89,6 +89,11 @@ class Node:
     port: int
     location: Location | None = None
 
+    @property
+    def address(self) -> str:
+        """``host:port``, as agents route to each other and routes are recorded."""
+        return f"{self.host}:{self.port}"
+
 
 @dataclass(frozen=True)
 class ModuleSpec:

@@ -184,7 +184,10 @@ class _Walker:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:
             self._problem(path, here, f"unsupported YAML tag {node.tag!r}")
-        except Exception as exc:  # PyYAML's scalar constructors fail in many ways on odd input
+        except (ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+            # PyYAML's scalar constructors fail so on odd input: a number or date that does not
+            # parse (ValueError, or ArithmeticError out of range), an explicit !!bool or
+            # !!timestamp that matches no form (KeyError, AttributeError), "" as !!int (IndexError)
             reason = str(exc) or type(exc).__name__
             self._problem(path, here, f"cannot read the value {node.value[:40]!r}: {reason}")
         return None

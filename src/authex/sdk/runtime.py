@@ -33,7 +33,7 @@ from authex.crypto.channel import ChannelEnd, ReceiveWindow, SendCounter
 from authex.crypto.control import Role, open_call, seal_result, unwrap_key
 from authex.crypto.secret import Secret
 from authex.crypto.suites import KEY_SIZE, get_suite
-from authex.errors import AuthexTimeoutError, CryptoError, ManifestError, ReplayError
+from authex.errors import AuthexError, AuthexTimeoutError, CryptoError, ManifestError, ReplayError
 from authex.manifest import STATE_IN_ID, STATE_OUT_ID, Endpoint, IoKind, Manifest
 from authex.sdk.attesters import Attester, native_attester
 from authex.sdk.module import (
@@ -194,7 +194,9 @@ class ModuleRuntime:
     def _attest(self, message: HostAttest, request_id: int) -> None:
         try:
             evidence, key = self._attester(message.challenge)
-        except Exception as exc:  # AttestationError, or a malformed key/point from the library
+        except (AuthexError, ValueError, OSError) as exc:
+            # AttestationError (or, quoting, the platform's ProtocolError or BackendError, or an
+            # OSError on its link), or a malformed key or point from the crypto library
             self._send(Error(ErrorCode.REJECTED, f"attestation failed: {exc}"), request_id)
             return
         self._module_key = key
@@ -357,7 +359,7 @@ class ModuleRuntime:
             reply = _as_reply(result, what) if endpoint.kind is IoKind.HANDLER else None
             if reply is not None and len(reply) > MAX_EVENT_PAYLOAD:
                 raise ValueError(f"{what}: reply of {len(reply)} bytes exceeds {MAX_EVENT_PAYLOAD}")
-        except Exception:
+        except Exception:  # noqa: BLE001 (the module's own code may raise anything: logged, counted)
             conn.stats.failed += 1
             self.log(f"{what} raised; the event is dropped:\n{traceback.format_exc().rstrip()}")
             self._accepted(message)
@@ -406,7 +408,7 @@ class ModuleRuntime:
             if len(result) > MAX_RESULT_PAYLOAD:
                 raise ValueError(f"result of {len(result)} bytes exceeds {MAX_RESULT_PAYLOAD}")
             status = CallStatus.OK
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (the module's own code: logged, answered as failed)
             self.log(f"entry {endpoint.name!r} raised:\n{traceback.format_exc().rstrip()}")
             result = f"{type(exc).__name__}: {exc}".encode()[:MAX_RESULT_PAYLOAD]
             status = CallStatus.ENTRY_FAILED

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from authex.crypto.secret import Secret
 from authex.deployer.plan import (
     SUITE_PREFERENCE,
     End,
@@ -27,7 +28,8 @@ from authex.deployer.plan import (
     node_modules,
     route_spec,
 )
-from authex.deployer.state import DeploymentState, ModuleState, TimerState
+from authex.deployer.roles import EndRole
+from authex.deployer.state import NO_KEY, DeploymentState, ModuleState, TimerState
 from authex.descriptor import Descriptor, parse_descriptor
 from authex.manifest import IoKind, Manifest, assign_ids
 
@@ -103,7 +105,7 @@ class World:
     def apply(self, plan: Plan) -> None:
         """What ``deploy`` does with a plan, with the agents' side simulated."""
         d = self.descriptor
-        addresses = {n.name: f"{n.host}:{n.port}" for n in d.nodes}
+        addresses = {n.name: n.address for n in d.nodes}
         for name in plan.attest:
             spec = d.module(name)
             if name in plan.load:
@@ -117,12 +119,14 @@ class World:
                     instance=instance,
                     manifest=self.manifests[name].to_dict(),
                 )
-            self.state.modules[name].module_key = hashlib.sha256(name.encode()).hexdigest()[:32]
+            self.state.modules[name].module_key = Secret(
+                hashlib.sha256(name.encode()).digest()[:16]
+            )
         for conn_name in plan.key:
             conn = d.connection(conn_name)
             cs = self.state.connection_id(conn_name)
             cs.suite = choose_suite(d, conn, self.manifests)
-            cs.key = "11" * 16
+            cs.key = Secret(b"\x11" * 16)
             cs.epoch += 1
             cs.keyed, cs.keyed_instance = {}, {}
             for end in connection_ends(conn, self.manifests):
@@ -288,7 +292,7 @@ def test_changed_measurement_reloads_that_module(deployed: World) -> None:
 
 
 def test_missing_module_key_attests_without_reloading(deployed: World) -> None:
-    deployed.state.modules["c"].module_key = ""  # the attestation was interrupted
+    deployed.state.modules["c"].module_key = NO_KEY  # the attestation was interrupted
     plan = deployed.plan()
     assert plan.load == []
     assert plan.attest == ["c"]
@@ -299,7 +303,7 @@ def test_missing_module_key_attests_without_reloading(deployed: World) -> None:
 
 def test_stale_epoch_on_one_end_rekeys_that_connection_only(deployed: World) -> None:
     cs = deployed.state.connections["query"]
-    cs.keyed["target"] = cs.epoch - 1  # keying was interrupted after the source end
+    cs.keyed[EndRole.TARGET] = cs.epoch - 1  # keying was interrupted after the source end
     plan = deployed.plan()
     assert plan.key == ["query"]
     assert plan.load == plan.attest == plan.timers == []
@@ -307,19 +311,19 @@ def test_stale_epoch_on_one_end_rekeys_that_connection_only(deployed: World) -> 
 
 
 def test_end_never_keyed_rekeys_that_connection_only(deployed: World) -> None:
-    del deployed.state.connections["ab"].keyed["source"]
+    del deployed.state.connections["ab"].keyed[EndRole.SOURCE]
     assert deployed.plan().key == ["ab"]
 
 
 def test_end_keyed_on_another_instance_rekeys(deployed: World) -> None:
-    deployed.state.connections["alerts"].keyed_instance["source"] += 1
+    deployed.state.connections["alerts"].keyed_instance[EndRole.SOURCE] += 1
     plan = deployed.plan()
     assert plan.key == ["alerts"]
     assert plan.load == []
 
 
 def test_connection_without_key_is_keyed(deployed: World) -> None:
-    deployed.state.connections["op-in"].key = ""
+    deployed.state.connections["op-in"].key = NO_KEY
     assert deployed.plan().key == ["op-in"]
 
 
@@ -399,15 +403,15 @@ def test_connection_ends_roles_and_io_ids(world: World) -> None:
     assert None not in (out, ask, cmd, inp, answer, alert)
     assert out and ask and cmd and inp and answer and alert
     assert connection_ends(d.connection("ab"), m) == [
-        End("source", "a", out.id),
-        End("target", "b", inp.id),
+        End(EndRole.SOURCE, "a", out.id),
+        End(EndRole.TARGET, "b", inp.id),
     ]
     assert connection_ends(d.connection("query"), m) == [
-        End("source", "a", ask.id),
-        End("target", "b", answer.id),
+        End(EndRole.SOURCE, "a", ask.id),
+        End(EndRole.TARGET, "b", answer.id),
     ]
-    assert connection_ends(d.connection("op-in"), m) == [End("target", "a", cmd.id)]
-    assert connection_ends(d.connection("alerts"), m) == [End("source", "b", alert.id)]
+    assert connection_ends(d.connection("op-in"), m) == [End(EndRole.TARGET, "a", cmd.id)]
+    assert connection_ends(d.connection("alerts"), m) == [End(EndRole.SOURCE, "b", alert.id)]
     assert out.id >> 12 == 2 and ask.id >> 12 == 4 and answer.id >> 12 == 5
 
 
@@ -423,7 +427,7 @@ def test_connection_ends_prefer_sender_kinds_for_source(tmp_path: Path) -> None:
         "b": Manifest("b", "python", ALL_SUITES, assign_ids(both), ""),
     }
     ends = connection_ends(descriptor.connection("ab"), m)
-    assert [(e.role, e.io_id >> 12) for e in ends] == [("source", 2), ("target", 1)]
+    assert [(e.role, e.io_id >> 12) for e in ends] == [(EndRole.SOURCE, 2), (EndRole.TARGET, 1)]
 
 
 def test_choose_suite_explicit(world: World) -> None:

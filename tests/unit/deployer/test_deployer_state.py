@@ -3,19 +3,27 @@ and the operator's keys created once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from authex.crypto.secret import Secret
+from authex.deployer import state as state_module
+from authex.deployer.roles import EndRole
 from authex.deployer.state import (
+    NO_KEY,
     STATE_VERSION,
     ConnectionState,
     DeploymentState,
     ModuleState,
+    Phase,
     StateStore,
     TimerState,
+    UpdateState,
 )
 from authex.errors import StateError
 
@@ -33,7 +41,7 @@ def sample_state() -> DeploymentState:
         node="n1",
         measurement="ab" * 32,
         instance=42,
-        module_key=MODULE_KEY,
+        module_key=Secret(bytes.fromhex(MODULE_KEY)),
         control_counter=3,
         evidence="sancus-mac",
         emulated=True,
@@ -42,13 +50,14 @@ def sample_state() -> DeploymentState:
     )
     cs = state.connection_id("ab")
     cs.suite = "aes-gcm-128"
-    cs.key = CONN_KEY
+    cs.key = Secret(bytes.fromhex(CONN_KEY))
     cs.epoch = 2
-    cs.keyed = {"source": 2, "target": 2}
-    cs.keyed_instance = {"source": 42, "target": 7}
+    cs.keyed = {EndRole.SOURCE: 2, EndRole.TARGET: 2}
+    cs.keyed_instance = {EndRole.SOURCE: 42, EndRole.TARGET: 7}
     cs.routes = {"n1": "0123456789abcdef"}
     cs.operator_send = 5
     state.timers["a.tick"] = TimerState("a", "tick", 300, 42)
+    state.updates["a"] = UpdateState("a", "a~u01", "cd" * 32, Phase.SWITCHED, swapped=["ab"])
     return state
 
 
@@ -106,6 +115,130 @@ def test_without_a_passphrase_keys_are_in_the_state_file(store: StateStore) -> N
     assert raw["version"] == STATE_VERSION
     assert raw["modules"]["a"]["module_key"] == MODULE_KEY
     assert raw["connections"]["ab"]["key"] == CONN_KEY
+    assert raw["connections"]["ab"]["keyed"] == {"source": 2, "target": 2}
+    assert raw["updates"]["a"]["phase"] == "switched"
+
+
+def test_keys_are_secrets_in_memory(store: StateStore) -> None:
+    store.save(sample_state())
+    state = store.load()
+    assert state.modules["a"].module_key == Secret(bytes.fromhex(MODULE_KEY))
+    assert state.connections["ab"].key == Secret(bytes.fromhex(CONN_KEY))
+    assert ModuleState("n").module_key == NO_KEY and not ModuleState("n").module_key
+
+
+# What the version before typed roles, phases and in-memory secrets wrote (an update of
+# consumer stopped after keying its new connection): the format did not change.
+OLD_FORMAT: dict[str, Any] = {
+    "connections": {
+        "stream": {
+            "epoch": 1,
+            "id": 1,
+            "key": "c0" * 16,
+            "keyed": {"source": 1, "target": 1},
+            "keyed_instance": {"source": 3, "target": 4},
+            "operator_receive": 0,
+            "operator_send": 0,
+            "routes": {"a": "0123456789abcdef", "b": "fedcba9876543210"},
+            "suite": "aes-gcm-128",
+        },
+        "stream~u0badc0de": {
+            "epoch": 1,
+            "id": 2,
+            "key": "d1" * 16,
+            "keyed": {"target": 1},
+            "keyed_instance": {"target": 9},
+            "operator_receive": 0,
+            "operator_send": 0,
+            "routes": {},
+            "suite": "aes-gcm-128",
+        },
+    },
+    "descriptor": "/app/descriptor.yaml",
+    "modules": {
+        "consumer": {
+            "control_counter": 7,
+            "control_suite": "aes-gcm-128",
+            "emulated": True,
+            "evidence": "SGX DCAP quote v3 (emulated)",
+            "instance": 4,
+            "manifest": {"name": "consumer"},
+            "measurement": "ab" * 32,
+            "module_key": "5e" * 16,
+            "node": "b",
+        },
+        "consumer~u0badc0de": {
+            "control_counter": 2,
+            "control_suite": "aes-gcm-128",
+            "emulated": True,
+            "evidence": "SGX DCAP quote v3 (emulated)",
+            "instance": 9,
+            "manifest": {},
+            "measurement": "cd" * 32,
+            "module_key": "",
+            "node": "b",
+        },
+    },
+    "next_connection_id": 3,
+    "timers": {
+        "producer.tick": {"entry": "tick", "instance": 3, "module": "producer", "period_ms": 10}
+    },
+    "updates": {
+        "consumer": {
+            "held": 0,
+            "measurement": "cd" * 32,
+            "module": "consumer",
+            "phase": "keyed",
+            "released_at": 0.0,
+            "retired": {},
+            "staged": "consumer~u0badc0de",
+            "swapped": [],
+            "switched_at": 0.0,
+            "transfer": "",
+        }
+    },
+    "version": 1,
+}
+
+
+def test_a_state_file_of_the_previous_version_loads_typed_and_saves_the_same(
+    store: StateStore,
+) -> None:
+    text = json.dumps(OLD_FORMAT, sort_keys=True, separators=(",", ":"))
+    store.save(DeploymentState())
+    store.path.write_text(text)
+    state = store.load()
+    stream = state.connections["stream"]
+    assert stream.key == Secret(bytes.fromhex("c0" * 16))
+    assert stream.keyed == {EndRole.SOURCE: 1, EndRole.TARGET: 1}
+    assert stream.keyed_instance == {EndRole.SOURCE: 3, EndRole.TARGET: 4}
+    assert state.connections["stream~u0badc0de"].keyed == {EndRole.TARGET: 1}
+    assert state.modules["consumer"].module_key == Secret(bytes.fromhex("5e" * 16))
+    assert state.modules["consumer~u0badc0de"].module_key == NO_KEY  # not attested
+    assert state.updates["consumer"].phase is Phase.KEYED
+    assert state.to_json() == text  # saved again, byte for byte what it was
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("updates", "consumer", "phase"), "halfway"),
+        (("connections", "stream", "keyed"), {"sender": 1}),
+        (("connections", "stream", "key"), "not hex"),
+        (("modules", "consumer", "module_key"), 42),
+    ],
+    ids=["unknown-phase", "unknown-role", "key-not-hex", "key-not-text"],
+)
+def test_unreadable_phase_role_or_key_is_a_corrupt_state(
+    store: StateStore, where: tuple[str, str, str], value: object
+) -> None:
+    raw = json.loads(json.dumps(OLD_FORMAT))
+    section, name, field = where
+    raw[section][name][field] = value
+    store.save(DeploymentState())
+    store.path.write_text(json.dumps(raw))
+    with pytest.raises(StateError, match="corrupt deployment state"):
+        store.load()
 
 
 def test_reprs_do_not_show_keys() -> None:
@@ -237,6 +370,61 @@ def test_a_waiting_command_gets_the_lock_when_the_other_finishes(store: StateSto
     thread.join(5)
 
 
+def test_async_lock_and_lock_exclude_each_other(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_module, "LOCK_TIMEOUT", 0.2)
+
+    async def take() -> None:
+        async with StateStore(store.folder).locked_async():
+            assert mode(store.folder) == 0o700
+
+    def take_sync() -> None:
+        with store.locked(timeout=0.2):
+            pass
+
+    async def hold_and_try_sync() -> None:
+        async with store.locked_async():
+            await asyncio.to_thread(take_sync)
+
+    with store.locked():
+        with pytest.raises(StateError, match=r"another authex command .*waited 0.2s") as caught:
+            asyncio.run(take())
+        assert caught.value.where == str(store.lock_path)
+    with pytest.raises(StateError, match="another authex command"):
+        asyncio.run(hold_and_try_sync())
+    asyncio.run(take())  # both released
+
+
+def test_async_lock_waits_without_blocking_the_event_loop(store: StateStore) -> None:
+    async def body() -> None:
+        ticks = 0
+        holder_in = asyncio.Event()
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with store.locked_async():
+                holder_in.set()
+                await release.wait()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not release.is_set():
+                ticks += 1
+                if ticks == 5:  # the loop kept running while the waiter polled the lock
+                    release.set()
+                await asyncio.sleep(0.01)
+
+        first = asyncio.create_task(holder())
+        await holder_in.wait()
+        tick = asyncio.create_task(ticker())
+        async with StateStore(store.folder).locked_async():  # waits up to LOCK_TIMEOUT
+            assert release.is_set() and ticks >= 5
+        await asyncio.gather(first, tick)
+
+    asyncio.run(body())
+
+
 def test_operator_key_is_created_once_and_private(store: StateStore) -> None:
     assert not store.key_path.exists()
     first = store.operator_key()
@@ -274,7 +462,7 @@ def test_connection_id_assigns_increasing_ids_stably() -> None:
     assert state.connection_id("x") is first
     assert state.next_connection_id == 3
     assert state.connection_id("z").id == 3
-    assert isinstance(first, ConnectionState) and first.key == "" and first.epoch == 0
+    assert isinstance(first, ConnectionState) and not first.key and first.epoch == 0
 
 
 def test_connection_ids_survive_a_round_trip(store: StateStore) -> None:

@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 
 from authex.cli.render import render_status, show_bytes
+from authex.crypto.secret import Secret
 from authex.deployer.operations import status_report
 from authex.deployer.session import Session
 from authex.deployer.state import DeploymentState, ModuleState
@@ -43,7 +44,7 @@ def make_state() -> DeploymentState:
         node="cloud",
         measurement="ab" * 32,
         instance=11,
-        module_key="11" * 16,
+        module_key=Secret(b"\x11" * 16),
         evidence="sgx-dcap-quote",
         emulated=True,
         manifest={
@@ -56,9 +57,9 @@ def make_state() -> DeploymentState:
     )
     state.modules["sensor"] = ModuleState(node="field", measurement="cd" * 32, instance=22)
     readings = state.connection_id("readings")
-    readings.key, readings.suite = "22" * 16, "spongewrap-128"
+    readings.key, readings.suite = Secret(b"\x22" * 16), "spongewrap-128"
     alerts = state.connection_id("alerts")
-    alerts.key, alerts.suite = "33" * 16, "aes-gcm-128"
+    alerts.key, alerts.suite = Secret(b"\x33" * 16), "aes-gcm-128"
     return state
 
 

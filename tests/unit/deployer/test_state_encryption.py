@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from authex.crypto.secret import Secret
 from authex.deployer.sealing import PASSPHRASE_ENV
 from authex.deployer.state import ConnectionState, DeploymentState, ModuleState, StateStore
 from authex.errors import StateError
@@ -17,8 +18,9 @@ KEY = "00112233445566778899aabbccddeeff"
 
 def sample() -> DeploymentState:
     state = DeploymentState(descriptor="/x/descriptor.yaml")
-    state.modules["m"] = ModuleState(node="n", module_key=KEY, instance=7)
-    state.connections["c"] = ConnectionState(id=1, key=KEY[::-1], suite="aes-gcm-128")
+    state.modules["m"] = ModuleState(node="n", module_key=Secret(bytes.fromhex(KEY)), instance=7)
+    key = Secret(bytes.fromhex(KEY[::-1]))
+    state.connections["c"] = ConnectionState(id=1, key=key, suite="aes-gcm-128")
     return state
 
 
@@ -33,8 +35,8 @@ def test_encrypted_state_round_trips_and_hides_keys(
     assert json.loads(text)["encrypted"] == "scrypt-aes-gcm-v1"
     assert (store.path.stat().st_mode & 0o777) == 0o600
     loaded = StateStore(tmp_path / ".authex").load()  # a fresh store derives the key again
-    assert loaded.modules["m"].module_key == KEY
-    assert loaded.connections["c"].key == KEY[::-1]
+    assert loaded.modules["m"].module_key == Secret(bytes.fromhex(KEY))
+    assert loaded.connections["c"].key == Secret(bytes.fromhex(KEY[::-1]))
 
 
 def test_encrypted_state_without_passphrase_says_what_to_set(

@@ -152,6 +152,7 @@ def test_json_problems_have_json_lines_even_with_tab_indentation(workspace: Path
 def test_descriptor_helpers(fixture_copy: Copy) -> None:
     descriptor = load_descriptor(fixture_copy("valid.yaml"))
     assert descriptor.node("gateway").tee == "sgx"
+    assert descriptor.node("field").address == "10.0.0.5:7103"
     assert descriptor.module("weather").node == "gateway"
     assert [m.name for m in descriptor.modules_on("field")] == ["sensor1", "sensor2"]
     assert descriptor.modules_on("nowhere") == []
