@@ -8,7 +8,6 @@ table, and answers status.  Socket handling lives in agent/server.py.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -16,7 +15,6 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from authex.agent.batch import BATCH
 from authex.agent.config import NodeConfig
@@ -28,6 +26,7 @@ from authex.agent.registry import ModuleRecord, Registry, RegistryStore, TimerRe
 from authex.agent.router import LocalModule, Operator, RemoteNode, RouteTable, UnknownRoute
 from authex.agent.staging import Held
 from authex.agent.stats import ConnectionStats, reason_name
+from authex.agent.status import connection_counters, node_status
 from authex.agent.timers import PeriodicTimer
 from authex.errors import AuthexError, RemoteError
 from authex.wire.codec import Message
@@ -69,6 +68,7 @@ from authex.wire.messages import (
     WatchEvent,
 )
 from authex.wire.names import base_name, is_staged, valid_name
+from authex.wire.status import ConnectionCounters, NodeStatus
 
 log = logging.getLogger("authex.agent")
 RETAINED_PER_CONNECTION = 1000
@@ -168,7 +168,7 @@ class NodeAgent:
             case Timer():
                 return await self._timer(message)
             case Status():
-                return StatusResult(json.dumps(self.status(), sort_keys=True).encode())
+                return StatusResult(self.status())
             case Remove():
                 return await self._remove(message)
             case Reset():
@@ -395,60 +395,24 @@ class NodeAgent:
         self.timers[key] = timer
         timer.start()
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "node": self.config.name,
-            "tee": self.config.tee,
-            "platform": self.platform.info.description if self.platform.info else "",
-            "emulated": bool(self.platform.info and self.platform.info.emulated),
-            "address": self.config.address,
-            "uptime_s": round(time.time() - self.started_at, 1),
-            "modules": [
-                {
-                    "name": m.name,
-                    "tee": m.tee,
-                    "instance": m.instance,
-                    "measurement": m.process.measurement.hex(),
-                    "pid": m.process.pid,
-                    "running": m.process.running,
-                    "state": m.process.exit_reason or "running",
-                    "persistent": m.process.persistent,
-                    "held": len(self.held[m.name].messages) if m.name in self.held else 0,
-                }
-                for m in self.modules.values()
-            ],
-            "routes": sorted(self.routes.routes),
-            "connections": self._connection_status(),
-            "timers": [
-                {
-                    "module": t.module,
-                    "entry_id": t.entry_id,
-                    "period_ms": t.period_ms,
-                    "fired": t.fired,
-                    "failed": t.failed,
-                }
-                for t in self.timers.values()
-            ],
-            "peers": {
-                a: {
-                    "connected": p.connected,
-                    "sent": p.sent,
-                    "resent": p.resent,
-                    "reconnects": p.reconnects,
-                    "outbox": self.outbox.size(a),
-                    "refused": self.outbox.refused.get(a, 0),
-                }
-                for a, p in self.peers.items()
-            },
-        }
+    def status(self) -> NodeStatus:
+        return node_status(
+            config=self.config,
+            platform=self.platform.info,
+            modules=self.modules.values(),
+            held=self.held,
+            routes=self.routes.routes,
+            connections=self._connection_status(),
+            timers=self.timers.values(),
+            peers=self.peers,
+            outbox=self.outbox,
+            uptime_s=time.time() - self.started_at,
+        )
 
-    def _connection_status(self) -> dict[str, dict[str, Any]]:
+    def _connection_status(self) -> tuple[ConnectionCounters, ...]:
         """Counts per connection, with ``pending``: events of it still in this agent's outbox
         or handed to (or held for) a local module and not yet taken."""
-        pending: Counter[int] = Counter(self.outbox.per_connection())
-        pending.update(+self.inflight)
-        ids = sorted(set(self.stats) | set(pending))
-        return {str(c): self.stats[c].to_dict() | {"pending": pending[c]} for c in ids}
+        return connection_counters(self.stats, self.outbox.per_connection(), self.inflight)
 
     async def _remove(self, msg: Remove) -> Message:
         module = self.modules.pop(msg.module, None)
