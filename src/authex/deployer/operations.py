@@ -306,7 +306,7 @@ def status_report(
                 row["to_operator"] += c.to_operator
                 row["dropped"] += c.dropped
                 row["duplicates"] += c.duplicates
-                for reason, n in sorted(c.rejected_by_name().items()):
+                for reason, n in c.rejected_by_name().items():
                     row["rejected"][reason] = row["rejected"].get(reason, 0) + n
         connections.append(row)
     return {"nodes": nodes, "modules": modules, "connections": connections}

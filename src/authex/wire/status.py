@@ -117,8 +117,8 @@ class ConnectionCounters(_Checked):
     pending: U64  # still here: in the outbox, or handed to (or held for) a module, not yet taken
 
     def rejected_by_name(self) -> dict[str, int]:
-        """``{reason name: count}``, as ``authex status`` shows them."""
-        return {reject_reason_name(r.reason): r.count for r in self.rejected}
+        """``{reason name: count}`` by name, as ``authex status`` shows them."""
+        return dict(sorted((reject_reason_name(r.reason), r.count) for r in self.rejected))
 
 
 @dataclass(frozen=True)

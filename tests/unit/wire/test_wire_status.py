@@ -172,3 +172,13 @@ def test_lookups() -> None:
     peer = node.peer("127.0.0.1:7002")
     assert peer is not None and peer.sent == 4
     assert node.timers[0].key == ("sensor", 0x3001)
+
+
+def test_rejections_by_name_come_in_name_order() -> None:
+    counts = (RejectedCount(2, 1), RejectedCount(3, 4), RejectedCount(99, 1))
+    counters = ConnectionCounters(1, 0, 0, 0, 0, 0, counts, 0)
+    assert list(counters.rejected_by_name().items()) == [
+        ("forged", 4),
+        ("reason-99", 1),
+        ("replay", 1),
+    ]
