@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +15,6 @@ from authex.wire import messages
 from authex.wire.codec import (
     HEADER,
     LENGTH_OVERHEAD,
-    Fields,
     Frame,
     FrameDecoder,
     Kind,
@@ -27,8 +25,7 @@ from authex.wire.codec import (
     encode_payload,
 )
 from authex.wire.status import NodeStatus
-
-F = TypeVar("F", bound=Fields)
+from support.strategies import fields_strategy
 
 CLASSES: list[type[Message]] = sorted(
     (
@@ -57,37 +54,8 @@ def field_strategy(kind: Kind) -> st.SearchStrategy[Any]:
     return st.text(max_size=24)
 
 
-def fields_strategy(cls: type[F]) -> st.SearchStrategy[F]:
-    """Any value of a message or record type.  Records that refuse some values their kinds
-    allow (the status records) say which: their flags are 0 or 1, their keyed lists unique."""
-    flags = getattr(cls, "FLAGS", ())
-    unique = dict(getattr(cls, "UNIQUE", ()))
-    fields: dict[str, st.SearchStrategy[Any]] = {}
-    for name, kind in cls.schema():
-        if name in flags:
-            fields[name] = st.booleans()
-        elif kind is Kind.RECORD:
-            fields[name] = fields_strategy(cls.record_type(name))
-        elif kind is Kind.RECORDS:
-            fields[name] = st.lists(
-                fields_strategy(cls.record_type(name)),
-                max_size=3,
-                unique_by=keyed(unique.get(name)),
-            ).map(tuple)
-        else:
-            fields[name] = field_strategy(kind)
-    return st.builds(cls, **fields)
-
-
-def keyed(key: str | None) -> Callable[[Any], object] | None:
-    """What makes two records of a keyed list the same (None: any records may repeat)."""
-    if key is None:
-        return None
-    return lambda record: getattr(record, key)
-
-
 def message_strategy(cls: type[Message]) -> st.SearchStrategy[Message]:
-    return fields_strategy(cls)
+    return fields_strategy(cls, field_strategy)
 
 
 ANY_MESSAGE = st.one_of([message_strategy(cls) for cls in CLASSES])
@@ -179,7 +147,7 @@ def test_truncated_payload_always_rejected(message: Message, data: st.DataObject
 
 # --- the agent's status (typed records) -------------------------------------------------------
 
-NODE_STATUS = fields_strategy(NodeStatus)
+NODE_STATUS = fields_strategy(NodeStatus, field_strategy)
 
 
 @settings(max_examples=60, deadline=None)
