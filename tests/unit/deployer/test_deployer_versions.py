@@ -12,7 +12,7 @@ from authex import PROTOCOL_VERSION
 from authex.agent.config import NodeConfig, init_node_dir
 from authex.agent.tls import data_client_context, server_context
 from authex.deployer.client import AgentClient
-from authex.errors import ProtocolError, RemoteError
+from authex.errors import AuthexError, ProtocolError, RemoteError
 from authex.wire.codec import Frame, FrameDecoder, Message, encode
 from authex.wire.messages import DATA, Error, ErrorCode, Hello, LinkKind, Ok
 from authex.wire.version import mismatch, refusal, refused_by
@@ -20,7 +20,7 @@ from authex.wire.version import mismatch, refusal, refused_by
 FIX = "run the same authex version on both"
 
 
-def fake_agent_says(node_dir: Path, reply: Message) -> tuple[Exception | None, list[Hello]]:
+def fake_agent_says(node_dir: Path, reply: Message) -> tuple[AuthexError | None, list[Hello]]:
     """Connect a deployer client to a fake agent that answers its Hello with ``reply`` (and
     closes the link unless it is Ok): what ``connect`` raised, and the Hellos the agent got."""
     hellos: list[Hello] = []
@@ -41,13 +41,13 @@ def fake_agent_says(node_dir: Path, reply: Message) -> tuple[Exception | None, l
         if not isinstance(reply, Ok):
             writer.close()
 
-    async def go() -> Exception | None:
+    async def go() -> AuthexError | None:
         server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context(node_dir))
         port = server.sockets[0].getsockname()[1]
         client = AgentClient("n1", "127.0.0.1", port, data_client_context())
         try:
             await client.connect()
-        except Exception as exc:
+        except AuthexError as exc:
             return exc
         finally:
             await client.close()
