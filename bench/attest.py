@@ -132,7 +132,7 @@ async def _memory(app: LocalApp, session: Session) -> dict[str, Any]:
     languages: dict[str, list[float]] = {}
     by_language: dict[str, dict[str, dict[str, list[float]]]] = {}
     for m in report["modules"]:
-        pid = int(m["pid"]) if m.get("pid") else 0
+        pid = m["pid"] or 0
         kib = rss_kib(pid) if pid else None
         pss = pss_kib(pid) if pid else None
         language = session.descriptor.module(m["name"]).language

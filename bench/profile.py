@@ -51,8 +51,9 @@ async def _process_pids(app: LocalApp, session: Session) -> dict[str, int]:
             pids[f"platform {node}"] = child
     report = operations.status_report(session, await session.all_status())
     for m in report["modules"]:
-        if m.get("pid"):
-            pids[f"module {m['name']}"] = int(m["pid"])
+        pid = m.get("pid")
+        if pid:
+            pids[f"module {m['name']}"] = int(pid)
     return pids
 
 

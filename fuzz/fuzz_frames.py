@@ -11,13 +11,14 @@ does not re-encode to its payload.
 from __future__ import annotations
 
 import sys
+from typing import TypeVar
 
 from harness import instrumented, mutate, run
 
 with instrumented():
     from authex.errors import ProtocolError
     from authex.wire import messages, platform
-    from authex.wire.codec import FrameDecoder, Kind, Message, Registry, encode, encode_payload
+    from authex.wire.codec import Fields, FrameDecoder, Kind, Registry, encode, encode_payload
 
 REGISTRIES: list[Registry] = [
     messages.CONTROL_REQUESTS,
@@ -31,18 +32,24 @@ REGISTRIES: list[Registry] = [
     platform.PLATFORM_TO_MODULE,
 ]
 MAX_PAYLOAD = 4096
+F = TypeVar("F", bound=Fields)
 _SAMPLE = {Kind.U8: 0x7F, Kind.U16: 0x1234, Kind.U32: 0xDEADBEEF, Kind.U64: 1 << 40}
 
 
-def _sample(cls: type[Message]) -> Message:
+def _sample(cls: type[F]) -> F:
+    flags = getattr(cls, "FLAGS", ())  # status records: flags are 0 or 1
     values: dict[str, object] = {}
     for name, kind in cls.schema():
         if kind is Kind.BYTES:
             values[name] = b"\x00\x01bytes\xff"
         elif kind is Kind.STR:
             values[name] = "text \u00e9"
+        elif kind is Kind.RECORD:
+            values[name] = _sample(cls.record_type(name))
+        elif kind is Kind.RECORDS:
+            values[name] = (_sample(cls.record_type(name)),)
         else:
-            values[name] = _SAMPLE[kind]
+            values[name] = 1 if name in flags else _SAMPLE[kind]
     return cls(**values)
 
 

@@ -25,20 +25,24 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from authex import PROTOCOL_VERSION
+from authex import EVENT_AD_VERSION, PROTOCOL_VERSION
 from authex.crypto import channel, control
 from authex.crypto.secret import Secret
 from authex.crypto.suites import SUITE_NAMES, AesGcm128, SuiteId, nonce_block
 from authex.errors import ReplayError
 from authex.wire import messages
+from authex.wire import status as st
 from authex.wire.codec import (
     CONTROL_MAX_FRAME,
     DEFAULT_MAX_FRAME,
     HEADER,
     LENGTH_OVERHEAD,
+    Fields,
     Kind,
     Message,
+    Record,
     Registry,
+    decode_payload,
     encode,
     encode_payload,
 )
@@ -46,6 +50,7 @@ from authex.wire.codec import (
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "spec" / "vectors"
 MAX_U64 = (1 << 64) - 1
+MAX_U32 = (1 << 32) - 1
 JSON = dict[str, Any]
 
 
@@ -81,12 +86,23 @@ LIMITS = {
 }
 
 
+RECORD_KINDS = (Kind.RECORD, Kind.RECORDS)
+
+
+def carries_records(cls: type[Message]) -> bool:
+    return any(kind in RECORD_KINDS for _, kind in cls.schema())
+
+
 def message_classes() -> list[type[Message]]:
-    """Every concrete message class defined in authex.wire.messages, by type code."""
+    """Every concrete message class defined in authex.wire.messages whose fields are all scalar
+    kinds, by type code (StatusResult, which carries records, has status.json)."""
     found = [
         obj
         for obj in vars(messages).values()
-        if isinstance(obj, type) and issubclass(obj, Message) and obj is not Message
+        if isinstance(obj, type)
+        and issubclass(obj, Message)
+        and obj is not Message
+        and not carries_records(obj)
     ]
     return sorted(found, key=lambda cls: cls.TYPE)
 
@@ -94,7 +110,7 @@ def message_classes() -> list[type[Message]]:
 # One example per message class: (request id, field values).  Str values include non-ASCII text
 # so that implementations count UTF-8 bytes, not characters.
 EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
-    "Hello": (1, {"link": 1, "version": 1, "peer": "deployer@ops-laptop"}),
+    "Hello": (1, {"link": 1, "version": PROTOCOL_VERSION, "peer": "deployer@ops-laptop"}),
     "Ok": (1, {"body": b""}),
     "Error": (7, {"code": 3, "message": "unknown connection 0x00000009 (répertoire)"}),
     "Load": (2, {"module": "sensor", "tee": "native", "artifact": bytes(range(40))}),
@@ -153,7 +169,6 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
     "CallResult": (6, {"status": 0, "payload": b"ok"}),
     "Timer": (8, {"module": "sensor", "entry_id": 0x3002, "period_ms": 60_000}),
     "Status": (9, {}),
-    "StatusResult": (9, {"json": b'{"modules":[]}'}),
     "Remove": (10, {"module": "sensor"}),
     "Reset": (11, {}),
     "Send": (12, {"conn_id": 0x10, "counter": 3, "ciphertext": fixed("send", 20)}),
@@ -416,6 +431,245 @@ def frames() -> JSON:
     }
 
 
+# --- status --------------------------------------------------------------------------------
+
+STATUS_RECORDS: tuple[type[Record], ...] = (
+    st.NodeStatus,
+    st.ModuleStatus,
+    st.Route,
+    st.ConnectionCounters,
+    st.RejectedCount,
+    st.TimerStatus,
+    st.PeerStatus,
+)
+
+
+def fields_json(value: Fields) -> list[JSON]:
+    """A message's or record's fields as vector JSON; records nest their own field lists."""
+    out: list[JSON] = []
+    for name, kind in value.schema():
+        item = getattr(value, name)
+        field: JSON = {"name": name, "kind": kind.value}
+        if kind is Kind.RECORD:
+            field["type"] = value.record_type(name).__name__
+            field["value"] = fields_json(item)
+        elif kind is Kind.RECORDS:
+            field["type"] = value.record_type(name).__name__
+            field["value"] = [fields_json(record) for record in item]
+        else:
+            field["value"] = field_json(kind, int(item) if kind.value[0] == "u" else item)
+        out.append(field)
+    return out
+
+
+def encode_fields_json(fields: list[JSON]) -> bytes:
+    """Vector JSON fields to bytes, straight from spec/protocol.md section 2 (no validation:
+    the negative vectors are built with it)."""
+    sizes = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
+    out = b""
+    for f in fields:
+        kind, value = f["kind"], f["value"]
+        if kind in sizes:
+            out += int(value).to_bytes(sizes[kind], "big")
+        elif kind == "bytes":
+            data = bytes.fromhex(value)
+            out += struct.pack(">I", len(data)) + data
+        elif kind == "str":
+            text = value.encode("utf-8")
+            out += struct.pack(">H", len(text)) + text
+        elif kind == "record":
+            out += encode_fields_json(value)
+        else:  # records; "count", when present, overrides the number of records (negatives)
+            count = f.get("count", len(value))
+            out += struct.pack(">I", count) + b"".join(encode_fields_json(r) for r in value)
+    return out
+
+
+def idle_status() -> st.NodeStatus:
+    """A node agent that just started: nothing loaded, routed, counted or linked."""
+    return st.NodeStatus("node-a", "native", "", 0, "127.0.0.1:7300", 1, (), (), (), (), ())
+
+
+def busy_status() -> st.NodeStatus:
+    """An agent in the middle of an update, with every list filled."""
+    return st.NodeStatus(
+        node="node-b",
+        tee="sgx",
+        platform="SGX emulation (simulation CA) — nœud",
+        emulated=1,
+        address="[::1]:7301",
+        uptime_ms=(1 << 40) + 7,
+        modules=(
+            st.ModuleStatus(
+                "sensor",
+                "sgx",
+                0x0102030405060708,
+                fixed("status sensor", 32),
+                4242,
+                1,
+                "running",
+                1,
+                0,
+            ),
+            st.ModuleStatus(
+                "sensor~u1",
+                "sgx",
+                0x7FFFFFFFFFFFFFFF,
+                fixed("status staged", 32),
+                4243,
+                1,
+                "running",
+                1,
+                3,
+            ),
+            st.ModuleStatus("capteur-é", "sgx", 9, b"", 0, 0, "exited", 0, 0),
+        ),
+        routes=(st.Route(3), st.Route(9), st.Route(0xFFFFFFFF)),
+        connections=(
+            st.ConnectionCounters(
+                3,
+                delivered=5,
+                forwarded=0,
+                to_operator=0,
+                dropped=1,
+                duplicates=2,
+                rejected=(st.RejectedCount(2, 1), st.RejectedCount(3, 4), st.RejectedCount(99, 1)),
+                pending=0,
+            ),
+            st.ConnectionCounters(9, 0, MAX_U64, 3, 0, 0, (), 3),
+        ),
+        timers=(st.TimerStatus("sensor", 0x3002, 60_000, 12, 1),),
+        peers=(st.PeerStatus("10.0.0.1:7300", 0, 17, 4, 2, 3, 0),),
+    )
+
+
+def status_message_vector(example: str, status: st.NodeStatus, request_id: int) -> JSON:
+    message = messages.StatusResult(status)
+    payload = encode_payload(message)
+    assert decode_payload(messages.StatusResult, payload) == message
+    return {
+        "name": "StatusResult",
+        "example": example,
+        "type": messages.StatusResult.TYPE,
+        "links": [messages.CONTROL_REPLIES.name],
+        "request_id": request_id,
+        "fields": fields_json(message),
+        "payload": payload.hex(),
+        "frame": encode(message, request_id).hex(),
+    }
+
+
+def status_negative_vectors() -> list[JSON]:
+    idle = fields_json(messages.StatusResult(idle_status()))
+    busy = fields_json(messages.StatusResult(busy_status()))
+
+    def changed(base: list[JSON], change: Any) -> bytes:
+        """``base`` with one change to its NodeStatus fields (a fresh copy), encoded."""
+        fields = json.loads(json.dumps(base))
+        node = {f["name"]: f for f in fields[0]["value"]}
+        change(node)
+        return encode_fields_json(fields)
+
+    least = st.ModuleStatus.min_size()
+    cases: list[tuple[str, str, bytes, str]] = [
+        (
+            "count_past_payload",
+            "modules announces 2^32 - 1 records; 16 bytes follow (the 4 empty lists after it)",
+            changed(idle, lambda n: n["modules"].update(count=MAX_U32)),
+            "message_error",
+        ),
+        (
+            "count_larger_than_rest",
+            "modules announces 1 record, but the 16 bytes left are fewer than the "
+            f"{least} a ModuleStatus takes at least",
+            changed(idle, lambda n: n["modules"].update(count=1)),
+            "message_error",
+        ),
+        (
+            "nested_count_past_payload",
+            "the rejected list of connection 9 announces 2^32 - 1 records",
+            changed(busy, lambda n: n["connections"]["value"][1][6].update(count=MAX_U32)),
+            "message_error",
+        ),
+        (
+            "record_truncated",
+            "the payload ends inside the last PeerStatus",
+            encode_fields_json(busy)[:-5],
+            "message_error",
+        ),
+        (
+            "trailing_bytes",
+            "a complete NodeStatus followed by one byte no field accounts for",
+            encode_fields_json(idle) + b"\x00",
+            "message_error",
+        ),
+        (
+            "flag_not_0_or_1",
+            "NodeStatus.emulated is 2 (flags are 0 or 1)",
+            changed(idle, lambda n: n["emulated"].update(value=2)),
+            "message_error",
+        ),
+        (
+            "duplicate_connection",
+            "two ConnectionCounters with conn_id 3",
+            changed(busy, lambda n: n["connections"]["value"][1][0].update(value=3)),
+            "message_error",
+        ),
+        (
+            "duplicate_module",
+            "two ModuleStatus named sensor",
+            changed(busy, lambda n: n["modules"]["value"][1][0].update(value="sensor")),
+            "message_error",
+        ),
+        (
+            "unknown_reject_reason_ok",
+            "a reject reason this version does not name (200) is accepted (positive control)",
+            changed(
+                busy, lambda n: n["connections"]["value"][0][6]["value"][2][0].update(value=200)
+            ),
+            "ok",
+        ),
+    ]
+    return [
+        {
+            "name": name,
+            "description": description,
+            "link": messages.CONTROL_REPLIES.name,
+            "max_payload": LIMITS[messages.CONTROL_REPLIES.name],
+            "input": raw_frame(messages.StatusResult.TYPE, payload, 9).hex(),
+            "outcome": outcome,
+        }
+        for name, description, payload, outcome in cases
+    ]
+
+
+def status_vectors() -> JSON:
+    return {
+        "about": about(
+            "an independent field encoder written from spec/protocol.md "
+            "(tests/vectors/test_vectors_status.py)"
+        ),
+        "layout": "StatusResult payload = record NodeStatus; record T = the fields of T in "
+        "order; records T = u32 count, then count times record T",
+        "records": {
+            cls.__name__: {
+                "min_size": cls.min_size(),
+                "fields": [
+                    {"name": name, "kind": kind.value}
+                    | ({"type": cls.record_type(name).__name__} if kind in RECORD_KINDS else {})
+                    for name, kind in cls.schema()
+                ],
+            }
+            for cls in STATUS_RECORDS
+        },
+        "messages": [
+            status_message_vector("idle", idle_status(), 9),
+            status_message_vector("busy", busy_status(), 0x0A0B0C0D),
+        ],
+        "negative": status_negative_vectors(),
+    }
+
+
 # --- event channel -------------------------------------------------------------------------
 
 AES = AesGcm128()
@@ -471,7 +725,7 @@ def event_channel() -> JSON:
         ),
         "suite": "aes-gcm-128",
         "suite_id": int(SuiteId.AES_GCM_128),
-        "version": PROTOCOL_VERSION,
+        "version": EVENT_AD_VERSION,
         "vectors": [
             event_vector("first_event", key_a, 1, 0, 1, b"hello"),
             event_vector("response_to_first", key_a, 1, 1, 1, b"world"),
@@ -689,6 +943,7 @@ BUILDERS = {
     "event_channel.json": event_channel,
     "control.json": control_vectors,
     "native_exchange.json": native_exchange,
+    "status.json": status_vectors,
 }
 
 

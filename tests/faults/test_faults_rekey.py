@@ -30,6 +30,7 @@ def test_a_reloaded_module_gets_every_event_sent_after_its_new_keys(tmp_path: Pa
         app.call("producer", "burst", b"300")
         app.wait_for("the first 300", lambda: processed(app) == 300)
         pid = next(m["pid"] for m in app.status()["modules"] if m["name"] == "consumer")
+        assert pid is not None
         os.kill(pid, signal.SIGKILL)  # not persistent: it stays down until the next deploy
         app.wait_for("the crash seen", lambda: processed(app) == -1)
         report = app.deploy()

@@ -29,6 +29,7 @@ from authex.wire.codec import (
     encode,
     encode_payload,
 )
+from support.strategies import fields_strategy
 
 REGISTRIES: dict[str, Registry] = {
     "CONTROL_REQUESTS": messages.CONTROL_REQUESTS,
@@ -59,8 +60,8 @@ def _field(kind: Kind) -> st.SearchStrategy[Any]:
 @st.composite
 def _valid_frame(draw: st.DrawFn, registry: Registry) -> tuple[type[Message], bytes]:
     cls = draw(st.sampled_from(sorted(registry.by_type.values(), key=lambda c: c.TYPE)))
-    values = {name: draw(_field(kind)) for name, kind in cls.schema()}
-    return cls, encode(cls(**values), draw(st.integers(0, (1 << 32) - 1)))
+    message = draw(fields_strategy(cls, _field))  # StatusResult: its records too
+    return cls, encode(message, draw(st.integers(0, (1 << 32) - 1)))
 
 
 @st.composite

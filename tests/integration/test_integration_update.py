@@ -15,6 +15,7 @@ import pytest
 from authex.deployer.session import Session
 from authex.deployer.update import update
 from authex.wire.messages import CallStatus
+from authex.wire.status import NodeStatus
 from support.harness import App, running_app
 
 
@@ -28,7 +29,7 @@ def app(irrigation_dir: Path) -> Iterator[App]:
 def routes(app: App) -> set[int]:
     async def body(session: Session) -> set[int]:
         statuses = await session.all_status()
-        return {r for s in statuses.values() if isinstance(s, dict) for r in s["routes"]}
+        return {r for s in statuses.values() if isinstance(s, NodeStatus) for r in s.route_ids}
 
     return app.with_session(body, exclusive=False)
 

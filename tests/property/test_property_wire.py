@@ -24,6 +24,8 @@ from authex.wire.codec import (
     encode,
     encode_payload,
 )
+from authex.wire.status import NodeStatus
+from support.strategies import fields_strategy
 
 CLASSES: list[type[Message]] = sorted(
     (
@@ -53,7 +55,7 @@ def field_strategy(kind: Kind) -> st.SearchStrategy[Any]:
 
 
 def message_strategy(cls: type[Message]) -> st.SearchStrategy[Message]:
-    return st.builds(cls, **{name: field_strategy(kind) for name, kind in cls.schema()})
+    return fields_strategy(cls, field_strategy)
 
 
 ANY_MESSAGE = st.one_of([message_strategy(cls) for cls in CLASSES])
@@ -141,3 +143,37 @@ def test_truncated_payload_always_rejected(message: Message, data: st.DataObject
     cut = data.draw(st.integers(0, len(payload) - 1))
     with pytest.raises(ProtocolError):
         decode_payload(type(message), payload[:cut])
+
+
+# --- the agent's status (typed records) -------------------------------------------------------
+
+NODE_STATUS = fields_strategy(NodeStatus, field_strategy)
+
+
+@settings(max_examples=60, deadline=None)
+@given(status=NODE_STATUS, request_id=REQUEST_IDS)
+def test_node_status_round_trip(status: NodeStatus, request_id: int) -> None:
+    message = messages.StatusResult(status)
+    (frame,) = FrameDecoder(1 << 26).feed(encode(message, request_id))
+    decoded = messages.CONTROL_REPLIES.decode(frame)
+    assert decoded == message
+    assert isinstance(decoded, messages.StatusResult)
+    assert decoded.status.emulated is bool(status.emulated)
+
+
+@settings(max_examples=150, deadline=None)
+@given(status=NODE_STATUS, data=st.data())
+def test_a_changed_status_byte_decodes_canonically_or_is_refused(
+    status: NodeStatus, data: st.DataObject
+) -> None:
+    """One byte of a valid status payload set to any value: the decoder refuses it with a
+    ProtocolError (a count past the payload, a flag of 2, a repeated key, bad UTF-8...) or
+    reads a status that encodes back to the very same bytes."""
+    payload = bytearray(encode_payload(messages.StatusResult(status)))
+    index = data.draw(st.integers(0, len(payload) - 1))
+    payload[index] = data.draw(st.integers(0, 255))
+    try:
+        decoded = decode_payload(messages.StatusResult, bytes(payload))
+    except ProtocolError:
+        return
+    assert encode_payload(decoded) == bytes(payload)

@@ -117,14 +117,13 @@ def relayed(app: App) -> int:
     return int(app.call("relay", "relayed").payload)
 
 
-COUNTED = ("delivered", "duplicates", "dropped")
-
-
 def counts(app: App) -> dict[str, Counter[str]]:
     """Per connection: the agents' counters and the modules' rejections (``rejected:REASON``)."""
     result: dict[str, Counter[str]] = {}
     for conn in app.status()["connections"]:
-        counter: Counter[str] = Counter({name: conn[name] for name in COUNTED})
+        counter: Counter[str] = Counter(
+            delivered=conn["delivered"], duplicates=conn["duplicates"], dropped=conn["dropped"]
+        )
         counter.update({f"rejected:{r}": n for r, n in conn["rejected"].items()})
         result[conn["name"]] = counter
     return result

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from authex.deployer import operations
 from authex.deployer.client import operator_context
@@ -54,8 +54,8 @@ class App:
     def deploy(self) -> DeployReport:
         return self.with_session(deploy)
 
-    def status(self) -> dict[str, Any]:
-        async def body(session: Session) -> dict[str, Any]:
+    def status(self) -> operations.StatusReport:
+        async def body(session: Session) -> operations.StatusReport:
             return operations.status_report(session, await session.all_status())
 
         return self.with_session(body, exclusive=False)
@@ -68,9 +68,8 @@ class App:
         cert, key = store.operator_tls()
         return operator_context(identity, cert, key)
 
-    def connection(self, name: str) -> dict[str, Any]:
-        conns: list[dict[str, Any]] = self.status()["connections"]
-        return next(c for c in conns if c["name"] == name)
+    def connection(self, name: str) -> operations.ConnectionRow:
+        return next(c for c in self.status()["connections"] if c["name"] == name)
 
     def call(self, module: str, entry: str, arg: bytes = b"") -> operations.CallOutcome:
         return self.with_session(lambda s: operations.call(s, module, entry, arg))

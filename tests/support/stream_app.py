@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from authex.deployer.cluster import LocalCluster
+from authex.deployer.operations import ModuleRow
 from authex.descriptor import load_descriptor
 from authex.errors import RemoteError
 from support.harness import App
@@ -82,7 +83,6 @@ def start_durable(
     return cluster, app
 
 
-def consumer_status(app: App) -> dict[str, object]:
+def consumer_status(app: App) -> ModuleRow:
     """The consumer as the status shows it ("running": its node runs the instance deployed)."""
-    module: dict[str, object] = next(m for m in app.status()["modules"] if m["name"] == "consumer")
-    return module
+    return next(m for m in app.status()["modules"] if m["name"] == "consumer")

@@ -11,7 +11,8 @@
 #define BYTES AX_F_BYTES
 #define STR AX_F_STR
 
-/* Every message of every link, as in spec/protocol.md §4 (module code uses only some).
+/* Every message of every link, as in spec/protocol.md §4 (module code uses only some), but the
+ * agent's StatusResult (0x1d), whose typed records only the deployer reads.
  * -DAUTHEX_COMPACT (the deployer's Sancus builds) keeps only the module's own links. */
 static const ax_message_schema SCHEMAS[] = {
     {0x02, "Ok", 1, {BYTES}, {"body"}},
@@ -31,7 +32,6 @@ static const ax_message_schema SCHEMAS[] = {
     {0x19, "CallResult", 2, {U8, BYTES}, {"status", "payload"}},
     {0x1a, "Timer", 3, {STR, U16, U32}, {"module", "entry_id", "period_ms"}},
     {0x1c, "Status", 0, {U8}, {""}},
-    {0x1d, "StatusResult", 1, {BYTES}, {"json"}},
     {0x1e, "Remove", 1, {STR}, {"module"}},
     {0x20, "Reset", 0, {U8}, {""}},
     {0x22, "Send", 3, {U32, U64, BYTES}, {"conn_id", "counter", "ciphertext"}},

@@ -15,11 +15,9 @@ agent/server.py, agent/peers.py and agent/process.py.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from authex.agent.batch import Batcher
 from authex.agent.commands import Commands
@@ -41,9 +39,11 @@ from authex.agent.outbox import Outbox
 from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
 from authex.agent.registry import RegistryStore
+from authex.agent.status import connection_counters, node_status
 from authex.agent.tasks import TaskSupervisor
 from authex.wire.codec import Message
 from authex.wire.messages import Event, HostAccepted, HostEmit, HostRejected, StatusResult
+from authex.wire.status import NodeStatus
 
 log = logging.getLogger("authex.agent")
 HIGH_WATER = 1 << 20  # unsent bytes towards one module before data links pause
@@ -78,7 +78,7 @@ class NodeAgent:
             self.operator,
             self.outbox,
             self.apply,
-            lambda: StatusResult(json.dumps(self.status(), sort_keys=True).encode()),
+            lambda: StatusResult(self.status()),
         )
 
     @property
@@ -122,61 +122,21 @@ class NodeAgent:
             if module.process.buffered > HIGH_WATER:
                 await module.process.drain()
 
-    def status(self) -> dict[str, Any]:
-        info = self.platform.info
-        return {
-            "node": self.config.name,
-            "tee": self.config.tee,
-            "platform": info.description if info else "",
-            "emulated": bool(info and info.emulated),
-            "address": self.config.address,
-            "uptime_s": round(time.time() - self.started_at, 1),
-            "modules": [
-                {
-                    "name": m.name,
-                    "tee": m.tee,
-                    "instance": m.instance,
-                    "measurement": m.process.measurement.hex(),
-                    "pid": m.process.pid,
-                    "running": m.process.running,
-                    "state": m.process.exit_reason or "running",
-                    "persistent": m.process.persistent,
-                    "held": self.ledger.held_count(m.name),
-                }
-                for m in self.modules.modules.values()
-            ],
-            "routes": sorted(self.ledger.routes.routes),
-            "connections": self._connection_status(),
-            "timers": [
-                {
-                    "module": t.module,
-                    "entry_id": t.entry_id,
-                    "period_ms": t.period_ms,
-                    "fired": t.fired,
-                    "failed": t.failed,
-                }
-                for t in self.modules.timers.values()
-            ],
-            "peers": {
-                a: {
-                    "connected": p.connected,
-                    "sent": p.sent,
-                    "resent": p.resent,
-                    "reconnects": p.reconnects,
-                    "outbox": self.outbox.size(a),
-                    "refused": self.outbox.refused.get(a, 0),
-                }
-                for a, p in self.forwarder.peers.items()
-            },
-        }
-
-    def _connection_status(self) -> dict[str, dict[str, Any]]:
-        """Counts per connection, with ``pending``: events of it still in this agent's outbox
-        or handed to (or held for) a local module and not yet taken."""
-        pending = self.ledger.pending(self.outbox.per_connection().items())
-        stats = self.ledger.stats
-        ids = sorted(set(stats) | set(pending))
-        return {str(c): stats[c].to_dict() | {"pending": pending[c]} for c in ids}
+    def status(self) -> NodeStatus:
+        return node_status(
+            config=self.config,
+            platform=self.platform.info,
+            modules=self.modules.modules.values(),
+            held=self.ledger.held,
+            routes=self.ledger.routes.routes,
+            connections=connection_counters(
+                self.ledger.stats, self.outbox.per_connection(), self.ledger.inflight
+            ),
+            timers=self.modules.timers.values(),
+            peers=self.forwarder.peers,
+            outbox=self.outbox,
+            uptime_s=time.time() - self.started_at,
+        )
 
     def start(self) -> None:
         """Resume sending whatever the outbox kept from before a restart."""

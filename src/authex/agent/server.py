@@ -49,6 +49,7 @@ from authex.wire.messages import (
     Shutdown,
     Watch,
 )
+from authex.wire.version import refusal
 
 log = logging.getLogger("authex.agent.server")
 HELLO_TIMEOUT = 10.0
@@ -165,8 +166,9 @@ class AgentServer:
         hello = DATA.decode(hello_frames[0])
         if not isinstance(hello, Hello):
             raise ProtocolError("link must start with Hello")
-        if hello.version != PROTOCOL_VERSION:
-            raise ProtocolError(f"protocol version {hello.version} unsupported")
+        if hello.version != PROTOCOL_VERSION:  # answered with Error (BAD_REQUEST) naming both
+            name = self.agent.config.name
+            raise ProtocolError(refusal(name, PROTOCOL_VERSION, hello.peer, hello.version))
         leftover = hello_frames[1:]
         if hello.link == LinkKind.DATA:
             writer.write(encode(Ok()))

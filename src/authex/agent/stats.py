@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
-from authex.wire.messages import RejectReason
+from authex.wire.status import ConnectionCounters, RejectedCount, reject_reason_code
+from authex.wire.status import reject_reason_name as reason_name
 
 
 @dataclass
@@ -18,19 +18,19 @@ class ConnectionStats:
     duplicates: int = 0  # resends of events the module had already taken (acknowledged again)
     rejected: Counter[str] = field(default_factory=Counter)  # reported by the receiving module
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "delivered": self.delivered,
-            "forwarded": self.forwarded,
-            "to_operator": self.to_operator,
-            "dropped": self.dropped,
-            "duplicates": self.duplicates,
-            "rejected": dict(self.rejected),
-        }
+    def counters(self, conn_id: int, pending: int) -> ConnectionCounters:
+        """These counts as the status record of connection ``conn_id``."""
+        rejected = sorted((reject_reason_code(name), n) for name, n in self.rejected.items() if n)
+        return ConnectionCounters(
+            conn_id=conn_id,
+            delivered=self.delivered,
+            forwarded=self.forwarded,
+            to_operator=self.to_operator,
+            dropped=self.dropped,
+            duplicates=self.duplicates,
+            rejected=tuple(RejectedCount(code, n) for code, n in rejected),
+            pending=pending,
+        )
 
 
-def reason_name(code: int) -> str:
-    try:
-        return RejectReason(code).name.lower()
-    except ValueError:
-        return f"reason-{code}"
+__all__ = ["ConnectionStats", "reason_name"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from authex.deployer.operations import StatusReport
 from authex.deployer.plan import Plan
 from authex.descriptor import Descriptor
 
@@ -26,7 +25,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_status(descriptor: Descriptor, report: dict[str, Any]) -> str:
+def render_status(descriptor: Descriptor, report: StatusReport) -> str:
     parts = [f"deployment {descriptor.name} ({descriptor.path})", "", "NODES"]
     parts.append(
         _table(

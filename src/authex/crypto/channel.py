@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from authex import PROTOCOL_VERSION
+from authex import EVENT_AD_VERSION
 from authex.crypto.secret import Secret
 from authex.crypto.suites import Aead
 from authex.errors import CryptoError, ReplayError
@@ -20,7 +20,7 @@ _AD = struct.Struct(">BIBQ")
 
 
 def event_ad(conn_id: int, direction: int, counter: int) -> bytes:
-    return _AD.pack(PROTOCOL_VERSION, conn_id, direction, counter)
+    return _AD.pack(EVENT_AD_VERSION, conn_id, direction, counter)
 
 
 def seal_event(

@@ -18,6 +18,7 @@ from authex import PROTOCOL_VERSION
 from authex.errors import AuthexTimeoutError, ProtocolError, RemoteError
 from authex.wire.codec import CONTROL_MAX_FRAME, FrameDecoder, Message, encode
 from authex.wire.messages import CONTROL_REPLIES, Error, Hello, LinkKind, Ok, Watch, WatchEvent
+from authex.wire.version import mismatch, refused_by
 
 CONNECT_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 30.0
@@ -75,8 +76,14 @@ class AgentClient:
         future = self._expect(0)
         assert self._writer is not None
         self._writer.write(encode(Hello(LinkKind.CONTROL, PROTOCOL_VERSION, "deployer")))
-        async with self._answer_within(CONNECT_TIMEOUT, "hello"):
-            reply = self._checked(await future)
+        try:
+            async with self._answer_within(CONNECT_TIMEOUT, "hello"):
+                reply = self._checked(await future)
+        except RemoteError as exc:  # an agent of another protocol version says so
+            theirs = refused_by(exc.message)
+            if theirs is None or theirs == PROTOCOL_VERSION:
+                raise
+            raise ProtocolError(mismatch(self.node, theirs, PROTOCOL_VERSION)) from exc
         if not isinstance(reply, Ok):
             raise ProtocolError("agent did not accept the control link", where=self.where)
         return self

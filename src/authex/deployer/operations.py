@@ -7,9 +7,9 @@ connection key from the deployment state and checks counters like any module wou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from authex.crypto.channel import ChannelEnd, ReceiveWindow, SendCounter
 from authex.crypto.control import open_result, seal_call
@@ -31,8 +31,7 @@ from authex.wire.messages import (
     Response,
     Send,
 )
-
-COUNTED = ("delivered", "forwarded", "to_operator", "dropped", "duplicates")
+from authex.wire.status import NodeStatus
 
 
 @dataclass(frozen=True)
@@ -192,11 +191,54 @@ async def reset(session: Session) -> list[str]:
     return errors
 
 
+class NodeRow(TypedDict):
+    name: str
+    tee: str
+    address: str
+    reachable: bool
+    error: str  # why its agent could not be asked ("" when reachable)
+
+
+class ModuleRow(TypedDict):
+    name: str
+    node: str
+    tee: str
+    label: str  # the TEE backend as `authex status` shows it
+    emulated: bool
+    measurement: str  # hex, as attested ("" before)
+    attested: bool
+    evidence: str  # what the attestation rested on
+    running: bool  # the agent runs the attested instance
+    pid: int | None
+    public_entries: list[str]
+
+
+class ConnectionRow(TypedDict):
+    name: str
+    id: int | None
+    suite: str
+    keyed: bool
+    delivered: int  # the counts are summed over every agent that reported the connection
+    forwarded: int
+    to_operator: int
+    dropped: int
+    duplicates: int
+    rejected: dict[str, int]  # reason name -> count
+
+
+class StatusReport(TypedDict):
+    """What `authex status` shows (and prints as JSON with --json)."""
+
+    nodes: list[NodeRow]
+    modules: list[ModuleRow]
+    connections: list[ConnectionRow]
+
+
 def status_report(
-    session: Session, statuses: dict[str, dict[str, Any] | AuthexError]
-) -> dict[str, Any]:
+    session: Session, statuses: Mapping[str, NodeStatus | AuthexError]
+) -> StatusReport:
     """Merge what the deployer knows (attestation) with what each agent reports (counts)."""
-    nodes = []
+    nodes: list[NodeRow] = []
     for node in session.descriptor.nodes:
         status = statuses.get(node.name)
         nodes.append(
@@ -204,17 +246,15 @@ def status_report(
                 "name": node.name,
                 "tee": node.tee,
                 "address": node.address,
-                "reachable": isinstance(status, dict),
+                "reachable": isinstance(status, NodeStatus),
                 "error": str(status) if isinstance(status, AuthexError) else "",
             }
         )
-    modules = []
+    modules: list[ModuleRow] = []
     for spec in session.descriptor.modules:
         ms = session.state.modules.get(spec.name)
         status = statuses.get(spec.node)
-        running: dict[str, Any] = {}
-        if isinstance(status, dict):
-            running = next((m for m in status["modules"] if m["name"] == spec.name), {})
+        running = status.module(spec.name) if isinstance(status, NodeStatus) else None
         tee = session.descriptor.node(spec.node).tee
         modules.append(
             {
@@ -227,9 +267,12 @@ def status_report(
                 "attested": bool(ms and ms.module_key),
                 "evidence": ms.evidence if ms else "",
                 "running": bool(
-                    running and ms and running.get("instance") == ms.instance and running["running"]
+                    running is not None
+                    and ms
+                    and running.instance == ms.instance
+                    and running.running
                 ),
-                "pid": running.get("pid"),
+                "pid": (running.pid or None) if running is not None else None,
                 "public_entries": [
                     e["name"]
                     for e in (ms.manifest.get("endpoints", []) if ms else [])
@@ -237,26 +280,32 @@ def status_report(
                 ],
             }
         )
-    connections = []
+    connections: list[ConnectionRow] = []
     for conn in session.descriptor.connections:
         cs = session.state.connections.get(conn.name)
-        counts: dict[str, Any] = {name: 0 for name in COUNTED} | {"rejected": {}}
+        row: ConnectionRow = {
+            "name": conn.name,
+            "id": cs.id if cs else None,
+            "suite": cs.suite if cs else "",
+            "keyed": bool(cs and cs.key),
+            "delivered": 0,
+            "forwarded": 0,
+            "to_operator": 0,
+            "dropped": 0,
+            "duplicates": 0,
+            "rejected": {},
+        }
         if cs is not None:
             for status in statuses.values():
-                if isinstance(status, dict):
-                    c = status["connections"].get(str(cs.id))
-                    if c:
-                        for name in COUNTED:
-                            counts[name] += c.get(name, 0)
-                        for reason, n in c["rejected"].items():
-                            counts["rejected"][reason] = counts["rejected"].get(reason, 0) + n
-        connections.append(
-            {
-                "name": conn.name,
-                "id": cs.id if cs else None,
-                "suite": cs.suite if cs else "",
-                "keyed": bool(cs and cs.key),
-                **counts,
-            }
-        )
+                c = status.connection(cs.id) if isinstance(status, NodeStatus) else None
+                if c is None:
+                    continue
+                row["delivered"] += c.delivered
+                row["forwarded"] += c.forwarded
+                row["to_operator"] += c.to_operator
+                row["dropped"] += c.dropped
+                row["duplicates"] += c.duplicates
+                for reason, n in c.rejected_by_name().items():
+                    row["rejected"][reason] = row["rejected"].get(reason, 0) + n
+        connections.append(row)
     return {"nodes": nodes, "modules": modules, "connections": connections}

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from authex.deployer.roles import EndRole
 from authex.deployer.state import DeploymentState
 from authex.descriptor import Connection, Descriptor, suites_for_connection
 from authex.manifest import IoKind, Manifest
+from authex.wire.status import NodeStatus
 
 SUITE_PREFERENCE = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")
 SENDER_KINDS = (IoKind.OUTPUT, IoKind.REQUEST)
@@ -116,10 +116,11 @@ def route_spec(descriptor: Descriptor, conn: Connection, conn_id: int) -> RouteS
     return RouteSpec(conn_id, from_node, src or "", to_node, dst or "")
 
 
-def node_modules(observed: Mapping[str, Any] | None) -> dict[str, int]:
-    if not observed:
+def node_modules(observed: NodeStatus | None) -> dict[str, int]:
+    """Module name -> instance of the modules running on a node (none if it was not asked)."""
+    if observed is None:
         return {}
-    return {m["name"]: m["instance"] for m in observed.get("modules", []) if m.get("running")}
+    return {m.name: m.instance for m in observed.modules if m.running}
 
 
 def make_plan(
@@ -127,7 +128,7 @@ def make_plan(
     manifests: Mapping[str, Manifest],
     measurements: Mapping[str, bytes],
     state: DeploymentState,
-    observed: Mapping[str, Mapping[str, Any] | None],
+    observed: Mapping[str, NodeStatus | None],
 ) -> Plan:
     """``observed`` maps node name to its agent's status (None: not queried / unreachable)."""
     plan = Plan()
@@ -164,7 +165,7 @@ def make_plan(
         spec_route = route_spec(descriptor, conn, conn_id)
         for node in sorted({spec_route.from_node, spec_route.to_node}):
             status = observed.get(node)
-            have = set(status.get("routes", [])) if status else set()
+            have = status.route_ids if status is not None else frozenset()
             installed = cs.routes.get(node) if cs is not None else None
             if cs is None or cs.id not in have or installed != spec_route.digest(addresses):
                 plan.route.append((conn.name, node))
@@ -176,8 +177,8 @@ def make_plan(
         manifest = manifests[periodic.module]
         entry = manifest.find(IoKind.ENTRY, periodic.entry)
         registered = status is not None and any(
-            t["module"] == periodic.module and entry is not None and t["entry_id"] == entry.id
-            for t in status.get("timers", [])
+            t.module == periodic.module and entry is not None and t.entry_id == entry.id
+            for t in status.timers
         )
         if (
             ts is None

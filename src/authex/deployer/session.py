@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -23,6 +21,7 @@ from authex.descriptor import Descriptor, Policy
 from authex.errors import AuthexError, RemoteError, StateError
 from authex.tee.base import OperatorKeys
 from authex.wire.messages import Status, StatusResult
+from authex.wire.status import NodeStatus
 
 
 def _quiet(_: str) -> None:
@@ -110,19 +109,18 @@ class Session:
             self.clients[node] = client
         return client
 
-    async def node_status(self, node: str) -> dict[str, Any]:
+    async def node_status(self, node: str) -> NodeStatus:
         reply = await (await self.client(node)).request(Status())
         if not isinstance(reply, StatusResult):
             raise RemoteError("agent answered status without a result", where=f"node {node}")
-        result: dict[str, Any] = json.loads(reply.json)
-        return result
+        return reply.status
 
     async def all_status(
         self, nodes: Iterable[str] | None = None
-    ) -> dict[str, dict[str, Any] | AuthexError]:
+    ) -> dict[str, NodeStatus | AuthexError]:
         """Every node's status (or those of ``nodes``), or the error that kept us from it."""
 
-        async def one(node: str) -> tuple[str, dict[str, Any] | AuthexError]:
+        async def one(node: str) -> tuple[str, NodeStatus | AuthexError]:
             try:
                 return node, await self.node_status(node)
             except AuthexError as exc:

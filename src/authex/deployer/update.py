@@ -19,7 +19,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from authex.crypto.secret import Secret
 from authex.deployer.deploy import (
@@ -47,6 +46,7 @@ from authex.errors import RemoteError, StateError
 from authex.manifest import STATE_IN_ID, STATE_OUT_ID, IoKind, Manifest
 from authex.wire.messages import Promote, Remove, RemoveRoute, Timer
 from authex.wire.names import staged_name, staged_tag
+from authex.wire.status import NodeStatus
 
 POLL_INTERVAL = 0.05  # seconds between status polls while draining
 DRAIN_TIMEOUT = 120.0  # seconds the old instance gets to take what was sent to it
@@ -291,8 +291,7 @@ async def _staged_running(session: Session, record: UpdateState) -> bool:
         return False
     status = await session.node_status(ms.node)
     return any(
-        m["name"] == record.staged and m["instance"] == ms.instance and m["running"]
-        for m in status["modules"]
+        m.name == record.staged and m.instance == ms.instance and m.running for m in status.modules
     )
 
 
@@ -388,10 +387,9 @@ async def _pending(session: Session, conn_ids: list[int], nodes: list[str]) -> i
     total = 0
     for node in nodes:
         status = statuses.get(node)
-        if not isinstance(status, dict):
+        if not isinstance(status, NodeStatus):
             return -1
-        counts: dict[str, Any] = status["connections"]
-        total += sum(int(counts.get(str(c), {}).get("pending", 0)) for c in conn_ids)
+        total += sum(status.pending(c) for c in conn_ids)
     return total
 
 
@@ -439,10 +437,10 @@ async def _transfer(
         return "skipped (--fresh)"
     node = state.modules[name].node
     status = await session.node_status(node)
-    running = {m["name"]: m for m in status["modules"]}
-    if not running.get(name, {}).get("persistent"):
+    persistent = {m.name for m in status.modules if m.persistent}
+    if name not in persistent:
         return "none (the module keeps no sealed state)"
-    if not running.get(record.staged, {}).get("persistent"):
+    if record.staged not in persistent:
         raise StateError(
             f"the running {name} keeps sealed state but its new version is not persistent: "
             f"run `authex update {name} --fresh` to start it without that state"
@@ -464,7 +462,7 @@ async def _transfer(
     await key_end(session, transfer, state_out, name, key)  # the old instance sends at once
     await _wait_drained(session, [conn_id], [node], "bytes of sealed data in transfer", name)
     status = await session.node_status(node)
-    refused = status["connections"].get(str(conn_id), {}).get("rejected", {})
+    refused = counters.rejected_by_name() if (counters := status.connection(conn_id)) else {}
     await client.request(RemoveRoute(conn_id))
     if refused:
         raise StateError(f"the new {name} refused the state transfer ({refused})")
@@ -477,7 +475,7 @@ async def _promote(session: Session, record: UpdateState, links: list[Link]) -> 
     state, name = session.state, record.module
     ms = state.modules[record.staged]
     status = await session.node_status(ms.node)
-    record.held = next((m["held"] for m in status["modules"] if m["name"] == record.staged), 0)
+    record.held = next((m.held for m in status.modules if m.name == record.staged), 0)
     await (await session.client(ms.node)).request(Promote(record.staged))
     record.released_at = time.time()
     state.modules[name] = state.modules.pop(record.staged)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from authex.wire.codec import U8, U16, U32, U64, Bytes, Message, Registry, Str
+from authex.wire.codec import U8, U16, U32, U64, Bytes, Message, Nested, Registry, Str
+from authex.wire.status import NodeStatus
 
 
 class LinkKind(IntEnum):
@@ -198,8 +199,11 @@ class Status(Message):
 
 @dataclass(frozen=True)
 class StatusResult(Message):
+    """The agent's status: the fields of one NodeStatus record, inline (authex.wire.status).
+    Protocol version 2 (version 1 carried a JSON object here, under the same type code)."""
+
     TYPE = 0x1D
-    json: Bytes
+    status: Nested[NodeStatus]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import authex.agent.modules as modules_mod
 from authex.agent.errors import CommandError
 from authex.agent.node import NodeAgent
 from authex.agent.operator import RETAINED_PER_CONNECTION, OperatorChannel
-from authex.wire.codec import Message
+from authex.wire.codec import Message, decode_payload, encode_payload
 from authex.wire.messages import (
     ErrorCode,
     Event,
@@ -36,6 +36,7 @@ from authex.wire.messages import (
     Timer,
     WatchEvent,
 )
+from authex.wire.status import PeerStatus, RejectedCount
 from support.agent_rig import (
     FWD,
     IN,
@@ -159,11 +160,15 @@ def test_rejections_are_counted_by_reason(agent: NodeAgent) -> None:
     emit(agent, "b", HostRejected(LOCAL, FWD, 5, RejectReason.FORGED))
     emit(agent, "b", HostRejected(LOCAL, FWD, 6, 99))
     assert dict(agent.ledger.stats[LOCAL].rejected) == {"replay": 2, "forged": 1, "reason-99": 1}
-    assert agent.ledger.stats[LOCAL].to_dict()["rejected"] == {
-        "replay": 2,
-        "forged": 1,
-        "reason-99": 1,
-    }
+    counters = agent.ledger.stats[LOCAL].counters(LOCAL, pending=0)
+    assert counters.rejected == (
+        RejectedCount(RejectReason.REPLAY, 2),
+        RejectedCount(RejectReason.FORGED, 1),
+        RejectedCount(99, 1),
+    )
+    assert counters.rejected_by_name() == {"replay": 2, "forged": 1, "reason-99": 1}
+    status = agent.status().connection(LOCAL)
+    assert status is not None and status.rejected == counters.rejected
 
 
 def test_unexpected_module_message_is_ignored(agent: NodeAgent) -> None:
@@ -336,8 +341,9 @@ def test_timer_command_fires_the_entry(agent: NodeAgent) -> None:
                 break
             await asyncio.sleep(0.01)
         assert fake(agent, "b").requests[:2] == [HostCall(0x3001, 0, 0, b"")] * 2
-        status = agent.status()
-        assert status["timers"][0]["module"] == "b" and status["timers"][0]["fired"] >= 2
+        (timer,) = agent.status().timers
+        assert timer.module == "b" and timer.entry_id == 0x3001 and timer.fired >= 2
+        assert timer.period_ms == modules_mod.MIN_TIMER_MS
         assert await agent.command(Timer("b", 0x3001, 0)) == Ok()  # period 0 cancels
         assert agent.modules.timers == {}
 
@@ -364,25 +370,32 @@ def test_status_reports_modules_routes_counts_and_peers(agent: NodeAgent) -> Non
     route(agent, Event(99, FWD, 1, b"x"))
     reply = asyncio.run(agent.command(Status()))
     assert isinstance(reply, StatusResult)
-    status = agent.status()
-    assert status["node"] == "n1" and status["platform"] == "" and status["emulated"] is False
-    assert {(m["name"], m["instance"], m["running"]) for m in status["modules"]} == {
+    status = reply.status
+    assert decode_payload(StatusResult, encode_payload(reply)) == reply  # it goes on the wire
+    assert status.node == "n1" and status.platform == "" and status.emulated is False
+    assert status.address == "127.0.0.1:7001" and status.tee == "native"
+    assert {(m.name, m.instance, m.running) for m in status.modules} == {
         ("a", 1, True),
         ("b", 2, True),
     }
-    assert status["routes"] == [LOCAL, OUT, IN, OP_IN, OP_OUT]
-    assert status["connections"][str(LOCAL)]["delivered"] == 1
-    assert status["connections"]["99"]["dropped"] == 1
-    assert status["peers"] == {
-        N2_ADDRESS: {
-            "connected": False,
-            "sent": 0,
-            "resent": 0,
-            "reconnects": 0,
-            "outbox": 1,
-            "refused": 0,
-        }
-    }
+    assert [r.conn_id for r in status.routes] == [LOCAL, OUT, IN, OP_IN, OP_OUT]
+    local, out = status.connection(LOCAL), status.connection(OUT)
+    assert local is not None and local.delivered == 1 and local.pending == 1  # not taken yet
+    assert out is not None and out.forwarded == 1 and out.pending == 1  # in the outbox
+    dropped = status.connection(99)
+    assert dropped is not None and dropped.dropped == 1 and dropped.pending == 0
+    assert [c.conn_id for c in status.connections] == [LOCAL, OUT, 99]
+    assert status.peers == (
+        PeerStatus(
+            address=N2_ADDRESS,
+            connected=False,
+            sent=0,
+            resent=0,
+            reconnects=0,
+            outbox=1,
+            refused=0,
+        ),
+    )
 
 
 def test_close_stops_modules_timers_and_platform(agent: NodeAgent) -> None:

@@ -63,7 +63,7 @@ def staged(agent: NodeAgent) -> FakeProcess:
 
 
 def pending(agent: NodeAgent, conn_id: int) -> int:
-    return int(agent.status()["connections"].get(str(conn_id), {}).get("pending", 0))
+    return agent.status().pending(conn_id)
 
 
 def test_staged_names() -> None:
@@ -83,8 +83,8 @@ def test_deliveries_to_a_staged_module_are_held_and_pending(
         route(agent, Event(NEW_IN, FWD, counter, b"e%d" % counter))
     assert staged.sent == []  # held, not delivered
     assert pending(agent, NEW_IN) == 3
-    module = next(m for m in agent.status()["modules"] if m["name"] == "b~u1")
-    assert module["held"] == 3
+    module = agent.status().module("b~u1")
+    assert module is not None and module.held == 3
 
 
 def test_held_remote_events_are_not_acknowledged_until_taken(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ from authex.deployer.roles import EndRole
 from authex.deployer.state import NO_KEY, DeploymentState, ModuleState, TimerState
 from authex.descriptor import Descriptor, parse_descriptor
 from authex.manifest import IoKind, Manifest, assign_ids
+from authex.wire.status import NodeStatus, Route
+from support import status as fake_status
 
 ALL_SUITES = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")
 
@@ -90,12 +92,16 @@ class World:
     manifests: dict[str, Manifest]
     measurements: dict[str, bytes]
     state: DeploymentState = field(default_factory=DeploymentState)
-    observed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    observed: dict[str, NodeStatus] = field(default_factory=dict)
     instances: itertools.count[int] = field(default_factory=lambda: itertools.count(101))
 
     def __post_init__(self) -> None:
         for node in self.descriptor.nodes:
-            self.observed.setdefault(node.name, {"modules": [], "routes": [], "timers": []})
+            self.observed.setdefault(node.name, fake_status.node(node.name))
+
+    def change(self, node: str, **fields: Any) -> None:
+        """What the agent of ``node`` reports from now on: these fields changed."""
+        self.observed[node] = replace(self.observed[node], **fields)
 
     def plan(self) -> Plan:
         return make_plan(
@@ -110,9 +116,8 @@ class World:
             spec = d.module(name)
             if name in plan.load:
                 instance = next(self.instances)
-                mods = self.observed[spec.node]["modules"]
-                mods[:] = [m for m in mods if m["name"] != name]
-                mods.append({"name": name, "instance": instance, "running": True})
+                mods = [m for m in self.observed[spec.node].modules if m.name != name]
+                self.change(spec.node, modules=(*mods, fake_status.module(name, instance)))
                 self.state.modules[name] = ModuleState(
                     node=spec.node,
                     measurement=self.measurements[name].hex(),
@@ -135,28 +140,26 @@ class World:
         for conn_name, node in plan.route:
             cs = self.state.connection_id(conn_name)
             spec_route = route_spec(d, d.connection(conn_name), cs.id)
-            routes = self.observed[node]["routes"]
-            if cs.id not in routes:
-                routes.append(cs.id)
+            if cs.id not in self.observed[node].route_ids:
+                routes = sorted([*self.observed[node].route_ids, cs.id])
+                self.change(node, routes=tuple(Route(c) for c in routes))
             cs.routes[node] = spec_route.digest(addresses)
         for key in plan.timers:
             periodic = next(p for p in d.periodic if f"{p.module}.{p.entry}" == key)
             entry = self.manifests[periodic.module].find(IoKind.ENTRY, periodic.entry)
             assert entry is not None
             ms = self.state.modules[periodic.module]
-            timers = self.observed[ms.node]["timers"]
-            timers[:] = [
-                t
-                for t in timers
-                if not (t["module"] == periodic.module and t["entry_id"] == entry.id)
+            timers = [
+                t for t in self.observed[ms.node].timers if t.key != (periodic.module, entry.id)
             ]
-            timers.append({"module": periodic.module, "entry_id": entry.id})
+            timer = fake_status.timer(periodic.module, entry.id, periodic.interval_ms)
+            self.change(ms.node, timers=(*timers, timer))
             self.state.timers[key] = TimerState(
                 periodic.module, periodic.entry, periodic.interval_ms, ms.instance
             )
 
     def restart_agent(self, node: str) -> None:
-        self.observed[node] = {"modules": [], "routes": [], "timers": []}
+        self.observed[node] = fake_status.node(node)
 
     def conn_id(self, name: str) -> int:
         return self.state.connections[name].id
@@ -236,7 +239,7 @@ def test_planning_is_pure(deployed: World) -> None:
 
 
 def test_unreachable_node_status_plans_its_modules_again(deployed: World) -> None:
-    observed: dict[str, dict[str, Any] | None] = dict(deployed.observed)
+    observed: dict[str, NodeStatus | None] = dict(deployed.observed)
     observed["n3"] = None
     plan = make_plan(
         deployed.descriptor, deployed.manifests, deployed.measurements, deployed.state, observed
@@ -262,8 +265,8 @@ def test_agent_restart_reloads_rekeys_and_reinstalls_what_it_lost(deployed: Worl
 
 
 def test_module_stopped_on_its_node_is_reloaded_but_routes_stay(deployed: World) -> None:
-    for m in deployed.observed["n1"]["modules"]:
-        m["running"] = False
+    stopped = [replace(m, running=False) for m in deployed.observed["n1"].modules]
+    deployed.change("n1", modules=tuple(stopped))
     plan = deployed.plan()
     assert plan.load == ["a"]
     assert plan.attest == ["a"]
@@ -273,7 +276,8 @@ def test_module_stopped_on_its_node_is_reloaded_but_routes_stay(deployed: World)
 
 
 def test_module_with_other_instance_on_node_is_reloaded(deployed: World) -> None:
-    deployed.observed["n3"]["modules"][0]["instance"] = 999  # someone else loaded it since
+    first, *others = deployed.observed["n3"].modules
+    deployed.change("n3", modules=(replace(first, instance=999), *others))  # someone else loaded it
     plan = deployed.plan()
     assert plan.load == ["c"]
     assert plan.key == ["ac"]
@@ -328,7 +332,8 @@ def test_connection_without_key_is_keyed(deployed: World) -> None:
 
 
 def test_route_missing_on_one_node_installs_only_that_route(deployed: World) -> None:
-    deployed.observed["n2"]["routes"].remove(deployed.conn_id("ab"))
+    routes = [r for r in deployed.observed["n2"].routes if r.conn_id != deployed.conn_id("ab")]
+    deployed.change("n2", routes=tuple(routes))
     plan = deployed.plan()
     assert plan.route == [("ab", "n2")]
     assert plan.load == plan.attest == plan.key == plan.timers == []
@@ -340,7 +345,7 @@ def test_route_recorded_with_other_digest_is_reinstalled(deployed: World) -> Non
 
 
 def test_timer_missing_on_node_is_registered_again(deployed: World) -> None:
-    deployed.observed["n2"]["timers"] = []
+    deployed.change("n2", timers=())
     plan = deployed.plan()
     assert plan.timers == ["b.tick"]
     assert plan.load == plan.key == []
@@ -487,12 +492,9 @@ def test_route_digest_depends_on_places_and_addresses() -> None:
 
 
 def test_node_modules_keeps_only_running_ones() -> None:
-    status = {
-        "modules": [
-            {"name": "a", "instance": 1, "running": True},
-            {"name": "b", "instance": 2, "running": False},
-        ]
-    }
+    status = fake_status.node(
+        modules=[fake_status.module("a", 1), fake_status.module("b", 2, running=False)]
+    )
     assert node_modules(status) == {"a": 1}
     assert node_modules(None) == {}
-    assert node_modules({}) == {}
+    assert node_modules(fake_status.node()) == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -10,11 +11,13 @@ import pytest
 
 from authex.cli.render import render_status, show_bytes
 from authex.crypto.secret import Secret
-from authex.deployer.operations import status_report
+from authex.deployer.operations import StatusReport, status_report
 from authex.deployer.session import Session
 from authex.deployer.state import DeploymentState, ModuleState
 from authex.descriptor import Descriptor, parse_descriptor
 from authex.errors import AuthexError, RemoteError
+from authex.wire.status import NodeStatus
+from support import status as fake_status
 
 DESCRIPTOR = """\
 name: status-test
@@ -63,28 +66,17 @@ def make_state() -> DeploymentState:
     return state
 
 
-def conn_counts(delivered: int, forwarded: int, to_operator: int, **rejected: int) -> Any:
-    return {
-        "delivered": delivered,
-        "forwarded": forwarded,
-        "to_operator": to_operator,
-        "dropped": 0,
-        "rejected": rejected,
-    }
-
-
-def make_report(descriptor: Descriptor) -> dict[str, Any]:
+def make_report(descriptor: Descriptor) -> StatusReport:
     session = cast(Session, SimpleNamespace(descriptor=descriptor, state=make_state()))
-    statuses: dict[str, dict[str, Any] | AuthexError] = {
-        "cloud": {
-            "modules": [
-                {"name": "controller", "instance": 11, "running": True, "pid": 4242},
+    statuses: dict[str, NodeStatus | AuthexError] = {
+        "cloud": fake_status.node(
+            "cloud",
+            modules=[fake_status.module("controller", 11, pid=4242)],
+            connections=[
+                fake_status.counters(1, delivered=5, rejected={"replay": 1}),
+                fake_status.counters(2, to_operator=3),
             ],
-            "connections": {
-                "1": conn_counts(5, 0, 0, replay=1),
-                "2": conn_counts(0, 0, 3),
-            },
-        },
+        ),
         "field": RemoteError("connection refused", where="node field"),
     }
     return status_report(session, statuses)
@@ -116,10 +108,7 @@ def test_status_report_merges_state_and_agents(descriptor: Descriptor) -> None:
 def test_status_report_running_needs_the_same_instance(descriptor: Descriptor) -> None:
     state = make_state()
     session = cast(Session, SimpleNamespace(descriptor=descriptor, state=state))
-    status: dict[str, Any] = {
-        "modules": [{"name": "controller", "instance": 99, "running": True}],
-        "connections": {},
-    }
+    status = fake_status.node("cloud", modules=[fake_status.module("controller", 99)])
     report = status_report(session, {"cloud": status})
     assert not next(m for m in report["modules"] if m["name"] == "controller")["running"]
 
@@ -141,7 +130,7 @@ def test_render_status_names_every_module_and_connection(descriptor: Descriptor)
 
 
 def test_render_status_with_no_connections(descriptor: Descriptor) -> None:
-    report: dict[str, Any] = {"nodes": [], "modules": [], "connections": []}
+    report: StatusReport = {"nodes": [], "modules": [], "connections": []}
     text = render_status(descriptor, report)
     assert "connection  id  suite" in text
 
@@ -159,3 +148,92 @@ def test_render_status_with_no_connections(descriptor: Descriptor) -> None:
 )
 def test_show_bytes(data: bytes, shown: str) -> None:
     assert show_bytes(data) == shown
+
+
+# What `authex status` printed (text and --json) for make_report before the agent's status was
+# typed: the typed records must give the very same output.
+RENDERED = [
+    "NODES",
+    "node   tee     address         reachable",
+    "cloud  sgx     127.0.0.1:7201  yes",
+    "field  sancus  10.0.0.7:7202   no: node field: connection refused",
+    "",
+    "MODULES",
+    "module      node   tee                  attested by     running  measurement        public"
+    " entries",
+    "controller  cloud  sgx (emulated DCAP)  sgx-dcap-quote  yes      abababababababab…  status",
+    "sensor      field  sancus (emulated)    not attested    no       cdcdcdcdcdcdcdcd…  -",
+    "",
+    "CONNECTIONS",
+    "connection  id  suite           delivered  forwarded  to operator  rejected",
+    "readings    1   spongewrap-128  5          0          0            replay 1",
+    "alerts      2   aes-gcm-128     0          0          3            0",
+    "threshold   -   -               0          0          0            0",
+]
+
+
+def _row(name: str, id_: int | None, suite: str, **counts: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": name, "id": id_, "suite": suite, "keyed": id_ is not None}
+    row |= {k: 0 for k in ("delivered", "forwarded", "to_operator", "dropped", "duplicates")}
+    return row | counts | {"rejected": counts.get("rejected", {})}
+
+
+REPORT_JSON: dict[str, Any] = {
+    "nodes": [
+        {
+            "name": "cloud",
+            "tee": "sgx",
+            "address": "127.0.0.1:7201",
+            "reachable": True,
+            "error": "",
+        },
+        {
+            "name": "field",
+            "tee": "sancus",
+            "address": "10.0.0.7:7202",
+            "reachable": False,
+            "error": "node field: connection refused",
+        },
+    ],
+    "modules": [
+        {
+            "name": "controller",
+            "node": "cloud",
+            "tee": "sgx",
+            "label": "sgx (emulated DCAP)",
+            "emulated": True,
+            "measurement": "ab" * 32,
+            "attested": True,
+            "evidence": "sgx-dcap-quote",
+            "running": True,
+            "pid": 4242,
+            "public_entries": ["status"],
+        },
+        {
+            "name": "sensor",
+            "node": "field",
+            "tee": "sancus",
+            "label": "sancus (emulated)",
+            "emulated": False,
+            "measurement": "cd" * 32,
+            "attested": False,
+            "evidence": "",
+            "running": False,
+            "pid": None,
+            "public_entries": [],
+        },
+    ],
+    "connections": [
+        _row("readings", 1, "spongewrap-128", delivered=5, rejected={"replay": 1}),
+        _row("alerts", 2, "aes-gcm-128", to_operator=3),
+        _row("threshold", None, ""),
+    ],
+}
+
+
+def test_status_output_is_unchanged(descriptor: Descriptor) -> None:
+    report = make_report(descriptor)
+    lines = [line.rstrip() for line in render_status(descriptor, report).splitlines()]
+    assert lines[0] == f"deployment status-test ({descriptor.path})"
+    assert lines[2:] == RENDERED
+    assert json.dumps(report, indent=1) == json.dumps(REPORT_JSON, indent=1)  # key order too

@@ -5,7 +5,9 @@
 //! order: integers big-endian, `bytes` as `u32` length + data, `str` as `u16` length + UTF-8.
 //!
 //! The module side needs only the host and platform links, but every message of every link is
-//! defined here (the table is short) so the whole of `spec/vectors/frames.json` can be checked.
+//! defined here (the table is short) so the whole of `spec/vectors/frames.json` can be checked;
+//! except the agent's `StatusResult` (0x1d), whose typed records only the deployer reads
+//! (`spec/vectors/status.json`).
 
 use std::fmt;
 
@@ -410,7 +412,6 @@ messages! {
     CallResult = 0x19 { status: u8, payload: bytes }
     Timer = 0x1a { module: str, entry_id: u16, period_ms: u32 }
     Status = 0x1c {}
-    StatusResult = 0x1d { json: bytes }
     Remove = 0x1e { module: str }
     Reset = 0x20 {}
     Send = 0x22 { conn_id: u32, counter: u64, ciphertext: bytes }
@@ -510,7 +511,7 @@ impl Link {
             Link::Control => {
                 &[0x01, 0x10, 0x12, 0x14, 0x16, 0x18, 0x1a, 0x1c, 0x1e, 0x20, 0x22, 0x24, 0x26, 0x28, 0x2a, 0x2c, 0x2e]
             }
-            Link::ControlReply => &[0x02, 0x03, 0x11, 0x13, 0x19, 0x1d, 0x25, 0x27],
+            Link::ControlReply => &[0x02, 0x03, 0x11, 0x13, 0x19, 0x25, 0x27],
             Link::Data => &[0x01, 0x02, 0x03, 0x40, 0x41],
             Link::Host => &[0x81, 0x83, 0x84, 0x85, 0x89, 0x8c],
             Link::HostReply => &[0x02, 0x03, 0x80, 0x82, 0x86, 0x87, 0x88, 0x8a, 0x8b],
