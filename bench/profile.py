@@ -51,9 +51,9 @@ async def _process_pids(app: LocalApp, session: Session) -> dict[str, int]:
             pids[f"platform {node}"] = child
     report = operations.status_report(session, await session.all_status())
     for m in report["modules"]:
-        pid = m.get("pid")
-        if pid:
-            pids[f"module {m['name']}"] = int(pid)
+        module_pid = m.get("pid")
+        if module_pid:
+            pids[f"module {m['name']}"] = module_pid
     return pids
 
 
