@@ -152,6 +152,6 @@ class NodeAgent:
 
     async def close(self) -> None:
         await self.modules.close()
+        await self.forwarder.close()  # peer links end for good first: none starts again
         await self.tasks.close()
-        await self.forwarder.close()
         await self.platform.close()

@@ -114,7 +114,10 @@ class PeerLink:
         delay = BACKOFF_START
         while not self._closed:
             try:
-                reader, writer = await asyncio.wait_for(self._open(), CONNECT_TIMEOUT)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation that
+                # races with the connection's result, and the link would go on after close()
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    reader, writer = await self._open()
             except (OSError, TimeoutError, ProtocolError, ssl.SSLError) as exc:
                 pause = delay * random.uniform(0.5, 1.5)
                 log.info("peer %s: connect failed (%s); retry in %.2fs", self.address, exc, pause)

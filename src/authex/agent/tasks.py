@@ -22,12 +22,15 @@ from typing import Any
 log = logging.getLogger("authex.agent.tasks")
 RESTART_START = 0.05  # seconds before a kept task is started again, doubled per failure
 RESTART_MAX = 5.0
+CLOSE_TIMEOUT = 5.0  # seconds close() waits for cancelled tasks to end
+CANCEL_AGAIN = 0.5  # seconds between cancellations of a task that has not ended
 
 Work = Callable[[], Coroutine[Any, Any, None]]
 
 
 class TaskSupervisor:
-    def __init__(self) -> None:
+    def __init__(self, close_timeout: float = CLOSE_TIMEOUT) -> None:
+        self.close_timeout = close_timeout  # seconds close() waits for cancelled tasks to end
         self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()
         self.failed: BaseException | None = None
@@ -79,10 +82,23 @@ class TaskSupervisor:
             self.stopping.set()
 
     async def close(self) -> None:
-        """Cancel every task still running and wait until they have ended."""
+        """Cancel every task still running and wait until they have ended, cancelling again
+        what is still there (a cancellation can be lost in a race with the awaited result);
+        after ``close_timeout`` seconds, log the tasks that would not end and leave them."""
         self._closed = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.close_timeout
         while self.tasks:
             pending = list(self.tasks)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                names = ", ".join(sorted(t.get_name() for t in pending))
+                log.error(
+                    "tasks did not end within %.1fs of being cancelled: %s",
+                    self.close_timeout,
+                    names,
+                )
+                return
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.wait(pending, timeout=min(remaining, CANCEL_AGAIN))

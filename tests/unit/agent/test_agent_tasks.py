@@ -4,6 +4,7 @@ conditions; nothing here depends on timing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -95,3 +96,49 @@ def test_close_cancels_and_waits_for_every_task() -> None:
 
     tasks = asyncio.run(go())
     assert sorted(ended) == ["a", "b"] and tasks.tasks == set() and tasks.failed is None
+
+
+def test_close_cancels_again_a_task_that_lost_its_cancellation() -> None:
+    async def stubborn() -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # lost, as one racing a result can be
+            await asyncio.Event().wait()
+        await asyncio.Event().wait()  # the second cancellation ends it
+
+    async def go() -> TaskSupervisor:
+        tasks = TaskSupervisor()
+        tasks.spawn("stubborn", stubborn)
+        await asyncio.sleep(0)
+        async with asyncio.timeout(DEADLINE_S):
+            await tasks.close()
+        return tasks
+
+    assert asyncio.run(go()).tasks == set()
+
+
+def test_close_gives_up_on_a_task_that_never_ends(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tasks_mod, "CANCEL_AGAIN", 0.01)
+    release = asyncio.Event()
+
+    async def deaf() -> None:
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    async def go() -> list[str]:
+        tasks = TaskSupervisor(close_timeout=0.05)
+        task = tasks.spawn("deaf", deaf)
+        await asyncio.sleep(0)
+        async with asyncio.timeout(DEADLINE_S):
+            await tasks.close()
+        names = [t.get_name() for t in tasks.tasks]
+        release.set()
+        await task
+        return names
+
+    with caplog.at_level(logging.ERROR, logger="authex.agent.tasks"):
+        assert asyncio.run(go()) == ["deaf"]
+    assert any("did not end" in r.getMessage() and "deaf" in r.getMessage() for r in caplog.records)
