@@ -122,12 +122,26 @@ def test_agent_accepts_its_own_version(run_agent: Callable[[Body], None]) -> Non
     run_agent(body)
 
 
-def test_a_deployer_of_another_version_is_told_by_a_real_agent(
-    run_agent: Callable[[Body], None], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("side", "agent_version", "deployer_version"),
+    [
+        # the deployer's Hello says version 1: the agent refuses it, and the deployer shows
+        # both versions as its own error (not the agent's wording)
+        ("deployer", PROTOCOL_VERSION, 1),
+        ("agent", PROTOCOL_VERSION + 1, PROTOCOL_VERSION),  # a newer agent
+    ],
+)
+def test_a_deployer_and_an_agent_of_other_versions_refuse_each_other(
+    run_agent: Callable[[Body], None],
+    monkeypatch: pytest.MonkeyPatch,
+    side: str,
+    agent_version: int,
+    deployer_version: int,
 ) -> None:
-    """The deployer's Hello says version 1: the agent refuses it, and the deployer shows both
-    versions as its own error (not the agent's wording)."""
-    monkeypatch.setattr(client_mod, "PROTOCOL_VERSION", 1)
+    if side == "deployer":
+        monkeypatch.setattr(client_mod, "PROTOCOL_VERSION", deployer_version)
+    else:
+        monkeypatch.setattr(server_mod, "PROTOCOL_VERSION", agent_version)
 
     async def body(port: int) -> None:
         client = AgentClient("n1", "127.0.0.1", port, data_client_context())
@@ -137,29 +151,8 @@ def test_a_deployer_of_another_version_is_told_by_a_real_agent(
         finally:
             await client.close()
         assert str(caught.value) == (
-            f"agent on node n1 speaks authex protocol {PROTOCOL_VERSION}, this deployer "
-            f"speaks 1: {FIX}"
-        )
-
-    run_agent(body)
-
-
-def test_an_agent_of_a_newer_version_is_refused_by_the_deployer(
-    run_agent: Callable[[Body], None], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    newer = PROTOCOL_VERSION + 1
-    monkeypatch.setattr(server_mod, "PROTOCOL_VERSION", newer)
-
-    async def body(port: int) -> None:
-        client = AgentClient("n1", "127.0.0.1", port, data_client_context())
-        try:
-            with pytest.raises(ProtocolError) as caught:
-                await client.connect()
-        finally:
-            await client.close()
-        assert str(caught.value) == (
-            f"agent on node n1 speaks authex protocol {newer}, this deployer speaks "
-            f"{PROTOCOL_VERSION}: {FIX}"
+            f"agent on node n1 speaks authex protocol {agent_version}, this deployer "
+            f"speaks {deployer_version}: {FIX}"
         )
 
     run_agent(body)
