@@ -19,7 +19,7 @@ from pathlib import Path
 from authex import kinds
 from authex.deployer.binaries import read_manifest, tail
 from authex.errors import BuildError
-from authex.sdk.build import BuiltModule
+from authex.sdk.build import BuiltModule, contained
 
 BUILD_TIMEOUT = 300.0
 SDK_HEADER = Path("include") / "authex.h"
@@ -81,7 +81,7 @@ def compile_command(
     The deployed name is compiled in, so two modules built from one source folder are two
     different binaries (different measurements, and on Sancus and TrustZone different K_m).
     Libraries in ``cflags`` (``-l...``) go after the sources, where the linker needs them."""
-    module_sources = sorted(str(p) for p in source.glob("*.c"))
+    module_sources = sorted(str(p) for p in source.glob("*.c") if contained(source, p))
     sdk_sources = sorted(str(p) for p in (sdk / "src").glob("*.c"))
     no_openssl = not kinds.kind(tee).openssl
     command = [
@@ -140,6 +140,8 @@ def build_key(command: list[str], output: Path, source: Path, sdk: Path) -> str:
     folders += [(sdk / "include" / "authex", "<sdk>/include/authex"), (sdk / "src", "<sdk>/src")]
     for folder, label in folders:
         for path in sorted(folder.glob("*.[ch]")):
+            if folder == source:
+                contained(source, path)  # a link out of the module folder is refused
             digest.update(f"{label}/{path.name}\0{path.stat().st_size}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()

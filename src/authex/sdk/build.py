@@ -101,8 +101,24 @@ def _run_inspect(source: Path, name: str) -> dict[IoKind, dict[str, bool]]:
     return parse_result(done.stdout, done.stderr, done.returncode, name, where)
 
 
+def contained(source: Path, path: Path) -> Path:
+    """``path``, a file found in the module folder ``source``; a link that leads outside the
+    folder is refused, so a build never ships (to the untrusted agent) or compiles a file from
+    elsewhere — the operator's key, say."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(source.resolve()):
+        relative = path.relative_to(source)
+        raise BuildError(
+            f"{relative} is a link to {resolved}, outside the module folder; module sources are "
+            "only read from inside it (copy the file into the folder, or remove the link)",
+            where=str(source),
+        )
+    return resolved
+
+
 def collect_sources(source: Path) -> list[tuple[str, bytes]]:
-    """Every ``*.py`` under ``source`` as (``src/<posix relative path>``, bytes), sorted."""
+    """Every ``*.py`` under ``source`` as (``src/<posix relative path>``, bytes), sorted.
+    Links to folders are not followed; links to files outside ``source`` are refused."""
     found: list[tuple[str, bytes]] = []
     for directory, subdirs, files in os.walk(source):
         subdirs[:] = sorted(d for d in subdirs if d != "__pycache__" and not d.startswith("."))
@@ -111,7 +127,7 @@ def collect_sources(source: Path) -> list[tuple[str, bytes]]:
             if filename.startswith(".") or not filename.endswith(".py") or not path.is_file():
                 continue
             relative = PurePosixPath(*path.relative_to(source).parts)
-            found.append((SOURCE_PREFIX + str(relative), path.read_bytes()))
+            found.append((SOURCE_PREFIX + str(relative), contained(source, path).read_bytes()))
     return sorted(found)
 
 

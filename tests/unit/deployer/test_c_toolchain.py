@@ -105,3 +105,13 @@ def test_two_modules_from_one_folder_are_different_binaries() -> None:
     two = build_c_module(SENSOR, "sensor2", bytes(32), "sancus")
     assert one.measurement != two.measurement  # the name is compiled in
     assert two.manifest.name == "sensor2"
+
+
+def test_a_c_source_linked_from_outside_the_module_folder_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.c"
+    outside.write_text("int elsewhere;\n")
+    source = tmp_path / "module"
+    shutil.copytree(ECHO, source)
+    (source / "extra.c").symlink_to(outside)
+    with pytest.raises(BuildError, match=r"extra\.c is a link to .*outside the module folder"):
+        build_c_module(source, "echo", bytes(32), "native")

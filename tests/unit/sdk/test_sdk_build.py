@@ -179,3 +179,25 @@ def test_unpack_rejects_escaping_or_foreign_entries() -> None:
         unpack_artifact(b"garbage")
     with pytest.raises(BuildError, match=r"no src/main\.py"):
         unpack_artifact(pack_artifact(manifest, [("src/other.py", b"")]))
+
+
+def test_a_link_out_of_the_module_folder_is_refused_and_nothing_is_read(tmp_path: Path) -> None:
+    """A source link to the operator's key (or any file outside the module folder) would ship
+    that file to the untrusted agent inside the artifact: the build is refused, naming it."""
+    secret = tmp_path / "operator.key"
+    secret.write_bytes(b"-----BEGIN PRIVATE KEY----- never shipped")
+    source = _copy(tmp_path, "linked")
+    (source / "settings.py").symlink_to(secret)
+    with pytest.raises(BuildError) as caught:
+        build_python_module(source, "counter", OPERATOR)
+    message = caught.value.message
+    assert "settings.py is a link to" in message and "outside the module folder" in message
+    assert "never shipped" not in message
+
+
+def test_a_link_inside_the_module_folder_is_packed(tmp_path: Path) -> None:
+    source = _copy(tmp_path, "inner-link")
+    (source / "alias.py").symlink_to(source / "lib" / "util.py")
+    built = build_python_module(source, "counter", OPERATOR)
+    _, sources = unpack_artifact(built.artifact)
+    assert sources["alias.py"] == b"VALUE = 1\n"
