@@ -49,6 +49,7 @@ from authex.wire.messages import (
     Shutdown,
     Watch,
 )
+from authex.wire.names import valid_peer
 from authex.wire.version import refusal
 
 log = logging.getLogger("authex.agent.server")
@@ -166,6 +167,8 @@ class AgentServer:
         hello = DATA.decode(hello_frames[0])
         if not isinstance(hello, Hello):
             raise ProtocolError("link must start with Hello")
+        if not valid_peer(hello.peer):  # it goes into log lines and refusals: never raw
+            raise ProtocolError(f"Hello names an invalid peer {hello.peer[:80]!r}")
         if hello.version != PROTOCOL_VERSION:  # answered with Error (BAD_REQUEST) naming both
             name = self.agent.config.name
             raise ProtocolError(refusal(name, PROTOCOL_VERSION, hello.peer, hello.version))

@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from authex.errors import AuthexError, ProtocolError
+from authex.errors import AuthexError, BackendError, ProtocolError
 from authex.tee.platform_base import Admission, Platform
 from authex.tee.platforms import open_platform, read_secrets
 from authex.tee.sealing import SealStore
@@ -40,7 +40,7 @@ from authex.wire.codec import (
     encode,
 )
 from authex.wire.messages import Error, ErrorCode, Ok
-from authex.wire.names import base_name
+from authex.wire.names import base_name, valid_name
 from authex.wire.platform import (
     AGENT_TO_PLATFORM,
     MODULE_TO_PLATFORM,
@@ -136,6 +136,12 @@ class PlatformServer:
             self.reply(Error(ErrorCode.INTERNAL, f"platform failure: {exc}"), request_id)
 
     def load(self, message: PlatformLoad, request_id: int) -> None:
+        # the agent is untrusted: a name becomes a file name and a folder here (../ must not)
+        if not valid_name(message.name):
+            raise BackendError(
+                f"invalid module name {message.name!r}: letters, digits, '-' and '_', "
+                "optionally ~TAG (letters and digits)"
+            )
         self.stop(message.name)
         identity = base_name(message.name)
         admission = self.platform.admit(identity, message.artifact)

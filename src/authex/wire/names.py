@@ -5,7 +5,16 @@ sealing identity and log folder); only the agent and the deployer tell the two a
 
 from __future__ import annotations
 
+import re
+
 STAGED_SEPARATOR = "~"
+# what a link's Hello may name as its peer: a node name (the descriptor's identifiers) or
+# "deployer"; nothing that could break a log line or a path
+_PEER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,254}")
+
+
+def valid_peer(name: str) -> bool:
+    return _PEER.fullmatch(name) is not None
 
 
 def valid_name(name: str) -> bool:

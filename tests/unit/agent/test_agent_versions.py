@@ -96,7 +96,6 @@ async def serving(directory: Path) -> AsyncIterator[int]:
         (LinkKind.CONTROL, 1, "deployer", "deployer"),  # a deployer of protocol 1
         (LinkKind.CONTROL, PROTOCOL_VERSION + 1, "deployer", "deployer"),  # a newer one
         (LinkKind.DATA, 1, "n2", "n2"),  # another agent, of protocol 1
-        (LinkKind.DATA, 0, "n2\nforged log line", "its peer"),  # not shown: not printable
     ],
 )
 def test_agent_refuses_a_hello_of_another_version(
@@ -111,6 +110,20 @@ def test_agent_refuses_a_hello_of_another_version(
                 + FIX,
             )
         ]
+
+    run_agent(body)
+
+
+@pytest.mark.parametrize("peer", ["n2\nINFO forged log line", "../n2", "", "n2 n3", "é"])
+def test_agent_refuses_a_hello_naming_no_valid_peer(
+    run_agent: Callable[[Body], None], peer: str
+) -> None:
+    """The peer name goes into log lines and refusals: one that could forge a log line (or is
+    no node name at all) is refused, shown escaped, before anything else is looked at."""
+
+    async def body(port: int) -> None:
+        said = await hello(port, LinkKind.DATA, PROTOCOL_VERSION, peer)
+        assert said == [Error(ErrorCode.BAD_REQUEST, f"Hello names an invalid peer {peer!r}")]
 
     run_agent(body)
 
