@@ -28,7 +28,7 @@ genuine one after a forgery) is delivered too: only the module can tell which is
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -45,6 +45,14 @@ from authex.wire.messages import (
     HostRejected,
 )
 from authex.wire.names import base_name, is_staged
+
+
+def pending_counts(stored: Mapping[int, int], inflight: Mapping[int, int]) -> Counter[int]:
+    """What an agent still has of each connection: events in its outbox (``stored``) plus
+    deliveries handed to (or held for) a local module and not yet taken (``inflight``)."""
+    pending: Counter[int] = Counter(stored)
+    pending.update(+Counter(inflight))
+    return pending
 
 
 class AckSink(Protocol):
@@ -309,11 +317,9 @@ class DeliveryLedger:
 
     # --- reports --------------------------------------------------------------------------
 
-    def pending(self, outbox: Iterable[tuple[int, int]] = ()) -> Counter[int]:
-        """Per connection: deliveries not yet taken, plus ``outbox`` (conn_id, count) pairs."""
-        pending: Counter[int] = Counter(dict(outbox))
-        pending.update(+self.inflight)
-        return pending
+    def pending(self, outbox: Mapping[int, int] | None = None) -> Counter[int]:
+        """Per connection: deliveries not yet taken, plus ``outbox`` (conn_id -> count)."""
+        return pending_counts(outbox or {}, self.inflight)
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -4,11 +4,11 @@ The records are in authex.wire.status."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sized
 from typing import Protocol
 
 from authex.agent.config import NodeConfig
+from authex.agent.ledger import pending_counts
 from authex.agent.stats import ConnectionStats
 from authex.wire.platform import PlatformInfo
 from authex.wire.status import (
@@ -88,8 +88,7 @@ def connection_counters(
     """Counts per connection, by ascending id, with ``pending``: events of it still in the
     outbox (``stored``) or handed to (or held for) a local module and not yet taken
     (``inflight``).  Connections with neither counts nor pending events are left out."""
-    pending: Counter[int] = Counter(stored)
-    pending.update(+Counter(inflight))
+    pending = pending_counts(stored, inflight)
     ids = sorted(set(stats) | set(pending))
     empty = ConnectionStats()
     return tuple(stats.get(c, empty).counters(c, pending[c]) for c in ids)

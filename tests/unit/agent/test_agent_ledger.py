@@ -199,7 +199,7 @@ def test_rekeying_forgets_the_old_counters(ledger: DeliveryLedger) -> None:
 
 def test_pending_adds_the_outbox(ledger: DeliveryLedger) -> None:
     ledger.route(Event(LOCAL, FWD, 1, b"x"))
-    assert ledger.pending([(OUT, 3)]) == {LOCAL: 1, OUT: 3}
+    assert ledger.pending({OUT: 3}) == {LOCAL: 1, OUT: 3}
 
 
 # --- staged modules, retired connections, reset ------------------------------------------------
