@@ -17,7 +17,7 @@ from authex.agent.ledger import Action, DeliveryLedger
 from authex.agent.modules import ModuleSupervisor
 from authex.agent.operator import OperatorChannel
 from authex.agent.outbox import Outbox
-from authex.agent.router import LocalModule
+from authex.agent.router import LocalModule, UnknownRoute
 from authex.wire.codec import Message
 from authex.wire.messages import (
     AddRoute,
@@ -218,9 +218,10 @@ class Commands:
         return Response(reply.conn_id, reply.counter, reply.ciphertext)
 
     def _operator_target(self, conn_id: int, elsewhere: str) -> str:
-        if self.ledger.routes.routes.get(conn_id) is None:
-            raise CommandError(ErrorCode.UNKNOWN_CONNECTION, f"no route for connection {conn_id}")
-        target = self.ledger.target(conn_id, Direction.FORWARD)
+        try:
+            target = self.ledger.routes.target(conn_id, Direction.FORWARD)
+        except UnknownRoute as exc:
+            raise CommandError(ErrorCode.UNKNOWN_CONNECTION, str(exc)) from exc
         if not isinstance(target, LocalModule):
             raise CommandError(ErrorCode.UNKNOWN_CONNECTION, elsewhere)
         return target.module
