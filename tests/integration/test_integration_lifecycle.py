@@ -117,7 +117,7 @@ def test_remove_and_reset(irrigation_dir: Path) -> None:
         with pytest.raises(StateError, match="not deployed"):
             app.call("weather", "forecast")
         assert app.deploy().plan.load == ["weather"]
-        assert app.with_session(operations.reset) == []
+        assert app.with_session(operations.reset) == {}
         assert not any(m["running"] for m in app.status()["modules"])
         assert load_descriptor(app.descriptor.path).name == "smart-irrigation"
 

@@ -290,9 +290,17 @@ async def remove(args: argparse.Namespace, descriptor: Descriptor) -> int:
 
 async def reset(args: argparse.Namespace, descriptor: Descriptor) -> int:
     async with _session(descriptor) as session:
-        errors = await operations.reset(session)
-    for error in errors:
-        print(f"warning: {error}", file=sys.stderr)
+        unreached = await operations.reset(session)
+    if unreached:
+        for node, error in unreached.items():
+            print(f"error: node {node} was not reset: {error}", file=sys.stderr)
+        print(
+            f"reset: {len(unreached)} node(s) not reached ({', '.join(unreached)}); their modules "
+            "and keys are kept in the deployment state: run `authex reset` again once they are "
+            "reachable",
+            file=sys.stderr,
+        )
+        return 1
     say("reset: all modules stopped, deployment state cleared (operator key kept)")
     return 0
 

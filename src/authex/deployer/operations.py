@@ -15,7 +15,7 @@ from authex.crypto.channel import ChannelEnd, ReceiveWindow, SendCounter
 from authex.crypto.control import open_result, seal_call
 from authex.crypto.suites import get_suite
 from authex.deployer.session import Session
-from authex.deployer.state import ConnectionState, ModuleState
+from authex.deployer.state import NO_KEY, ConnectionState, ModuleState
 from authex.descriptor import Connection
 from authex.errors import AuthexError, CryptoError, RemoteError, StateError
 from authex.manifest import IoKind, Manifest
@@ -31,6 +31,7 @@ from authex.wire.messages import (
     Response,
     Send,
 )
+from authex.wire.names import base_name
 from authex.wire.status import NodeStatus
 
 
@@ -173,22 +174,50 @@ async def remove(session: Session, module: str) -> None:
     session.save()
 
 
-async def reset(session: Session) -> list[str]:
-    """Stop every module on every node and forget the deployment (the operator key stays)."""
-    errors: list[str] = []
+async def reset(session: Session) -> dict[str, str]:
+    """Stop every module on every node and forget the deployment (the operator key stays).
+
+    Returns the nodes that could not be reset, each with why.  What runs on those nodes is
+    kept in the state — their modules with their control keys, the connections and timers that
+    touch them — so a later ``reset`` (or ``deploy``) can still reach and stop it; only what the
+    reached nodes confirmed stopped is forgotten."""
+    unreached: dict[str, str] = {}
 
     async def one(node: str) -> None:
         try:
             await (await session.client(node)).request(Reset())
         except AuthexError as exc:
-            errors.append(str(exc))
+            unreached[node] = str(exc)
 
     await asyncio.gather(*(one(n.name) for n in session.descriptor.nodes))
-    session.state.modules.clear()
-    session.state.connections.clear()
-    session.state.timers.clear()
+    forget_reset_nodes(session, set(unreached))
     session.save()
-    return errors
+    return dict(sorted(unreached.items()))
+
+
+def forget_reset_nodes(session: Session, unreached: set[str]) -> None:
+    """Drop from the state what the nodes not in ``unreached`` no longer run."""
+    state = session.state
+    kept = {name for name, ms in state.modules.items() if ms.node in unreached}
+    for name in list(state.modules):
+        if name not in kept:
+            del state.modules[name]
+    for key, timer in list(state.timers.items()):
+        if timer.module not in kept:
+            del state.timers[key]
+    ends = {c.name: {c.source.module, c.target.module} for c in session.descriptor.connections}
+    for name, cs in list(state.connections.items()):
+        if not ends.get(base_name(name), set()) & kept:
+            del state.connections[name]
+            continue
+        for node in list(cs.routes):  # the reset nodes dropped their routes
+            if node not in unreached:
+                del cs.routes[node]
+        # one end was reset: the next deploy keys both ends afresh (a new key, new counters)
+        cs.key, cs.keyed, cs.keyed_instance = NO_KEY, {}, {}
+    for name in list(state.updates):
+        if state.updates[name].module not in kept:
+            del state.updates[name]
 
 
 class NodeRow(TypedDict):

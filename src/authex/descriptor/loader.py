@@ -20,6 +20,10 @@ from authex.descriptor.model import (
 from authex.descriptor.structure import PathKind, validate
 from authex.descriptor.yamltree import compose
 
+# A descriptor is a few kilobytes; a file this large is a mistake (or an attack on whoever reads
+# it), refused before it is read into memory.
+MAX_DESCRIPTOR_BYTES = 1 << 20
+
 
 def path_problem(path: Path, what: PathKind) -> str | None:
     """None if ``path`` (absolute, resolved) exists as ``what`` needs, else what is wrong.
@@ -67,13 +71,20 @@ def load_descriptor(path: Path | str) -> Descriptor:
     path = Path(path)
     start = Location(str(path), 1, 1)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_DESCRIPTOR_BYTES + 1)
     except OSError as exc:
         reason = "no such file" if isinstance(exc, FileNotFoundError) else None
         reason = reason or ("is a folder" if isinstance(exc, IsADirectoryError) else None)
         reason = reason or (exc.strerror or str(exc)).lower()
         message = f"cannot read the descriptor: {reason}"
         raise DescriptorProblems([Problem(start, "", message)]) from None
+    if len(data) > MAX_DESCRIPTOR_BYTES:
+        message = (
+            f"the descriptor is larger than {MAX_DESCRIPTOR_BYTES >> 20} MiB: not a descriptor "
+            "(is this the right file?)"
+        )
+        raise DescriptorProblems([Problem(start, "", message)])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

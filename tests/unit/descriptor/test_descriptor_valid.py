@@ -246,6 +246,8 @@ def test_yaml_syntax_error_is_a_problem_with_line_and_column(tmp_path: Path) -> 
         (b"- name: app\n", 1, "expected a descriptor (a mapping), got a list"),
         (b"name: app\nnodes:\n\t- x\n", 3, "indent with spaces, not tabs"),
         (b"name: app\nnodes: [a, *nope]\n", 2, "found undefined alias 'nope'"),
+        # a 200 MB file was read whole; now refused from its first MiB, before any parsing
+        (b"name: app\n" + b"#" * (1 << 20), 1, "larger than 1 MiB: not a descriptor"),
     ],
 )
 def test_unreadable_documents(tmp_path: Path, content: bytes, line: int, phrase: str) -> None:
