@@ -142,9 +142,9 @@ class LocalApp:
         self.folder = folder
         self.path = folder / "descriptor.yaml"
         self.path.write_text(json.dumps(descriptor, indent=1) + "\n")
-        if operator is not None:
-            _write_operator_key(StateStore.beside(self.path), operator)
         self.descriptor: Descriptor = load_descriptor(self.path)
+        if operator is not None:
+            _write_operator_key(StateStore.of(self.descriptor), operator)
         self.cluster = LocalCluster(self.descriptor)
         self.progress = Progress()
         self.start_s = 0.0
@@ -167,7 +167,7 @@ class LocalApp:
     def session(self) -> Session:
         return Session(
             self.descriptor,
-            StateStore.beside(self.path),
+            StateStore.of(self.descriptor),
             self.progress,
             allow_emulated=True,
         )

@@ -112,7 +112,7 @@ def main() -> int:
         return 0
     except (DemoFailure, subprocess.TimeoutExpired) as exc:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
-        for log in sorted((HERE / ".authex" / "nodes").glob("*/agent.log")):
+        for log in sorted((HERE / ".authex" / "apps").glob("*/nodes/*/agent.log")):
             print(f"--- {log} (last lines)", file=sys.stderr)
             print("\n".join(log.read_text().splitlines()[-15:]), file=sys.stderr)
         return 1

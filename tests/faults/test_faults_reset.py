@@ -24,7 +24,7 @@ def kill_agent(cluster: LocalCluster, node: str) -> None:
 
 
 def state_of(app: App) -> DeploymentState:
-    return StateStore.beside(app.descriptor.path).load()
+    return StateStore.of(app.descriptor).load()
 
 
 def test_reset_keeps_what_runs_on_an_unreachable_node(irrigation_dir: Path) -> None:

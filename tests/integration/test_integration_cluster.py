@@ -1,6 +1,6 @@
 """A local cluster that fails to start leaves nothing running: every agent it started, with the
 platform (and module) processes that agent started, is stopped before the error is raised, and
-forgotten in ``.authex/cluster.json``."""
+forgotten in ``.authex/apps/NAME/cluster.json``."""
 
 from __future__ import annotations
 

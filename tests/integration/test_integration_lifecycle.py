@@ -56,7 +56,7 @@ def test_interrupted_deploy_resumes_with_only_the_missing_steps(irrigation_dir: 
         with pytest.raises(BaseException) as info:
             run(interrupted())
         assert "Interrupt" in repr(info.value)
-        state = StateStore.beside(app.descriptor.path).load()
+        state = StateStore.of(app.descriptor).load()
         assert all(m.module_key for m in state.modules.values())  # attestation survived
         resumed = app.deploy()
         assert resumed.plan.load == [] and resumed.plan.attest == []
@@ -69,7 +69,7 @@ def test_interrupted_deploy_resumes_with_only_the_missing_steps(irrigation_dir: 
 def test_resume_redoes_exactly_what_the_state_lacks(irrigation_dir: Path) -> None:
     with running_app(irrigation_dir) as app:
         app.deploy()
-        store = StateStore.beside(app.descriptor.path)
+        store = StateStore.of(app.descriptor)
         state = store.load()
         state.modules["weather"].module_key = NO_KEY  # as if attestation had not finished
         del state.connections["alerts"].keyed[EndRole.SOURCE]  # as if one set-key had not finished

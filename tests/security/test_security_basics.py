@@ -62,7 +62,7 @@ def port(app: App, node: str) -> int:
 
 
 def connection_state(app: App, name: str) -> Any:
-    return StateStore.beside(app.descriptor.path).load().connections[name]
+    return StateStore.of(app.descriptor).load().connections[name]
 
 
 def test_forged_event_is_rejected_and_counted(app: App) -> None:

@@ -31,7 +31,7 @@ def app(irrigation_dir: Path) -> Iterator[App]:
 
 
 def agent_log(app: App, node: str) -> str:
-    path = StateStore.beside(app.descriptor.path).folder / "nodes" / node / "agent.log"
+    path = StateStore.of(app.descriptor).folder / "nodes" / node / "agent.log"
     return path.read_text()
 
 
@@ -80,7 +80,7 @@ def test_unenrolled_operator_certificate_is_refused(app: App, tmp_path: Path) ->
 
 
 def test_deployer_refuses_an_agent_with_another_identity(app: App) -> None:
-    store = StateStore.beside(app.descriptor.path)
+    store = StateStore.of(app.descriptor)
     trust_path = store.folder / "trust.yaml"
     trust = yaml.safe_load(trust_path.read_text())
     impostor = make_certificate(Ed25519PrivateKey.generate(), "authex node cloud").decode()

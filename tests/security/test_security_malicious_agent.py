@@ -93,7 +93,7 @@ def scene(deployed: Scene) -> Iterator[Scene]:
 
 
 def connection(app: App, name: str) -> ConnectionState:
-    return StateStore.beside(app.descriptor.path).load().connections[name]
+    return StateStore.of(app.descriptor).load().connections[name]
 
 
 def plaintexts(app: App, name: str, events: list[Event]) -> list[bytes]:
@@ -447,7 +447,7 @@ def test_artifacts_substituted_by_agents_get_no_keys(
             assert module == SUBSTITUTED[node] and ran != claimed
         assert gateway.record.substituted == []
 
-        state = StateStore.beside(app.descriptor.path).load()
+        state = StateStore.of(app.descriptor).load()
         for module in SUBSTITUTED.values():
             attested = state.modules.get(module)
             assert attested is None or not attested.module_key
@@ -480,7 +480,7 @@ def test_agent_shutdown_with_a_data_link_open_logs_no_error(irrigation_dir: Path
     with running_app(irrigation_dir) as app:
         link = RawLink(app.descriptor.node("cloud").port, LinkKind.DATA)  # anyone may hold one
     link.close()
-    folder = StateStore.beside(app.descriptor.path).folder
+    folder = StateStore.of(app.descriptor).folder
     log = (folder / "nodes" / "cloud" / "agent.log").read_text()
     assert "node cloud shutting down" in log
     assert "Exception in callback" not in log

@@ -16,7 +16,7 @@ from authex.deployer.state import StateStore
 from support.harness import running_app
 
 
-def key_material(folder: Path) -> dict[str, bytes]:
+def key_material(folder: Path, root: Path) -> dict[str, bytes]:
     """Every secret of the deployment: module and connection keys, operator and vendor keys,
     and each platform's root secrets."""
     keys: dict[str, bytes] = {}
@@ -25,7 +25,7 @@ def key_material(folder: Path) -> dict[str, bytes]:
         keys[f"module key of {name}"] = bytes.fromhex(module["module_key"])
     for name, conn in state["connections"].items():
         keys[f"connection key of {name}"] = bytes.fromhex(conn["key"])
-    keys["operator key"] = bytes.fromhex((folder / "operator.key").read_text().strip())
+    keys["operator key"] = bytes.fromhex((root / "operator.key").read_text().strip())
     trust = yaml.safe_load((folder / "trust.yaml").read_text())
     for node, entry in trust["nodes"].items():
         for vendor, key in (entry.get("vendor_keys") or {}).items():
@@ -77,8 +77,9 @@ def test_no_key_appears_in_any_log_or_command_output(irrigation_dir: Path) -> No
             )
             assert result.returncode == 0, result.stderr
             outputs += [result.stdout, result.stderr]
-        folder = StateStore.beside(app.descriptor.path).folder
-        keys = key_material(folder)
+        store = StateStore.of(app.descriptor)
+        folder = store.folder
+        keys = key_material(folder, store.root)
     assert len(keys) >= 20  # 6 modules, 9 connections, operator, vendor and platform keys
     logs = {str(p): p.read_bytes() for p in folder.glob("nodes/**/*.log")}
     assert any("module.log" in p for p in logs) and any("platform.log" in p for p in logs)

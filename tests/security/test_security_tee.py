@@ -77,7 +77,7 @@ def failed_deploy(app: App) -> list[AuthexError]:
 
 def state(app: App) -> dict[str, str]:
     """Module -> hex module key in the saved deployment state ("" = not attested)."""
-    modules = StateStore.beside(app.descriptor.path).load().modules
+    modules = StateStore.of(app.descriptor).load().modules
     return {name: ms.module_key.reveal().hex() for name, ms in modules.items()}
 
 
@@ -88,7 +88,7 @@ def assert_no_key_left(app: App, mitm: Mitm, module: str, since: int) -> None:
     touching = {
         c.name for c in app.descriptor.connections if module in (c.source.module, c.target.module)
     }
-    connections = StateStore.beside(app.descriptor.path).load().connections
+    connections = StateStore.of(app.descriptor).load().connections
     ids = {connections[name].id for name in touching if name in connections}
     leaked = [m for _, m in mitm.sent(SetKey, since) if isinstance(m, SetKey) and m.conn_id in ids]
     assert leaked == []
@@ -235,7 +235,7 @@ def test_sgx_module_run_on_another_sgx_node_fails_at_the_chain_step(
 
 def corrupt_vendor_key(app: App, node: str) -> tuple[Path, dict[str, object]]:
     """Overwrite ``node``'s enrolled vendor key; return the trust file and the genuine entry."""
-    path = StateStore.beside(app.descriptor.path).folder / "trust.yaml"
+    path = StateStore.of(app.descriptor).folder / "trust.yaml"
     genuine = yaml.safe_load(path.read_text())["nodes"][node]
     assert load_trust(path).nodes[node].vendor_keys[int(VENDOR_ID)]
     wrong = dict(genuine, vendor_keys={VENDOR_ID: "00" * 16})
@@ -260,7 +260,7 @@ def test_sancus_attestation_under_a_wrong_vendor_key_fails(app: App, mitm: Mitm)
 
 
 def test_ta_signed_with_another_vendor_key_is_refused(app: App, mitm: Mitm) -> None:
-    pem = StateStore.beside(app.descriptor.path).folder / "ta-vendor.pem"
+    pem = StateStore.of(app.descriptor).root / "ta-vendor.pem"
     genuine = pem.read_bytes()  # enrolled on the gateway when the node was initialised
     pem.write_bytes(vendor_key_pem(generate_vendor_key()))
     [error] = failed_deploy(app)
@@ -353,7 +353,7 @@ def test_replayed_sgx_quote_is_not_bound_to_the_nonce(app: App, mitm: Mitm) -> N
         for _, sent, r in mitm.replies
         if isinstance(r, Attested) and getattr(sent, "module", "") == "controller"
     ]
-    store = StateStore.beside(app.descriptor.path)
+    store = StateStore.of(app.descriptor)
     saved = store.load()
     saved.modules["controller"].module_key = NO_KEY  # forces a re-attestation with a fresh nonce
     store.save(saved)
@@ -384,7 +384,7 @@ def strict_deploy(app: App) -> None:
     """Deploy as `authex deploy` does: emulated TEEs only if the descriptor opts in."""
 
     async def go() -> None:
-        store = StateStore.beside(app.descriptor.path)
+        store = StateStore.of(app.descriptor)
         async with Session(app.descriptor, store, app.progress.append) as session:
             assert not session.allow_emulated
             await deploy(session)
@@ -417,7 +417,7 @@ def test_emulated_platforms_are_refused_without_an_opt_in(app: App, mitm: Mitm) 
 
 def test_set_key_replayed_after_sancus_reattestation_is_refused(app: App, mitm: Mitm) -> None:
     app.deploy()
-    store = StateStore.beside(app.descriptor.path)
+    store = StateStore.of(app.descriptor)
     saved = store.load()
     del saved.connections["valve-state"].keyed[EndRole.SOURCE]  # valve-state is re-keyed: counter 3
     store.save(saved)

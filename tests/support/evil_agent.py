@@ -598,7 +598,7 @@ def _gone(pid: int) -> bool:
 def stop_agent_process(app: App, node: str, timeout: float = 15.0) -> Path:
     """Stop the agent ``LocalCluster`` started for ``node`` (and forget its pid, so the
     cluster's teardown does not signal it again); returns the node directory."""
-    folder = StateStore.beside(app.descriptor.path).folder
+    folder = StateStore.of(app.descriptor).folder
     record = folder / "cluster.json"
     pids: dict[str, int] = json.loads(record.read_text())
     pid = pids.pop(node)

@@ -38,7 +38,7 @@ class App:
     def session(self, *, exclusive: bool = True) -> Session:
         return Session(
             self.descriptor,
-            StateStore.beside(self.descriptor.path),
+            StateStore.of(self.descriptor),
             self.progress.append,
             allow_emulated=True,  # as `authex up` does for local development
             exclusive=exclusive,

@@ -63,9 +63,7 @@ def _session(
     allow_emulated: bool = False,
     exclusive: bool = True,
 ) -> Session:
-    return Session(
-        descriptor, StateStore.beside(descriptor.path), progress, allow_emulated, exclusive
-    )
+    return Session(descriptor, StateStore.of(descriptor), progress, allow_emulated, exclusive)
 
 
 async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
@@ -131,8 +129,8 @@ async def _node(args: argparse.Namespace) -> int:
 
 async def validate(args: argparse.Namespace, descriptor: Descriptor) -> int:
     if not args.no_build:
-        async with StateStore.beside(descriptor.path).locked_async():
-            operator = StateStore.beside(descriptor.path).operator_key()
+        async with StateStore.of(descriptor).locked_async():
+            operator = StateStore.of(descriptor).operator_key()
         public = operator.public_key().public_bytes_raw()
         builds = await build_all(descriptor, public, lambda _: None)
         problems = check_interfaces(descriptor, {n: b.manifest for n, b in builds.items()})
@@ -306,6 +304,6 @@ async def reset(args: argparse.Namespace, descriptor: Descriptor) -> int:
 
 
 async def operator_cert(args: argparse.Namespace, descriptor: Descriptor) -> int:
-    cert, _ = StateStore.beside(descriptor.path).operator_tls()
+    cert, _ = StateStore.of(descriptor).operator_tls()
     sys.stdout.write(cert.read_text())
     return 0

@@ -1,9 +1,9 @@
 """Edge: a local development cluster — one agent process per descriptor node on this machine.
 
-``authex up`` initialises a node directory per local node under ``.authex/nodes/``, starts
-``authex node run`` for it in its own session (logs in the node directory), waits until it
-listens, and records the pids in ``.authex/cluster.json``; ``authex down`` stops them.  Nothing
-the user wrote is touched.  A start that fails stops every agent it started (with the platform
+``authex up`` initialises a node directory per local node under ``.authex/apps/NAME/nodes/``,
+starts ``authex node run`` for it in its own session (logs in the node directory), waits until
+it listens, and records the pids in ``.authex/apps/NAME/cluster.json``; ``authex down`` stops
+them (only this deployment's).  Nothing the user wrote is touched.  A start that fails stops every agent it started (with the platform
 and module processes each agent started in its session) before it raises.
 """
 
@@ -111,7 +111,7 @@ def _stop_started(agents: Iterable[subprocess.Popen[bytes]], timeout: float = ST
 class LocalCluster:
     def __init__(self, descriptor: Descriptor) -> None:
         self.descriptor = descriptor
-        self.store = StateStore.beside(descriptor.path)
+        self.store = StateStore.of(descriptor)
         self.nodes_dir = self.store.folder / "nodes"
         self.record = self.store.folder / "cluster.json"
 
@@ -152,8 +152,8 @@ class LocalCluster:
         return directory
 
     def enrol(self) -> Path:
-        """Write the local nodes' enrolment into ``.authex/trust.yaml`` (the operator and the
-        nodes share this machine, so this is the whole enrolment ceremony)."""
+        """Write the local nodes' enrolment into ``.authex/apps/NAME/trust.yaml`` (the operator
+        and the nodes share this machine, so this is the whole enrolment ceremony)."""
         entries = {}
         for node in self.descriptor.nodes:
             if not is_local(node):

@@ -1,6 +1,15 @@
 """Edge: the deployment state (what was built, loaded, attested, keyed, routed) and the
 operator key, kept under ``.authex/`` beside the descriptor.
 
+One ``.authex/`` folder serves every descriptor in its folder, each deployment in a folder of its
+own named by the descriptor's ``name`` (docs/architecture.md §3)::
+
+    .authex/operator.key, operator.pem, operator-key.pem, ta-vendor.pem   the operator (shared)
+    .authex/apps/NAME/state.json, state.lock, trust.yaml, cluster.json, nodes/   one deployment
+
+A folder of the earlier layout (everything directly in ``.authex/``) is moved into
+``apps/NAME/`` the first time the descriptor it belongs to is used (:func:`migrate_legacy`).
+
 The state holds module and connection keys, so it is written with mode 0600, atomically
 (write a temporary file, fsync, rename) after every completed step, under an exclusive lock.
 Nothing else in authex writes key material anywhere.  In memory the keys are :class:`Secret`
@@ -29,9 +38,14 @@ from authex.crypto.identity import certificate_key, make_certificate, private_ke
 from authex.crypto.secret import Secret
 from authex.deployer.roles import EndRole
 from authex.deployer.sealing import ENCRYPTION, PASSPHRASE_ENV, StateSealer, passphrase
+from authex.descriptor import Descriptor
 from authex.errors import StateError
+from authex.wire.names import base_name
 
 STATE_VERSION = 1
+APPS = "apps"  # .authex/apps/NAME: one deployment
+# what a deployment owns in the earlier layout, where it lay directly in .authex/
+LEGACY_ENTRIES = ("state.json", "trust.yaml", "cluster.json", "nodes")
 LOCK_TIMEOUT = 30.0
 LOCK_POLL = 0.05  # seconds between attempts to take the lock
 NO_KEY = Secret(b"")  # not attested / not keyed (Secret is immutable: one instance will do)
@@ -215,20 +229,31 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 class StateStore:
-    """The ``.authex`` folder of one deployment."""
+    """The folder of one deployment (``folder``) and of its operator's keys (``root``, by default
+    the same folder)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, root: Path | None = None) -> None:
         self._sealer_cache: StateSealer | None = None
         self.folder = folder
+        self.root = folder if root is None else root
         self.path = folder / "state.json"
-        self.key_path = folder / "operator.key"
+        self.key_path = self.root / "operator.key"
         self.lock_path = folder / "state.lock"
 
     @staticmethod
-    def beside(descriptor: Path) -> StateStore:
-        return StateStore(descriptor.resolve().parent / ".authex")
+    def of(descriptor: Descriptor) -> StateStore:
+        """The store of ``descriptor``'s deployment: ``.authex/apps/NAME`` beside it (an earlier
+        layout's state that belongs to it is moved there first)."""
+        root = descriptor.path.resolve().parent / ".authex"
+        folder = root / APPS / descriptor.name
+        migrate_legacy(root, folder, descriptor)
+        return StateStore(folder, root)
+
+    def _ensure_root(self) -> None:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _ensure_folder(self) -> None:
+        self._ensure_root()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @contextlib.contextmanager
@@ -332,8 +357,8 @@ class StateStore:
             vendor_key_pem,
         )
 
-        path = self.folder / "ta-vendor.pem"
-        self._ensure_folder()
+        path = self.root / "ta-vendor.pem"
+        self._ensure_root()
         if path.exists():
             return load_vendor_key(path.read_bytes())
         key = generate_vendor_key()
@@ -343,8 +368,8 @@ class StateStore:
     def operator_tls(self) -> tuple[Path, Path]:
         """Certificate and key files (PEM) for mutual TLS, made from the operator key."""
         key = self.operator_key()
-        cert_path = self.folder / "operator.pem"
-        key_path = self.folder / "operator-key.pem"
+        cert_path = self.root / "operator.pem"
+        key_path = self.root / "operator-key.pem"
         public = key.public_key().public_bytes_raw()
         if not cert_path.exists() or certificate_key(cert_path.read_bytes(), where="") != public:
             _write_private(key_path, private_key_pem(key))
@@ -353,7 +378,7 @@ class StateStore:
 
     def operator_key(self) -> Ed25519PrivateKey:
         """The operator's signing key, created on first use."""
-        self._ensure_folder()
+        self._ensure_root()
         if self.key_path.exists():
             try:
                 raw = bytes.fromhex(self.key_path.read_text().strip())
@@ -363,3 +388,66 @@ class StateStore:
         key = Ed25519PrivateKey.generate()
         _write_private(self.key_path, key.private_bytes_raw().hex().encode() + b"\n")
         return key
+
+
+def migrate_legacy(root: Path, folder: Path, descriptor: Descriptor) -> None:
+    """Move a deployment of the earlier layout (``.authex/state.json``, ``trust.yaml``,
+    ``cluster.json``, ``nodes/``) into ``folder`` if it belongs to ``descriptor``: its state
+    names this descriptor's file, or (state written elsewhere, or none) every module and node it
+    holds is one of this descriptor's.  A deployment that belongs to another descriptor is left
+    where it is for that one; agents still running from the old place refuse the move."""
+    present = [name for name in LEGACY_ENTRIES if (root / name).exists()]
+    if not present or folder.exists():
+        return
+    store = StateStore(root)
+    with store.locked():  # the earlier version's commands take this lock too
+        present = [name for name in LEGACY_ENTRIES if (root / name).exists()]
+        if not present or folder.exists() or not _legacy_belongs(root, store, descriptor):
+            return
+        running = _legacy_agents(root)
+        if running:
+            pids = ", ".join(f"{node} (pid {pid})" for node, pid in sorted(running.items()))
+            raise StateError(
+                f"the deployment here is of an earlier authex layout and its agents still run: "
+                f"{pids}; stop them (`kill {' '.join(str(p) for p in running.values())}`), then "
+                "run this command again to move it to the new layout",
+                where=str(root),
+            )
+        folder.mkdir(mode=0o700, parents=True)
+        for name in present:
+            os.replace(root / name, folder / name)
+
+
+def _legacy_belongs(root: Path, store: StateStore, descriptor: Descriptor) -> bool:
+    here = descriptor.path.resolve()
+    if store.path.exists():
+        state = store.load()
+        recorded = Path(state.descriptor).resolve() if state.descriptor else None
+        if recorded == here:
+            return True
+        if recorded is not None and recorded.exists():
+            return False  # another descriptor's, still in place
+        modules = {base_name(m) for m in state.modules}
+        if not modules <= {m.name for m in descriptor.modules}:
+            return False
+    nodes_dir = root / "nodes"
+    nodes = {p.name for p in nodes_dir.iterdir()} if nodes_dir.is_dir() else set()
+    return nodes <= {n.name for n in descriptor.nodes}
+
+
+def _legacy_agents(root: Path) -> dict[str, int]:
+    try:
+        raw = json.loads((root / "cluster.json").read_text())
+        pids = {str(node): int(pid) for node, pid in raw.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+    running = {}
+    for node, pid in pids.items():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        running[node] = pid
+    return running

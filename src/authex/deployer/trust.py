@@ -12,7 +12,7 @@ only to the agent holding that certificate's key.
 
 Sancus and TrustZone entries hold vendor keys (secrets: the file is written 0600); SGX entries
 pin the root certificate that quotes must chain to.  The descriptor names the file with
-``trust:``; ``authex up`` writes ``.authex/trust.yaml`` for the local nodes it creates.
+``trust:``; ``authex up`` writes ``.authex/apps/NAME/trust.yaml`` for the local nodes it creates.
 
 This module is the file's I/O and lookup (``TrustStore``); one node's entry, ``NodeTrust``, is
 defined in ``attestation/trust.py`` (the verifiers receive it) and re-exported here.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,24 @@ from authex.deployer.state import (
     TimerState,
     UpdateState,
 )
+from authex.descriptor import Descriptor, ModuleSpec, Node
 from authex.errors import StateError
 
 MODULE_KEY = "5e" * 16
 CONN_KEY = "c0" * 16
+
+
+def descriptor_named(path: Path, name: str, nodes: tuple[str, ...] = ("edge",)) -> Descriptor:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"name: {name}\n")  # only the path and the name matter here
+    return Descriptor(
+        name,
+        path,
+        tuple(Node(n, "native", "127.0.0.1", 7000 + i) for i, n in enumerate(nodes)),
+        tuple(ModuleSpec(f"m{i}", n, "python", path.parent) for i, n in enumerate(nodes)),
+        (),
+        (),
+    )
 
 
 def mode(path: Path) -> int:
@@ -72,10 +87,14 @@ def store(tmp_path: Path) -> StateStore:
     return StateStore(tmp_path / "deploy" / ".authex")
 
 
-def test_beside_puts_the_folder_next_to_the_descriptor(tmp_path: Path) -> None:
-    store = StateStore.beside(tmp_path / "app" / "descriptor.yaml")
-    assert store.folder == (tmp_path / "app" / ".authex").resolve()
-    assert store.path.name == "state.json"
+def test_each_descriptor_has_its_folder_and_the_operator_keys_are_shared(tmp_path: Path) -> None:
+    one = StateStore.of(descriptor_named(tmp_path / "app" / "one.yaml", "one"))
+    two = StateStore.of(descriptor_named(tmp_path / "app" / "two.yaml", "two"))
+    root = (tmp_path / "app" / ".authex").resolve()
+    assert one.folder == root / "apps" / "one" and two.folder == root / "apps" / "two"
+    assert one.path.name == "state.json"
+    assert one.key_path == two.key_path == root / "operator.key"
+    assert one.operator_key().private_bytes_raw() == two.operator_key().private_bytes_raw()
 
 
 def test_load_without_a_state_file_is_an_empty_state(store: StateStore) -> None:
@@ -473,3 +492,61 @@ def test_connection_ids_survive_a_round_trip(store: StateStore) -> None:
     loaded = store.load()
     assert loaded.connection_id("y").id == 2
     assert loaded.connection_id("new").id == 3
+
+
+# --- the earlier layout (.authex/state.json beside the operator key) ---------------------------
+
+
+def legacy_folder(app: Path, descriptor: Path, modules: tuple[str, ...] = ("m0",)) -> Path:
+    root = app / ".authex"
+    legacy = StateStore(root)
+    state = DeploymentState(descriptor=str(descriptor))
+    for name in modules:
+        state.modules[name] = ModuleState(node="edge", module_key=Secret(bytes(16)))
+    legacy.save(state)
+    (root / "nodes" / "edge").mkdir(parents=True)
+    (root / "trust.yaml").write_text("nodes: {}\n")
+    (root / "cluster.json").write_text("{}")
+    legacy.operator_key()
+    return root
+
+
+def test_an_earlier_layout_moves_to_the_descriptor_it_belongs_to(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    one = descriptor_named(app / "one.yaml", "one")
+    root = legacy_folder(app, app / "one.yaml")
+    key = StateStore(root).operator_key().private_bytes_raw()
+    other = StateStore.of(descriptor_named(app / "two.yaml", "two"))  # not its own: untouched
+    assert (root / "state.json").exists() and not other.folder.exists()
+    store = StateStore.of(one)
+    assert store.folder == (root / "apps" / "one").resolve()
+    assert sorted(p.name for p in store.folder.iterdir()) == [
+        "cluster.json",
+        "nodes",
+        "state.json",
+        "trust.yaml",
+    ]
+    assert not (root / "state.json").exists() and not (root / "nodes").exists()
+    assert list(store.load().modules) == ["m0"]
+    assert store.operator_key().private_bytes_raw() == key  # the operator stays who it was
+
+
+def test_an_earlier_layout_whose_descriptor_moved_goes_to_one_that_covers_it(
+    tmp_path: Path,
+) -> None:
+    app = tmp_path / "app"
+    root = legacy_folder(app, tmp_path / "gone" / "descriptor.yaml", modules=("m0", "m1"))
+    StateStore.of(descriptor_named(app / "one.yaml", "one"))  # has no module m1: not its own
+    assert (root / "state.json").exists()
+    store = StateStore.of(descriptor_named(app / "two.yaml", "two", nodes=("edge", "edge2")))
+    assert not (root / "state.json").exists()
+    assert sorted(store.load().modules) == ["m0", "m1"]
+
+
+def test_an_earlier_layout_with_running_agents_is_not_moved(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    root = legacy_folder(app, app / "one.yaml")
+    (root / "cluster.json").write_text(json.dumps({"edge": os.getpid()}))  # alive
+    with pytest.raises(StateError, match=r"its agents still run: edge \(pid \d+\); stop them"):
+        StateStore.of(descriptor_named(app / "one.yaml", "one"))
+    assert (root / "state.json").exists() and not (root / "apps").exists()
