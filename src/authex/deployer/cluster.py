@@ -3,8 +3,9 @@
 ``authex up`` initialises a node directory per local node under ``.authex/apps/NAME/nodes/``,
 starts ``authex node run`` for it in its own session (logs in the node directory), waits until
 it listens, and records the pids in ``.authex/apps/NAME/cluster.json``; ``authex down`` stops
-them (only this deployment's).  Nothing the user wrote is touched.  A start that fails stops every agent it started (with the platform
-and module processes each agent started in its session) before it raises.
+them (only this deployment's).  Nothing the user wrote is touched.  A start that fails stops
+every agent it started (with the platform and module processes each agent started in its
+session) before it raises.
 """
 
 from __future__ import annotations
