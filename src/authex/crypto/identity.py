@@ -9,6 +9,7 @@ exact certificate, not by any certificate authority or host name.
 from __future__ import annotations
 
 import datetime
+import hashlib
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -20,9 +21,22 @@ from authex.errors import AuthexError
 VALIDITY = datetime.timedelta(days=3650)
 
 
+def key_id(public: Ed25519PublicKey) -> str:
+    """A short, stable name of a public key: 16 hex digits of its SHA-256."""
+    return hashlib.sha256(public.public_bytes_raw()).hexdigest()[:16]
+
+
 def make_certificate(key: Ed25519PrivateKey, common_name: str) -> bytes:
-    """A self-signed certificate for ``key`` (PEM), usable as its own pinned trust anchor."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    """A self-signed certificate for ``key`` (PEM), usable as its own pinned trust anchor.
+
+    The subject carries the key's id (``common_name KEYID``) and the certificate its subject
+    key identifier: a node that enrols several operators holds several self-signed anchors, and
+    OpenSSL picks the anchor for a client certificate by subject and key identifier — with one
+    subject for all of them it tried only the first, so a second operator was refused."""
+    public = key.public_key()
+    subject = f"{common_name} {key_id(public)}"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    identifier = x509.SubjectKeyIdentifier.from_public_key(public)
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -33,6 +47,11 @@ def make_certificate(key: Ed25519PrivateKey, common_name: str) -> bytes:
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(identifier, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(identifier),
+            critical=False,
+        )
         .sign(key, None)
     )
     return certificate.public_bytes(serialization.Encoding.PEM)
@@ -66,3 +85,4 @@ def certificate_key(pem: str | bytes, *, where: str) -> bytes:
     if not isinstance(public, Ed25519PublicKey):
         raise AuthexError("identity certificates must carry an Ed25519 key", where=where)
     return public.public_bytes_raw()
+
