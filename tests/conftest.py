@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,10 @@ from support.net import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+
+# Every Rust module the suite builds (each from its own temporary copy) shares one cargo target
+# folder, so the SDK and the crates.io dependencies compile once per machine, not once per test.
+os.environ.setdefault("CARGO_TARGET_DIR", str(REPO / "target" / "suite"))
 
 
 @pytest.fixture
