@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from authex.errors import AuthexError, ProtocolError, RemoteError
+from authex.scrub import node_env
 from authex.wire.codec import FrameDecoder, Message, encode
 from authex.wire.messages import Error, Ok
 from authex.wire.platform import (
@@ -74,6 +75,7 @@ class PlatformClient:
                 stdout=log,
                 stderr=log,
                 pass_fds=(theirs.fileno(),),
+                env=node_env(),  # however the agent was started: no deployer-only variable
             )
 
     def _read(self) -> tuple[Message, list[int]]:

@@ -22,6 +22,7 @@ from authex.agent.config import (
 )
 from authex.cli.render import render_plan, render_status, show_bytes
 from authex.deployer import operations
+from authex.deployer.c import cache_secret
 from authex.deployer.cluster import LocalCluster
 from authex.deployer.deploy import blockers, deploy, prepare
 from authex.deployer.session import Session
@@ -132,7 +133,7 @@ async def validate(args: argparse.Namespace, descriptor: Descriptor) -> int:
         async with StateStore.of(descriptor).locked_async():
             operator = StateStore.of(descriptor).operator_key()
         public = operator.public_key().public_bytes_raw()
-        builds = await build_all(descriptor, public, lambda _: None)
+        builds = await build_all(descriptor, public, lambda _: None, cache_secret(operator))
         problems = check_interfaces(descriptor, {n: b.manifest for n, b in builds.items()})
         if problems:
             raise DescriptorProblems(tuple(problems))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from authex.errors import BuildError
 from authex.manifest import Manifest
+from authex.scrub import build_env
 
 MANIFEST_TIMEOUT = 30.0
 ETXTBSY_ATTEMPTS = 5
@@ -34,7 +35,13 @@ def read_manifest(
         for attempt in range(ETXTBSY_ATTEMPTS):
             try:
                 result = subprocess.run(
-                    command, capture_output=True, timeout=MANIFEST_TIMEOUT, check=False
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=MANIFEST_TIMEOUT,
+                    check=False,
+                    env=build_env(),  # module code at build time: no deployer secret
+                    cwd=folder,
                 )
                 break
             except OSError as exc:

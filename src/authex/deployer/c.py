@@ -7,21 +7,36 @@ would be.  The contract is in docs/sdk-c.md."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import hmac
 import json
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from authex import kinds
+from authex.crypto.secret import Secret
 from authex.deployer.binaries import read_manifest, tail
 from authex.errors import BuildError
+from authex.scrub import build_env
 from authex.sdk.build import BuiltModule, contained
 
+log = logging.getLogger(__name__)
+
 BUILD_TIMEOUT = 300.0
+CACHE_FORMAT = "authex c-build-cache v2"
+CACHE_MAC_LABEL = b"authex c build cache mac key v1"
+ENTRY_SUFFIX = ".entry"
 SDK_HEADER = Path("include") / "authex.h"
 # Flags of every module build; the descriptor's cflags come after them.
 BASE_FLAGS = ("-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra")
@@ -114,20 +129,39 @@ def cache_dir() -> Path:
     return Path(base) / "authex" / "c-builds"
 
 
+def cache_secret(operator: Ed25519PrivateKey) -> Secret:
+    """The key that authenticates this operator's C build cache entries: HKDF-SHA256 of the
+    operator's Ed25519 private key with a label of its own (the key serves nothing else, and
+    the operator key itself never reaches the build)."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=CACHE_MAC_LABEL)
+    return Secret(hkdf.derive(operator.private_bytes_raw()))
+
+
 @functools.cache
 def _compiler_identity(cc: str) -> str:
     try:
-        result = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [cc, "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=build_env(),
+            cwd=tempfile.gettempdir(),
+        )
     except (OSError, subprocess.TimeoutExpired):
         return cc
     return f"{cc}\n{result.stdout}"
 
 
 def build_key(command: list[str], output: Path, source: Path, sdk: Path) -> str:
-    """SHA-256 of the compiler, the command and every input file, with the output, source and
-    SDK paths left out (the build maps them away, so the binary does not depend on them): the
-    same module copied elsewhere is found in the cache."""
+    """SHA-256 of the cache format, the compiler, the command and the sources and headers at
+    the top of the module folder and of the SDK, with the output, source and SDK paths left out
+    (the build maps them away, so the binary does not depend on them): the same module copied
+    elsewhere is found in the cache.  Every other file the compiler reads (headers in
+    subfolders, system headers) is in the entry's dependency list, checked on lookup."""
     digest = hashlib.sha256()
+    digest.update(CACHE_FORMAT.encode() + b"\0")
     digest.update(_compiler_identity(command[0]).encode())
     arguments = [
         "OUTPUT"
@@ -147,6 +181,163 @@ def build_key(command: list[str], output: Path, source: Path, sdk: Path) -> str:
     return digest.hexdigest()
 
 
+def parse_dependencies(text: str) -> list[str]:
+    """The prerequisites of every rule of the compiler's ``-M`` output (make syntax: lines
+    continued with a backslash, spaces escaped as ``\\ ``, ``#`` as ``\\#``, ``$`` as ``$$``)."""
+    found: list[str] = []
+    for line in text.replace("\\\n", " ").splitlines():
+        _, colon, rest = line.partition(": ")
+        if not colon:
+            continue
+        word: list[str] = []
+        i = 0
+        while i < len(rest):
+            char = rest[i]
+            if char == "\\" and i + 1 < len(rest) and rest[i + 1] in " #\\":
+                word.append(rest[i + 1])
+                i += 2
+                continue
+            if char == "$" and rest[i + 1 : i + 2] == "$":
+                word.append("$")
+                i += 2
+                continue
+            if char.isspace():
+                if word:
+                    found.append("".join(word))
+                    word = []
+            else:
+                word.append(char)
+            i += 1
+        if word:
+            found.append("".join(word))
+    return found
+
+
+def _label(path: Path, source: Path, sdk: Path) -> str:
+    """A dependency's name in a cache entry: relative to the module or SDK folder when in one
+    (so the entry still serves a copy of the module), else its absolute path."""
+    for folder, label in ((source, "<source>"), (sdk, "<sdk>")):
+        if path.is_relative_to(folder):
+            return f"{label}/{path.relative_to(folder).as_posix()}"
+    return str(path)
+
+
+def _unlabel(label: str, source: Path, sdk: Path) -> Path:
+    for folder, prefix in ((source, "<source>/"), (sdk, "<sdk>/")):
+        if label.startswith(prefix):
+            return folder / label[len(prefix) :]
+    return Path(label)
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def dependencies(
+    command: list[str], output: Path, source: Path, sdk: Path, folder: Path
+) -> list[str] | None:
+    """Every file the compiler reads for ``command`` (sources and headers, system headers
+    included), from its own dependency output (``-M``, the same flags); labelled as in cache
+    entries, sorted.  A file reached through a link that leaves the module folder is refused.
+    None when the compiler gives no usable list (the build is then not cached)."""
+    at = command.index("-o")
+    if command[at + 1] != str(output):
+        return None
+    try:
+        result = subprocess.run(
+            [*command[:at], *command[at + 2 :], "-M"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+            check=False,
+            env=build_env(),
+            cwd=folder,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = parse_dependencies(result.stdout) if result.returncode == 0 else []
+    labels = set()
+    for word in found:
+        path = Path(os.path.normpath(folder / word))
+        if path.is_relative_to(source):
+            contained(source, path)
+        labels.add(_label(path, source, sdk))
+    sources = {arg for arg in command[at + 2 :] if arg.endswith(".c")}
+    if not labels or not all(_label(Path(s), source, sdk) in labels for s in sources):
+        return None  # not the compiler's dependency output (a flag in cflags changed it?)
+    return sorted(labels)
+
+
+def _mac(secret: Secret, key: str, deps: list[list[str]], binary: bytes) -> str:
+    message = b"\0".join([CACHE_FORMAT.encode(), key.encode(), json.dumps(deps).encode(), binary])
+    return hmac.new(secret.reveal(), message, hashlib.sha256).hexdigest()
+
+
+def _lookup(
+    entry: Path, key: str, secret: Secret, source: Path, sdk: Path, where: str
+) -> bytes | None:
+    """The binary cached in ``entry``, if the entry is authenticated under ``secret`` and every
+    file it was compiled from is unchanged; None otherwise (a planted, altered or foreign entry
+    is refused with a warning, never used)."""
+    try:
+        data = entry.read_bytes()
+    except OSError:
+        return None
+    header, _, binary = data.partition(b"\n")
+    try:
+        meta = json.loads(header)
+        deps = [[str(label), str(digest)] for label, digest in meta["deps"]]
+        mac = str(meta["mac"])
+        valid = meta["format"] == CACHE_FORMAT and hmac.compare_digest(
+            mac, _mac(secret, key, deps, binary)
+        )
+    except (ValueError, TypeError, KeyError):
+        valid = False
+    if not valid:
+        log.warning(
+            "%s: C build cache entry %s is not authenticated by this operator's key "
+            "(planted, altered, or written under another operator key): not used, rebuilding",
+            where,
+            entry,
+        )
+        return None
+    for label, digest in deps:
+        if _file_digest(_unlabel(label, source, sdk)) != digest:
+            log.debug("%s: %s changed since the cached build; rebuilding", where, label)
+            return None
+    return binary
+
+
+def _store(
+    entry: Path, key: str, secret: Secret, source: Path, sdk: Path, labels: list[str], binary: bytes
+) -> None:
+    """Keep a build for next time, authenticated under ``secret``, in a folder only this user
+    can open (best effort: a read-only cache only costs a rebuild)."""
+    deps = []
+    for label in labels:
+        digest = _file_digest(_unlabel(label, source, sdk))
+        if digest is None:
+            return
+        deps.append([label, digest])
+    header = {"format": CACHE_FORMAT, "deps": deps, "mac": _mac(secret, key, deps, binary)}
+    partial = entry.with_name(f"{entry.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    try:
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if entry.parent.stat().st_mode & 0o077:
+            entry.parent.chmod(0o700)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(json.dumps(header).encode() + b"\n" + binary)
+        partial.replace(entry)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+
 def build_c_binary(
     source: Path,
     name: str,
@@ -155,21 +346,37 @@ def build_c_binary(
     cflags: tuple[str, ...],
     *,
     where: str,
+    cache: Secret | None = None,
 ) -> bytes:
+    """Compile the module; with ``cache`` (the operator's :func:`cache_secret`) a build is kept
+    in, and taken from, the build cache."""
     if not source.is_dir():
         raise BuildError(f"module source folder {source} does not exist", where=where)
     if not any(source.glob("*.c")):
         raise BuildError(f"no .c files in the module source {source}", where=where)
+    source = source.resolve()
     sdk = c_sdk_dir()
-    with tempfile.TemporaryDirectory(prefix="authex-cc-") as folder:
-        output = Path(folder) / "module"
+    with tempfile.TemporaryDirectory(prefix="authex-cc-") as tmp:
+        folder = Path(tmp)
+        output = folder / "module"
         command = compile_command(source, sdk, name, operator_public, tee, cflags, output)
-        cached = cache_dir() / build_key(command, output, source, sdk)
-        if cached.is_file():
-            return cached.read_bytes()
+        key = build_key(command, output, source, sdk)
+        entry = cache_dir() / f"{key}{ENTRY_SUFFIX}"
+        if cache is not None:
+            cached = _lookup(entry, key, cache, source, sdk, where)
+            if cached is not None:
+                return cached
+        labels = dependencies(command, output, source, sdk, folder)
         try:
             result = subprocess.run(
-                command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False
+                command,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=BUILD_TIMEOUT,
+                check=False,
+                env=build_env(),
+                cwd=folder,
             )
         except subprocess.TimeoutExpired as exc:
             raise BuildError(f"cc did not finish in {BUILD_TIMEOUT:.0f}s", where=where) from exc
@@ -178,25 +385,22 @@ def build_c_binary(
         if result.returncode != 0:
             raise BuildError(f"cc failed:\n{tail(result.stderr)}", where=where)
         binary = output.read_bytes()
-        _store(cached, binary)
+        if cache is not None and labels is not None:
+            _store(entry, key, cache, source, sdk, labels, binary)
         return binary
 
 
-def _store(path: Path, binary: bytes) -> None:
-    """Keep a build for next time (best effort: a read-only cache only costs a rebuild)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_bytes(binary)
-        partial.replace(path)
-    except OSError:
-        pass
-
-
 def build_c_module(
-    source: Path, name: str, operator_public: bytes, tee: str, cflags: tuple[str, ...] = ()
+    source: Path,
+    name: str,
+    operator_public: bytes,
+    tee: str,
+    cflags: tuple[str, ...] = (),
+    cache: Secret | None = None,
 ) -> BuiltModule:
+    """Build a C module; ``cache``: the operator's :func:`cache_secret`, to use the build cache
+    (without it every build compiles)."""
     where = f"module {name}"
-    binary = build_c_binary(source, name, operator_public, tee, cflags, where=where)
+    binary = build_c_binary(source, name, operator_public, tee, cflags, where=where, cache=cache)
     manifest = read_manifest(binary, name, operator_public, "c", where=where)
     return BuiltModule(name, binary, manifest, hashlib.sha256(binary).digest())

@@ -36,6 +36,7 @@ from authex.deployer.state import StateStore
 from authex.deployer.trust import write_trust
 from authex.descriptor import Descriptor, Node
 from authex.errors import AuthexError, AuthexTimeoutError
+from authex.scrub import node_env
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 START_TIMEOUT = 15.0
@@ -223,6 +224,7 @@ class LocalCluster:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
+                env=node_env(),  # never the state passphrase, nor any deployer-only variable
             )
 
     async def stop_async(self) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from authex.attestation.trust import NodeTrust
 from authex.crypto.secret import Secret
+from authex.deployer.c import cache_secret
 from authex.deployer.client import AgentClient
 from authex.deployer.keying import key_end
 from authex.deployer.plan import (
@@ -60,7 +61,8 @@ async def prepare(session: Session, *, assign_ids: bool) -> Prepared:
     descriptor = session.descriptor
     progress = session.progress
     progress(f"building {len(descriptor.modules)} modules")
-    builds = await build_all(descriptor, session.operator_public, progress)
+    cache = cache_secret(session.operator)
+    builds = await build_all(descriptor, session.operator_public, progress, cache)
     manifests = {name: b.manifest for name, b in builds.items()}
     problems = check_interfaces(descriptor, manifests)
     if problems:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from authex.crypto.secret import Secret
 from authex.deployer.c import build_c_module
 from authex.deployer.rust import build_rust_module
 from authex.deployer.steps import run_steps
@@ -13,14 +14,17 @@ from authex.errors import BuildError
 from authex.sdk.build import BuiltModule, build_python_module
 
 
-def build_module(spec: ModuleSpec, operator_public: bytes, tee: str) -> BuiltModule:
-    """Build one module for a node running ``tee``."""
+def build_module(
+    spec: ModuleSpec, operator_public: bytes, tee: str, cache: Secret | None = None
+) -> BuiltModule:
+    """Build one module for a node running ``tee``; ``cache``: the operator's C build cache key
+    (authex.deployer.c.cache_secret), without which C modules are always compiled."""
     if spec.language == "python":
         return build_python_module(spec.source, spec.name, operator_public)
     if spec.language == "rust":
         return build_rust_module(spec.source, spec.name, operator_public)
     if spec.language == "c":
-        return build_c_module(spec.source, spec.name, operator_public, tee, spec.cflags)
+        return build_c_module(spec.source, spec.name, operator_public, tee, spec.cflags, cache)
     raise BuildError(
         f"language {spec.language!r} has no toolchain (supported: python, rust, c)",
         where=f"module {spec.name}",
@@ -28,13 +32,16 @@ def build_module(spec: ModuleSpec, operator_public: bytes, tee: str) -> BuiltMod
 
 
 async def build_all(
-    descriptor: Descriptor, operator_public: bytes, progress: Callable[[str], None]
+    descriptor: Descriptor,
+    operator_public: bytes,
+    progress: Callable[[str], None],
+    cache: Secret | None = None,
 ) -> dict[str, BuiltModule]:
     """Build all modules concurrently (each build runs its toolchain in a worker thread)."""
 
     async def one(spec: ModuleSpec) -> tuple[str, BuiltModule]:
         tee = descriptor.node(spec.node).tee
-        built = await asyncio.to_thread(build_module, spec, operator_public, tee)
+        built = await asyncio.to_thread(build_module, spec, operator_public, tee, cache)
         progress(f"built {spec.name} ({spec.language}, {len(built.artifact)} bytes)")
         return spec.name, built
 

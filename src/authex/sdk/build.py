@@ -1,8 +1,10 @@
 """Building a Python module: introspect its interface, then pack a byte-deterministic artifact.
 
 The interface is read by importing ``main.py`` in a fresh child process
-(``python -m authex.sdk.inspect``), so user code never runs inside the deployer.  The artifact is a
-ZIP archive that depends only on the sources, the deployed name and the operator key:
+(``python -m authex.sdk.inspect``), so user code never runs inside the deployer's process.  That
+child runs with the operator's rights but a scrubbed environment (authex.scrub.build_env: none of
+the deployer's ``AUTHEX_*`` secrets) in the module folder.  The artifact is a ZIP archive that
+depends only on the sources, the deployed name and the operator key:
 
 - entries sorted by name, no compression (ZIP_STORED, so no zlib version can change a byte),
   a fixed date (1980-01-01 00:00:00), fixed permissions (0644) and a fixed creator system;
@@ -29,6 +31,7 @@ from authex.crypto.digest import sha256
 from authex.crypto.suites import available_suites
 from authex.errors import BuildError
 from authex.manifest import IoKind, Manifest, assign_ids
+from authex.scrub import build_env
 from authex.sdk.inspect import parse_result
 from authex.sdk.loader import MAIN_FILE
 
@@ -69,8 +72,9 @@ def _check_identity(name: str, operator_public: bytes) -> None:
 
 
 def child_env() -> dict[str, str]:
-    """The environment of the inspect child: this authex importable, no bytecode written."""
-    env = dict(os.environ)
+    """The environment of the inspect child: the scrubbed build environment (no deployer
+    secret), this authex importable, no bytecode written."""
+    env = build_env()
     package_root = str(Path(authex.__file__).resolve().parent.parent)
     paths = [package_root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -204,7 +208,8 @@ def _manifest(declared: dict[IoKind, dict[str, bool]], name: str, operator: byte
 def inspect_python_module(
     source: Path, name: str, operator_public: bytes = bytes(OPERATOR_KEY_SIZE)
 ) -> Manifest:
-    """The manifest a build of ``source`` deployed as ``name`` would carry (no user code here)."""
+    """The manifest a build of ``source`` deployed as ``name`` would carry (the user's code
+    runs in the inspect child, not in this process)."""
     _check_identity(name, operator_public)
     folder = _check_source(Path(source))
     return _manifest(_run_inspect(folder, name), name, operator_public)

@@ -1,8 +1,10 @@
 """``python -m authex.sdk.inspect FOLDER``: print a module's declared interface as JSON.
 
 The build runs this in a fresh child process so that user code (the import of ``main.py``) never
-runs inside the deployer.  Output is one JSON object on the real stdout; whatever the user's code
-prints goes to stderr, because fd 1 is pointed at stderr before the import:
+runs inside the deployer's process; the child has the operator's rights but a scrubbed
+environment (authex.scrub.build_env, sdk/build.py ``child_env``).  Output is one JSON object on
+the real stdout; whatever the user's code prints goes to stderr, because fd 1 is pointed at
+stderr before the import:
 
     {"ok": true, "interface": {"input": {"reading": false}, "entry": {"sample": true}, ...}}
     {"ok": false, "kind": "import" | "manifest" | "source", "message": "...", "tail": "..."}

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from authex.errors import AuthexError, BackendError, ProtocolError
+from authex.scrub import node_env
 from authex.tee.platform_base import Admission, Platform
 from authex.tee.platforms import open_platform, read_secrets
 from authex.tee.sealing import SealStore
@@ -157,6 +158,7 @@ class PlatformServer:
                 stdout=host_module.fileno(),
                 stderr=log_file,
                 pass_fds=(plat_module.fileno(),),
+                env=node_env(),  # no deployer-only variable reaches a module
             )
         host_module.close()
         plat_module.close()
