@@ -85,4 +85,3 @@ def certificate_key(pem: str | bytes, *, where: str) -> bytes:
     if not isinstance(public, Ed25519PublicKey):
         raise AuthexError("identity certificates must carry an Ed25519 key", where=where)
     return public.public_bytes_raw()
-
