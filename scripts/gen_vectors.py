@@ -441,6 +441,7 @@ STATUS_RECORDS: tuple[type[Record], ...] = (
     st.RejectedCount,
     st.TimerStatus,
     st.PeerStatus,
+    st.DropSource,
 )
 
 
@@ -540,6 +541,11 @@ def busy_status() -> st.NodeStatus:
         ),
         timers=(st.TimerStatus("sensor", 0x3002, 60_000, 12, 1),),
         peers=(st.PeerStatus("10.0.0.1:7300", 0, 17, 4, 2, 3, 0),),
+        unrouted=200_007,
+        unrouted_sources=(
+            st.DropSource("mallory@10.0.0.66", 200_000),
+            st.DropSource("module m", 2),
+        ),
     )
 
 
@@ -574,13 +580,14 @@ def status_negative_vectors() -> list[JSON]:
     cases: list[tuple[str, str, bytes, str]] = [
         (
             "count_past_payload",
-            "modules announces 2^32 - 1 records; 16 bytes follow (the 4 empty lists after it)",
+            "modules announces 2^32 - 1 records; 28 bytes follow (the 4 empty lists after it, "
+            "unrouted and the empty unrouted_sources)",
             changed(idle, lambda n: n["modules"].update(count=MAX_U32)),
             "message_error",
         ),
         (
             "count_larger_than_rest",
-            "modules announces 1 record, but the 16 bytes left are fewer than the "
+            "modules announces 1 record, but the 28 bytes left are fewer than the "
             f"{least} a ModuleStatus takes at least",
             changed(idle, lambda n: n["modules"].update(count=1)),
             "message_error",
@@ -593,7 +600,7 @@ def status_negative_vectors() -> list[JSON]:
         ),
         (
             "record_truncated",
-            "the payload ends inside the last PeerStatus",
+            "the payload ends inside the last DropSource",
             encode_fields_json(busy)[:-5],
             "message_error",
         ),
@@ -619,6 +626,15 @@ def status_negative_vectors() -> list[JSON]:
             "duplicate_module",
             "two ModuleStatus named sensor",
             changed(busy, lambda n: n["modules"]["value"][1][0].update(value="sensor")),
+            "message_error",
+        ),
+        (
+            "duplicate_unrouted_source",
+            "two DropSource records with source mallory@10.0.0.66",
+            changed(
+                busy,
+                lambda n: n["unrouted_sources"]["value"][1][0].update(value="mallory@10.0.0.66"),
+            ),
             "message_error",
         ),
         (

@@ -7,7 +7,8 @@ sockets, tasks, clocks or database.  The agent (agent/node.py) carries the actio
 - ``Forward``      store an event in the outbox for another agent (which sends it);
 - ``ToOperator``   hand an event to the operator's watchers or waiting request;
 - ``Acknowledge``  send an ``EventAck`` back on the data link an event came in on;
-- ``Warn``         one log line about a message that was dropped or refused.
+- ``Warn``         one log line about a message that was dropped or refused (its ``kind`` and
+                   ``source`` let the agent rate-limit lines that peers can cause in bulk).
 
 What the ledger remembers, per connection and direction:
 
@@ -21,6 +22,11 @@ What the ledger remembers, per connection and direction:
   ``pending`` an update's drain waits on;
 - ``held``: what staged modules (``NAME~TAG``, spec/protocol.md §7.6) are kept until promoted.
 
+Per-connection counts (``stats``) are kept only for connections with a route here: anyone who
+reaches the data port can send events for any connection id, so what comes for an id without a
+route is counted node-wide in ``unrouted`` (a total, and at most ``UNROUTED_SOURCES`` sources),
+never per id.
+
 A copy of an event whose bytes differ from one already with the module (a forgery, or the
 genuine one after a forgery) is delivered too: only the module can tell which is authentic.
 """
@@ -32,6 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from authex.agent.lograte import BoundedCounts
 from authex.agent.router import LocalModule, Operator, RemoteNode, RouteTable, Target, UnknownRoute
 from authex.agent.staging import Held
 from authex.agent.stats import ConnectionStats, reason_name
@@ -45,6 +52,14 @@ from authex.wire.messages import (
     HostRejected,
 )
 from authex.wire.names import base_name, is_staged
+
+UNROUTED_SOURCES = 16  # sources of events without a route kept by name (the biggest)
+
+# kinds of Warn, for rate-limiting their log lines (every kind at most two lines per interval)
+NO_ROUTE = "no route"
+NOT_HERE = "not for this node"
+WRONG_SOURCE = "wrong source"
+REJECTED = "rejected by module"
 
 
 def pending_counts(stored: Mapping[int, int], inflight: Mapping[int, int]) -> Counter[int]:
@@ -90,6 +105,8 @@ class Acknowledge:
 class Warn:
     conn_id: int
     text: str
+    kind: str = "dropped"  # what kind of line: rate-limited per kind (agent/lograte.py)
+    source: str = ""  # who caused it: a peer (its Hello name @ address) or a module
 
 
 Action = Deliver | Forward | ToOperator | Acknowledge | Warn
@@ -118,6 +135,9 @@ class DeliveryLedger:
     delivered_upto: dict[tuple[int, int], int] = field(init=False, default_factory=dict)
     inflight: Counter[int] = field(init=False, default_factory=Counter)
     held: dict[str, Held] = field(init=False, default_factory=dict)
+    unrouted: BoundedCounts = field(
+        init=False, default_factory=lambda: BoundedCounts(UNROUTED_SOURCES)
+    )
 
     def __post_init__(self) -> None:
         self.routes = RouteTable(self.node)
@@ -148,12 +168,17 @@ class DeliveryLedger:
         delivery."""
         if isinstance(message, HostEmit):
             if self.routes.source_module(message.conn_id, message.direction) != module:
+                source = f"module {module}"
+                if message.conn_id not in self.routes.routes:
+                    return self._unrouted(message.conn_id, source)
                 self.stats[message.conn_id].dropped += 1
                 return [
                     Warn(
                         message.conn_id,
                         f"module {module} emitted on connection {message.conn_id} "
                         "it is not the source of",
+                        WRONG_SOURCE,
+                        source,
                     )
                 ]
             event = Event(message.conn_id, message.direction, message.counter, message.ciphertext)
@@ -162,22 +187,24 @@ class DeliveryLedger:
         actions = self.taken(message.conn_id, message.direction, message.counter, accepted)
         if isinstance(message, HostRejected):
             reason = reason_name(message.reason)
-            self.stats[message.conn_id].rejected[reason] += 1
+            if message.conn_id in self.routes.routes:  # counted per connection only if routed
+                self.stats[message.conn_id].rejected[reason] += 1
             actions.append(
                 Warn(
                     message.conn_id,
                     f"module {module} rejected a message on connection {message.conn_id} "
                     f"(counter {message.counter}): {reason}",
+                    REJECTED,
+                    f"module {module}",
                 )
             )
         return actions
 
-    def route(self, event: Event) -> list[Action]:
+    def route(self, event: Event, source: str = "this node") -> list[Action]:
         """Send one sealed message on towards its destination."""
         target = self.target(event.conn_id, event.direction)
         if target is None:
-            self.stats[event.conn_id].dropped += 1
-            return [Warn(event.conn_id, f"no route for connection {event.conn_id}; dropped")]
+            return self._unrouted(event.conn_id, source)
         if isinstance(target, LocalModule):
             message = HostDeliver(event.conn_id, event.direction, event.counter, event.ciphertext)
             return self.deliver(target.module, message)
@@ -189,6 +216,8 @@ class DeliveryLedger:
         """An event arrived from another agent: it must be for a module (or the operator) on
         this node; ``sink`` is acknowledged once the destination took it."""
         target = self.target(event.conn_id, event.direction)
+        if target is None:
+            return self._unrouted(event.conn_id, peer)
         if isinstance(target, Operator):
             return [ToOperator(event), self._ack(sink, event)]
         if not isinstance(target, LocalModule):  # never bounced on: no loops through a node
@@ -197,6 +226,8 @@ class DeliveryLedger:
                 Warn(
                     event.conn_id,
                     f"event for connection {event.conn_id} from {peer} not for this node",
+                    NOT_HERE,
+                    peer,
                 )
             ]
         if event.counter <= self.delivered_upto.get((event.conn_id, event.direction), 0):
@@ -314,6 +345,7 @@ class DeliveryLedger:
         self.delivered_upto.clear()
         self.inflight.clear()
         self.held.clear()
+        self.unrouted.clear()
 
     # --- reports --------------------------------------------------------------------------
 
@@ -322,6 +354,13 @@ class DeliveryLedger:
         return pending_counts(outbox or {}, self.inflight)
 
     # --- helpers --------------------------------------------------------------------------
+
+    def _unrouted(self, conn_id: int, source: str) -> list[Action]:
+        """A message for a connection without a route here: dropped, and counted node-wide
+        (never per connection id: the ids are whatever a sender chose)."""
+        self.unrouted.add(source)
+        text = f"no route for connection {conn_id} (from {source}); dropped"
+        return [Warn(conn_id, text, NO_ROUTE, source)]
 
     def _ack(self, sink: AckSink, event: Event) -> Acknowledge:
         return Acknowledge(sink, event.conn_id, event.direction, event.counter)

@@ -33,6 +33,7 @@ from authex.agent.ledger import (
     ToOperator,
     Warn,
 )
+from authex.agent.lograte import ThrottledLog
 from authex.agent.modules import ModuleSupervisor
 from authex.agent.operator import OperatorChannel
 from authex.agent.outbox import Outbox
@@ -57,6 +58,8 @@ class NodeAgent:
         self.started_at = time.time()
         self.tasks = TaskSupervisor()
         self.batch = Batcher()
+        # log lines that peers (or modules) can cause in bulk: at most two per kind and interval
+        self.throttled = ThrottledLog()
         self.ledger = DeliveryLedger(config.name, running=lambda name: self.modules.running(name))
         self.modules = ModuleSupervisor(
             config.name,
@@ -96,7 +99,12 @@ class NodeAgent:
         if isinstance(message, HostEmit | HostAccepted | HostRejected):
             self.apply(self.ledger.from_module(process.name, message))
         else:
-            log.warning("module %s sent unexpected %s", process.name, type(message).__name__)
+            self.throttled.warning(
+                log,
+                "unexpected module message",
+                f"module {process.name} sent unexpected {type(message).__name__}",
+                f"module {process.name}",
+            )
 
     def apply(self, actions: list[Action]) -> None:
         """Carry out what the ledger decided."""
@@ -113,8 +121,8 @@ class NodeAgent:
                 self.operator.hand_over(action.event, self.ledger.stats[action.event.conn_id])
             elif isinstance(action, Acknowledge):
                 action.sink.acknowledge(action.conn_id, action.direction, action.counter)
-            elif isinstance(action, Warn):
-                log.warning("%s", action.text)
+            elif isinstance(action, Warn):  # peers can cause these in bulk: rate-limited
+                self.throttled.warning(log, action.kind, action.text, action.source)
 
     async def backpressure(self) -> None:
         """Wait while any module's host link holds more than HIGH_WATER unsent bytes."""
@@ -136,6 +144,8 @@ class NodeAgent:
             peers=self.forwarder.peers,
             outbox=self.outbox,
             uptime_s=time.time() - self.started_at,
+            unrouted=self.ledger.unrouted.total,
+            unrouted_sources=self.ledger.unrouted.top(),
         )
 
     def start(self) -> None:
@@ -155,3 +165,4 @@ class NodeAgent:
         await self.forwarder.close()  # peer links end for good first: none starts again
         await self.tasks.close()
         await self.platform.close()
+        self.throttled.close()  # the summaries still owed

@@ -6,6 +6,11 @@ reads the peer's EventAcks, which delete events from the outbox.  After a reconn
 (exponential backoff with jitter) everything not yet acknowledged is sent again; so is it when
 acknowledgements stall (the destination module was not running), and the receiver drops what
 it already delivered.
+
+The receiving agent closes a data link that stays idle (agent/server.py, ``DATA_IDLE_TIMEOUT``);
+a link that ends with nothing left to send is opened again only when there is something to
+send, and one that ends with events still unacknowledged is opened again at once, so no event
+is lost to an idle close (the new link sends everything in the outbox again).
 """
 
 from __future__ import annotations
@@ -112,6 +117,7 @@ class PeerLink:
 
     async def _run(self) -> None:
         delay = BACKOFF_START
+        opened = False
         while not self._closed:
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation that
@@ -125,6 +131,9 @@ class PeerLink:
                 delay = min(delay * 2, BACKOFF_MAX)
                 continue
             delay = BACKOFF_START
+            if opened:
+                self.reconnects += 1
+            opened = True
             self.connected = True
             try:
                 await self._pump(reader, writer)
@@ -133,7 +142,18 @@ class PeerLink:
             finally:
                 self.connected = False
                 writer.close()
-            self.reconnects += 1
+            await self._until_needed()
+
+    async def _until_needed(self) -> None:
+        """The link ended (the peer closes idle links): with events still unacknowledged it is
+        opened again at once; with nothing to send, once there is something."""
+        self._wake.clear()  # set again by notify(), which comes after the outbox has the event
+        if self._closed or self.outbox.size(self.address):
+            return
+        log.info(
+            "peer %s: link closed with nothing to send; opened again when needed", self.address
+        )
+        await self._wake.wait()
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         acks = asyncio.create_task(self._read_acks(reader))

@@ -2,10 +2,25 @@
 link (deployer commands, replies by request id, watch streams) or a data link (events from
 another agent).  A malformed frame closes only that link, with a logged reason.
 
-Connections are accepted here, counted against the link limits and only then put through the
-TLS handshake (``connect_accepted_socket``), so a refused or failed handshake is logged with the
-peer's address; this works the same on asyncio's loop and on uvloop (whose ``start_tls`` cannot
-upgrade a server stream).
+Connections are accepted here and put through the TLS handshake (``connect_accepted_socket``),
+so a failed handshake is logged with the peer's address; this works the same on asyncio's loop
+and on uvloop (whose ``start_tls`` cannot upgrade a server stream).
+
+Who may hold a link open, so that no amount of unauthenticated links can lock the operator out:
+
+- **handshaking**: every new connection first joins a pool of at most ``MAX_HANDSHAKING`` links
+  in their TLS handshake (``HANDSHAKE_TIMEOUT`` each); when it is full, the oldest handshake is
+  closed to make room, so connections that never finish cannot keep new ones out;
+- after the handshake the link is counted against one of two budgets (``LinkBudgets``): a link
+  whose client presented an enrolled operator's certificate against the **control** budget
+  (``MAX_CONTROL_LINKS``), any other against the **data** budgets (``MAX_DATA_LINKS`` in all,
+  ``MAX_DATA_LINKS_PER_HOST`` from one address).  Data links cannot fill the control budget;
+- a data link that sends no complete frame for ``data_idle_timeout`` seconds (default
+  ``DATA_IDLE_TIMEOUT``, ``AUTHEX_DATA_IDLE_TIMEOUT`` when the agent starts) is closed; the
+  sending agent opens it again when it has something to send (agent/peers.py).
+
+Lines that any peer can cause per connection (refusals, failed handshakes, protocol errors, idle
+closes) go through the agent's rate limiter (agent/lograte.py).
 """
 
 from __future__ import annotations
@@ -13,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import os
 import signal
 import socket
 import ssl
@@ -24,6 +41,7 @@ from authex import PROTOCOL_VERSION
 from authex.agent.batch import Batcher
 from authex.agent.config import NodeConfig, load_node_dir
 from authex.agent.errors import CommandError
+from authex.agent.lograte import ThrottledLog
 from authex.agent.node import NodeAgent
 from authex.agent.platform_client import PlatformClient
 from authex.agent.tls import operators_enrolled, server_context
@@ -53,21 +71,88 @@ from authex.wire.names import valid_peer
 from authex.wire.version import refusal
 
 log = logging.getLogger("authex.agent.server")
-HELLO_TIMEOUT = 10.0
-MAX_LINKS = 512  # open links in all
-MAX_LINKS_PER_HOST = 64  # open links from one peer address
+HANDSHAKE_TIMEOUT = 10.0  # seconds for the TLS handshake
+HELLO_TIMEOUT = 10.0  # seconds for Hello, after the handshake
+MAX_HANDSHAKING = 64  # connections in their TLS handshake; the oldest makes room for a new one
+MAX_DATA_LINKS = 512  # open links without an operator certificate, in all
+MAX_DATA_LINKS_PER_HOST = 64  # open links without an operator certificate, from one address
+MAX_CONTROL_LINKS = 64  # open links of enrolled operators (their own budget)
+DATA_IDLE_TIMEOUT = 120.0  # seconds without a complete frame after which a data link is closed
+IDLE_TIMEOUT_ENV = "AUTHEX_DATA_IDLE_TIMEOUT"
 _READ_CHUNK = 1 << 16
 
 
+def data_idle_timeout(environ: dict[str, str] | os._Environ[str] = os.environ) -> float:
+    """The data links' idle timeout: ``AUTHEX_DATA_IDLE_TIMEOUT`` (seconds) or the default."""
+    raw = environ.get(IDLE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DATA_IDLE_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise AuthexError(
+            f"{IDLE_TIMEOUT_ENV}={raw!r} is not a number of seconds above 0: set it to one "
+            f"(the default is {DATA_IDLE_TIMEOUT:g}) or unset it",
+            where="agent start",
+        )
+    return value
+
+
+class LinkBudgets:
+    """Open links after their handshake: the control budget (enrolled operators) and the data
+    budgets (everyone else: in all, and per address).  Sans-I/O."""
+
+    def __init__(self) -> None:
+        self.control = 0
+        self.data = 0
+        self.data_per_host: Counter[str] = Counter()
+
+    def admit(self, host: str, control: bool) -> str | None:
+        """Count a link in, or say why not (its budget is full)."""
+        if control:
+            if self.control >= MAX_CONTROL_LINKS:
+                return f"too many open operator links ({MAX_CONTROL_LINKS})"
+            self.control += 1
+            return None
+        if self.data >= MAX_DATA_LINKS:
+            return f"too many open data links ({MAX_DATA_LINKS})"
+        if self.data_per_host[host] >= MAX_DATA_LINKS_PER_HOST:
+            return f"too many open data links from {host} ({MAX_DATA_LINKS_PER_HOST})"
+        self.data += 1
+        self.data_per_host[host] += 1
+        return None
+
+    def release(self, host: str, control: bool) -> None:
+        if control:
+            self.control -= 1
+            return
+        self.data -= 1
+        self.data_per_host[host] -= 1
+        if self.data_per_host[host] <= 0:
+            del self.data_per_host[host]
+
+
 class AgentServer:
-    def __init__(self, agent: NodeAgent, tls: ssl.SSLContext) -> None:
+    def __init__(
+        self, agent: NodeAgent, tls: ssl.SSLContext, data_idle_timeout: float = DATA_IDLE_TIMEOUT
+    ) -> None:
         self.agent = agent
         self.tls = tls
+        self.data_idle_timeout = data_idle_timeout
+        self.budgets = LinkBudgets()
         self._listener: socket.socket | None = None
         self._acceptor: asyncio.Task[None] | None = None
         self._links: set[asyncio.Task[None]] = set()
-        self._per_host: Counter[str] = Counter()
+        # tasks in their TLS handshake, oldest first; those closed to make room
+        self._handshaking: dict[asyncio.Task[None], None] = {}
+        self._evicted: set[asyncio.Task[None]] = set()
         self._writers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+
+    @property
+    def throttled(self) -> ThrottledLog:
+        return self.agent.throttled
 
     async def start(self) -> None:
         cfg = self.agent.config
@@ -80,7 +165,7 @@ class AgentServer:
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(address)
-            listener.listen(MAX_LINKS)
+            listener.listen(MAX_DATA_LINKS)
         except OSError:
             listener.close()
             raise
@@ -98,7 +183,7 @@ class AgentServer:
             try:
                 conn, address = await loop.sock_accept(listener)
             except OSError as exc:  # out of file descriptors, say: wait, do not spin
-                log.warning("accept failed: %s", exc)
+                self.throttled.warning(log, "accept failed", f"accept failed: {exc}")
                 await asyncio.sleep(0.1)
                 continue
             task = self.agent.tasks.spawn(f"link-{address}", partial(self._accept, conn, address))
@@ -109,52 +194,101 @@ class AgentServer:
         assert task is not None
         peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
         host = address[0] if isinstance(address, tuple) else peer
-        if len(self._links) > MAX_LINKS or self._per_host[host] >= MAX_LINKS_PER_HOST:
-            log.warning("link from %s refused: too many open links", peer)
+        try:
+            opened = await self._handshake(task, conn, peer, host)
+            if opened is None:
+                return
+            reader, writer = opened
+            control = bool(writer.get_extra_info("peercert"))  # verified: an enrolled operator
+            refused = self.budgets.admit(host, control)
+            if refused is not None:
+                self.throttled.warning(
+                    log, "link refused", f"link from {peer} refused: {refused}", host
+                )
+                writer.transport.abort()
+                return
+            try:
+                await self._run_link(task, reader, writer, peer, host)
+            finally:
+                self.budgets.release(host, control)
+        finally:
             self._links.discard(task)
-            conn.close()
-            return
-        self._per_host[host] += 1
-        task.add_done_callback(lambda _: self._release(host))
+
+    async def _handshake(
+        self, task: asyncio.Task[None], conn: socket.socket, peer: str, host: str
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The TLS handshake, in the bounded pool of handshaking links; None if it failed or
+        this link was closed to make room for a newer one."""
+        if len(self._handshaking) >= MAX_HANDSHAKING:  # the oldest makes room
+            oldest = next(iter(self._handshaking))
+            del self._handshaking[oldest]
+            self._evicted.add(oldest)
+            oldest.cancel()
+        self._handshaking[task] = None
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         try:
-            async with asyncio.timeout(HELLO_TIMEOUT):
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT):
                 transport, _ = await loop.connect_accepted_socket(
-                    lambda: protocol, conn, ssl=self.tls, ssl_handshake_timeout=HELLO_TIMEOUT
+                    lambda: protocol, conn, ssl=self.tls, ssl_handshake_timeout=HANDSHAKE_TIMEOUT
                 )
-        except (ssl.SSLError, TimeoutError, ConnectionError, OSError) as exc:
-            log.warning("link from %s refused: TLS handshake failed (%s)", peer, exc)
-            self._links.discard(task)
+        except asyncio.CancelledError:
+            if task not in self._evicted:
+                raise  # the agent is shutting down
+            self._evicted.discard(task)
+            task.uncancel()
             conn.close()
-            return
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+            self.throttled.warning(
+                log,
+                "handshake evicted",
+                f"link from {peer} closed: still in its TLS handshake when "
+                f"{MAX_HANDSHAKING} newer connections came",
+                host,
+            )
+            return None
+        except (ssl.SSLError, TimeoutError, ConnectionError, OSError) as exc:
+            self.throttled.warning(
+                log,
+                "handshake failed",
+                f"link from {peer} refused: TLS handshake failed ({exc})",
+                host,
+            )
+            conn.close()
+            return None
+        finally:
+            self._handshaking.pop(task, None)
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    async def _run_link(
+        self,
+        task: asyncio.Task[None],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+        host: str,
+    ) -> None:
         self._writers[task] = writer
-        task.add_done_callback(lambda t: self._writers.pop(t, None))
         try:
-            await self._serve_link(reader, writer, peer)
+            await self._serve_link(reader, writer, peer, host)
         except ProtocolError as exc:
-            log.warning("link from %s closed: %s", peer, exc)
+            self.throttled.warning(
+                log, "link protocol error", f"link from {peer} closed: {exc}", host
+            )
             with contextlib.suppress(ConnectionError, OSError, RuntimeError):
                 writer.write(encode(Error(ErrorCode.BAD_REQUEST, str(exc))))
         except (ConnectionError, asyncio.IncompleteReadError):
-            log.info("link from %s dropped", peer)
+            self.throttled.info(log, "link dropped", f"link from {peer} dropped", host)
         except asyncio.CancelledError:  # the agent is shutting down: the link just closes
             pass
         finally:
-            self._links.discard(task)
+            self._writers.pop(task, None)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
                 await writer.wait_closed()
 
-    def _release(self, host: str) -> None:
-        self._per_host[host] -= 1
-        if self._per_host[host] <= 0:
-            del self._per_host[host]
-
     async def _serve_link(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str, host: str
     ) -> None:
         decoder = FrameDecoder(max_payload=256)
         hello_frames: list[Frame] = []
@@ -175,10 +309,15 @@ class AgentServer:
         leftover = hello_frames[1:]
         if hello.link == LinkKind.DATA:
             writer.write(encode(Ok()))
-            await self._data_link(reader, writer, decoder, leftover, f"{hello.peer}@{peer}")
+            await self._data_link(reader, writer, decoder, leftover, f"{hello.peer}@{host}", peer)
         elif hello.link == LinkKind.CONTROL:
             if not writer.get_extra_info("peercert"):
-                log.warning("control link from %s refused: no enrolled operator certificate", peer)
+                self.throttled.warning(
+                    log,
+                    "control link refused",
+                    f"control link from {peer} refused: no enrolled operator certificate",
+                    host,
+                )
                 writer.write(
                     encode(
                         Error(
@@ -200,11 +339,17 @@ class AgentServer:
         writer: asyncio.StreamWriter,
         decoder: FrameDecoder,
         frames: list[Frame],
+        sender: str,
         peer: str,
     ) -> None:
+        """Events from ``sender`` (its Hello name @ its address) until it closes the link or
+        sends no complete frame for ``data_idle_timeout`` seconds."""
         decoder.max_payload = DEFAULT_MAX_FRAME
         batch = self.agent.batch
         acks = _AckWriter(writer, batch)
+        loop = asyncio.get_running_loop()
+        idle = self.data_idle_timeout
+        last_frame = loop.time()
         while True:
             batch.begin()
             try:
@@ -212,11 +357,30 @@ class AgentServer:
                     message = DATA.decode(frame)
                     if not isinstance(message, Event):
                         raise ProtocolError(f"unexpected {type(message).__name__} on a data link")
-                    self.agent.on_data_event(message, peer, acks)
+                    self.agent.on_data_event(message, sender, acks)
             finally:
                 batch.end()
+            if frames:
+                last_frame = loop.time()
+            paused = loop.time()
             await self.agent.backpressure()  # a slow module slows its senders, not our memory
-            chunk = await reader.read(_READ_CHUNK)
+            last_frame += loop.time() - paused  # time this agent did not read is not idleness
+            # reading buffered data does not wait: let control links and other data links in
+            # after every chunk, so a flood on one link cannot starve them
+            await asyncio.sleep(0)
+            try:
+                async with asyncio.timeout_at(last_frame + idle):
+                    chunk = await reader.read(_READ_CHUNK)
+            except TimeoutError:
+                self.throttled.info(
+                    log,
+                    "idle data link",
+                    f"data link from {sender} ({peer}) closed: no frame for {idle:g}s",
+                    sender,
+                )
+                with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                    writer.write(encode(Error(ErrorCode.TIMEOUT, f"data link idle for {idle:g}s")))
+                return
             if not chunk:
                 return
             frames = decoder.feed(chunk)
@@ -287,6 +451,8 @@ class AgentServer:
                 await self._acceptor
         if self._listener is not None:
             self._listener.close()
+        for task in list(self._handshaking):  # not yet links: nothing to close cleanly
+            task.cancel()
         # Close the links rather than cancel their tasks (asyncio's stream callbacks treat a
         # cancelled connection task as an error): each handler then ends on its own.
         for writer in list(self._writers.values()):
@@ -301,13 +467,14 @@ class AgentServer:
 async def run_node(directory: Path) -> None:
     """``authex node run DIR``: serve until SIGINT/SIGTERM or a Shutdown command."""
     config: NodeConfig = load_node_dir(directory)
+    idle_timeout = data_idle_timeout()  # a bad setting stops the agent before anything starts
     platform = PlatformClient(directory)
     info = await platform.start()
     log.info("platform: %s", info.description)
     agent = NodeAgent(config, directory, platform)
     await agent.restore()
     agent.start()
-    server = AgentServer(agent, server_context(directory))
+    server = AgentServer(agent, server_context(directory), idle_timeout)
     if not operators_enrolled(directory):
         log.warning(
             "no operator enrolled on node %s: every control command will be refused "

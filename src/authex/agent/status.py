@@ -13,6 +13,7 @@ from authex.agent.stats import ConnectionStats
 from authex.wire.platform import PlatformInfo
 from authex.wire.status import (
     ConnectionCounters,
+    DropSource,
     ModuleStatus,
     NodeStatus,
     PeerStatus,
@@ -106,11 +107,17 @@ def node_status(
     peers: Mapping[str, PeerView],
     outbox: OutboxView,
     uptime_s: float,
+    unrouted: int = 0,
+    unrouted_sources: Iterable[tuple[str, int]] = (),
 ) -> NodeStatus:
     """The agent's status: ``held`` maps a staged module to what it holds, ``routes`` are the
     connection ids with a route here, ``connections`` come from ``connection_counters``,
     ``peers`` map an agent address to the data link towards it, ``outbox`` says how many
-    events wait for (and were refused for) each peer."""
+    events wait for (and were refused for) each peer; ``unrouted`` counts what was dropped for
+    having no route, ``unrouted_sources`` its biggest sources (already bounded by the ledger).
+
+    Nothing here grows with what peers send: connections are counted only while routed, and
+    the sources of unrouted messages are a bounded list."""
     return NodeStatus(
         node=config.name,
         tee=config.tee,
@@ -149,4 +156,6 @@ def node_status(
             )
             for address, p in peers.items()
         ),
+        unrouted=unrouted,
+        unrouted_sources=tuple(DropSource(source, n) for source, n in unrouted_sources),
     )

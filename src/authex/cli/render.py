@@ -41,6 +41,13 @@ def render_status(descriptor: Descriptor, report: StatusReport) -> str:
             ],
         )
     )
+    for n in report["nodes"]:  # a flood or a misrouted peer: said only when it happened
+        if n["unrouted"]:
+            sources = ", ".join(f"{s} {c}" for s, c in n["unrouted_sources"].items())
+            parts.append(
+                f"node {n['name']} dropped {n['unrouted']} events for connections it has no "
+                f"route for" + (f" (from {sources})" if sources else "")
+            )
     parts += ["", "MODULES"]
     parts.append(
         _table(

@@ -226,6 +226,8 @@ class NodeRow(TypedDict):
     address: str
     reachable: bool
     error: str  # why its agent could not be asked ("" when reachable)
+    unrouted: int  # events its agent dropped for connections with no route there
+    unrouted_sources: dict[str, int]  # where most of them came from (at most 16 sources)
 
 
 class ModuleRow(TypedDict):
@@ -277,6 +279,12 @@ def status_report(
                 "address": node.address,
                 "reachable": isinstance(status, NodeStatus),
                 "error": str(status) if isinstance(status, AuthexError) else "",
+                "unrouted": status.unrouted if isinstance(status, NodeStatus) else 0,
+                "unrouted_sources": (
+                    {s.source: s.count for s in status.unrouted_sources}
+                    if isinstance(status, NodeStatus)
+                    else {}
+                ),
             }
         )
     modules: list[ModuleRow] = []

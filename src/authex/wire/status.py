@@ -2,8 +2,10 @@
 the wire codec like every other message.
 
 Everything here is what an untrusted agent can observe without a key: its platform, the module
-processes it runs, its routes, what it counted per connection, its timers and its outgoing data
-links.  All counts run since the agent started or its last ``Reset``.  Constructing a record
+processes it runs, its routes, what it counted per connection, its timers, its outgoing data
+links, and what it dropped for having no route (node-wide, with a bounded list of sources, since
+the connection ids are whatever a sender chose).  All counts run since the agent started or its
+last ``Reset``.  Constructing a record
 checks it (the decoder constructs them too): flags are 0 or 1 and a key appears once per list,
 otherwise ``ProtocolError`` naming the field.
 """
@@ -152,6 +154,15 @@ class PeerStatus(_Checked):
 
 
 @dataclass(frozen=True)
+class DropSource(Record):
+    """Where messages for connections without a route here came from: a peer agent (the name
+    its data link's Hello gave, ``@`` its address) or a local module (``module NAME``)."""
+
+    source: Str
+    count: U64
+
+
+@dataclass(frozen=True)
 class NodeStatus(_Checked):
     """Everything one agent reports."""
 
@@ -162,6 +173,7 @@ class NodeStatus(_Checked):
         ("connections", "conn_id"),
         ("timers", "key"),
         ("peers", "address"),
+        ("unrouted_sources", "source"),
     )
 
     node: Str
@@ -175,6 +187,10 @@ class NodeStatus(_Checked):
     connections: Records[ConnectionCounters]  # ascending connection ids
     timers: Records[TimerStatus]
     peers: Records[PeerStatus]
+    unrouted: U64 = 0  # messages dropped for having no route here (from peers or modules)
+    # the sources of the most of them (at most 16, by descending count); the rest of
+    # ``unrouted`` came from sources no longer listed
+    unrouted_sources: Records[DropSource] = ()
 
     def module(self, name: str) -> ModuleStatus | None:
         return next((m for m in self.modules if m.name == name), None)

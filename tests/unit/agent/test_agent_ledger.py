@@ -3,7 +3,8 @@
 Covers routing decisions and the exactly-once cases that the fault tests (tests/faults) check
 end to end: resends while a copy is with the module and after it was taken, a forged copy
 before the genuine one, a module that goes away before answering, re-keying, staged modules
-that hold their deliveries until promoted, retired connections and a reset.
+that hold their deliveries until promoted, retired connections and a reset; and that what
+comes for connection ids without a route costs no state per id (a bounded node-wide count).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import pytest
 
 from authex.agent.ledger import (
+    NO_ROUTE,
+    NOT_HERE,
+    UNROUTED_SOURCES,
     Acknowledge,
     Action,
     Deliver,
@@ -96,8 +100,11 @@ def test_routing_decisions(ledger: DeliveryLedger) -> None:
     ]
     assert ledger.route(Event(OUT, FWD, 3, b"y")) == [Forward(N2, Event(OUT, FWD, 3, b"y"))]
     assert ledger.route(Event(OP_OUT, FWD, 4, b"z")) == [ToOperator(Event(OP_OUT, FWD, 4, b"z"))]
-    assert warned(ledger.route(Event(99, FWD, 1, b""))) == ["no route for connection 99; dropped"]
-    assert ledger.stats[99].dropped == 1 and ledger.stats[LOCAL].delivered == 2
+    assert warned(ledger.route(Event(99, FWD, 1, b""))) == [
+        "no route for connection 99 (from this node); dropped"
+    ]
+    assert ledger.unrouted.total == 1 and 99 not in ledger.stats
+    assert ledger.stats[LOCAL].delivered == 2
 
 
 def test_only_the_source_module_may_emit(ledger: DeliveryLedger) -> None:
@@ -121,6 +128,74 @@ def test_events_from_peers_for_other_nodes_are_never_bounced_on(ledger: Delivery
         actions = ledger.from_peer(Event(conn_id, direction, 1, b"x"), "n2", Sink("s"))
         assert [type(a) for a in actions] == [Warn]
     assert ledger.awaiting == {} and ledger.pending() == {}
+    assert ledger.stats[OUT].dropped == 1 and ledger.stats[IN].dropped == 1  # routed: counted
+    assert 42 not in ledger.stats and ledger.unrouted.total == 1  # no route: node-wide only
+
+
+# --- what comes for connections without a route --------------------------------------------------
+
+
+def test_events_without_a_route_keep_no_state_per_connection_id(ledger: DeliveryLedger) -> None:
+    sink = Sink("s")
+    for conn_id in range(1000, 21_000):
+        actions = ledger.from_peer(Event(conn_id, FWD, 1, b"x"), "mallory@10.0.0.9", sink)
+        assert actions == [
+            Warn(
+                conn_id,
+                f"no route for connection {conn_id} (from mallory@10.0.0.9); dropped",
+                NO_ROUTE,
+                "mallory@10.0.0.9",
+            )
+        ]
+    assert sorted(ledger.stats) == []  # nothing per id, nothing owed, nothing in flight
+    assert ledger.awaiting == {} and ledger.inflight == {} and ledger.delivered_upto == {}
+    assert ledger.unrouted.total == 20_000
+    assert ledger.unrouted.top() == [("mallory@10.0.0.9", 20_000)]
+
+
+def test_the_sources_of_unrouted_events_are_bounded_and_the_total_exact(
+    ledger: DeliveryLedger,
+) -> None:
+    heavy = "flood@10.0.0.1"
+    for n in range(5 * UNROUTED_SOURCES):  # many small sources, one big one among them
+        ledger.from_peer(Event(5000 + n, FWD, 1, b"x"), f"p{n}@10.0.1.{n}", Sink("s"))
+        for _ in range(3):
+            ledger.from_peer(Event(9000 + n, FWD, 1, b"x"), heavy, Sink("s"))
+    top = ledger.unrouted.top()
+    assert len(top) == UNROUTED_SOURCES
+    assert top[0] == (heavy, 15 * UNROUTED_SOURCES)  # the biggest stays, its count exact
+    assert ledger.unrouted.total == 20 * UNROUTED_SOURCES
+    assert sum(n for _, n in top) + ledger.unrouted.others == ledger.unrouted.total
+
+
+def test_a_module_emitting_on_an_unknown_connection_is_counted_node_wide(
+    ledger: DeliveryLedger,
+) -> None:
+    actions = ledger.from_module("a", HostEmit(777, FWD, 1, b"e"))
+    assert [(a.kind, a.source) for a in actions if isinstance(a, Warn)] == [(NO_ROUTE, "module a")]
+    rejected = ledger.from_module("a", HostRejected(778, FWD, 1, RejectReason.FORGED))
+    assert len(warned(rejected)) == 1
+    assert 777 not in ledger.stats and 778 not in ledger.stats
+    assert ledger.unrouted.top() == [("module a", 1)]
+
+
+def test_warnings_peers_cause_in_bulk_say_their_kind_and_source(ledger: DeliveryLedger) -> None:
+    actions = ledger.from_peer(Event(OUT, FWD, 1, b"x"), "n2@10.0.0.2", Sink("s"))
+    assert [(a.kind, a.source) for a in actions if isinstance(a, Warn)] == [
+        (NOT_HERE, "n2@10.0.0.2")
+    ]
+
+
+def test_a_retired_connection_counts_as_unrouted_and_reset_clears_the_summary(
+    ledger: DeliveryLedger,
+) -> None:
+    ledger.from_peer(Event(OUT, FWD, 1, b"x"), "n2", Sink("s"))
+    ledger.remove_route(OUT)
+    ledger.from_peer(Event(OUT, FWD, 2, b"x"), "n2", Sink("s"))
+    assert ledger.stats[OUT].dropped == 1  # its counts stay (spec/protocol.md, RemoveRoute)
+    assert ledger.unrouted.total == 1
+    ledger.reset()
+    assert ledger.unrouted.total == 0 and ledger.unrouted.top() == []
 
 
 def test_an_event_for_the_operator_from_a_peer_is_acknowledged_at_once(

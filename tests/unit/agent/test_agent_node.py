@@ -36,7 +36,7 @@ from authex.wire.messages import (
     Timer,
     WatchEvent,
 )
-from authex.wire.status import PeerStatus, RejectedCount
+from authex.wire.status import DropSource, PeerStatus, RejectedCount
 from support.agent_rig import (
     FWD,
     IN,
@@ -91,7 +91,9 @@ def test_event_for_module_not_loaded_is_dropped(agent: NodeAgent) -> None:
 
 def test_event_without_route_is_dropped(agent: NodeAgent) -> None:
     route(agent, Event(77, FWD, 1, b"x"))
-    assert counts(agent, 77) == (0, 0, 0, 1)
+    assert 77 not in agent.ledger.stats  # counted node-wide, not per connection id
+    status = agent.status()
+    assert (status.unrouted, status.unrouted_sources) == (1, (DropSource("this node", 1),))
     assert all(not fake(agent, m).sent for m in ("a", "b"))
 
 
@@ -148,7 +150,9 @@ def test_module_emitting_on_a_connection_it_does_not_source_is_dropped(
     agent: NodeAgent, module: str, conn_id: int, direction: int
 ) -> None:
     emit(agent, module, HostEmit(conn_id, direction, 1, b"forged"))
-    assert counts(agent, conn_id) == (0, 0, 0, 1)
+    unrouted = conn_id not in agent.ledger.routes.routes  # counted node-wide, not per id
+    assert counts(agent, conn_id) == (0, 0, 0, 0 if unrouted else 1)
+    assert agent.ledger.unrouted.total == (1 if unrouted else 0)
     assert all(not fake(agent, m).sent for m in ("a", "b"))
     assert agent.forwarder.peers == {}
     assert agent.operator.retained[conn_id] == type(agent.operator.retained[conn_id])()
@@ -228,7 +232,9 @@ def test_data_event_not_for_this_node_is_dropped(
 ) -> None:
     # never bounced on to another agent (no forwarding loops through this node)
     agent.on_data_event(Event(conn_id, direction, 1, b"x"), "n2", Acks().to(0))
-    assert counts(agent, conn_id) == (0, 0, 0, 1)
+    unrouted = conn_id not in agent.ledger.routes.routes  # counted node-wide, not per id
+    assert counts(agent, conn_id) == (0, 0, 0, 0 if unrouted else 1)
+    assert agent.ledger.unrouted.total == (1 if unrouted else 0)
     assert agent.forwarder.peers == {}
 
 
@@ -382,9 +388,9 @@ def test_status_reports_modules_routes_counts_and_peers(agent: NodeAgent) -> Non
     local, out = status.connection(LOCAL), status.connection(OUT)
     assert local is not None and local.delivered == 1 and local.pending == 1  # not taken yet
     assert out is not None and out.forwarded == 1 and out.pending == 1  # in the outbox
-    dropped = status.connection(99)
-    assert dropped is not None and dropped.dropped == 1 and dropped.pending == 0
-    assert [c.conn_id for c in status.connections] == [LOCAL, OUT, 99]
+    assert status.connection(99) is None  # no route: counted node-wide, not per id
+    assert status.unrouted == 1 and status.unrouted_sources == (DropSource("this node", 1),)
+    assert [c.conn_id for c in status.connections] == [LOCAL, OUT]
     assert status.peers == (
         PeerStatus(
             address=N2_ADDRESS,

@@ -186,6 +186,8 @@ REPORT_JSON: dict[str, Any] = {
             "address": "127.0.0.1:7201",
             "reachable": True,
             "error": "",
+            "unrouted": 0,
+            "unrouted_sources": {},
         },
         {
             "name": "field",
@@ -193,6 +195,8 @@ REPORT_JSON: dict[str, Any] = {
             "address": "10.0.0.7:7202",
             "reachable": False,
             "error": "node field: connection refused",
+            "unrouted": 0,
+            "unrouted_sources": {},
         },
     ],
     "modules": [

@@ -17,6 +17,7 @@ from authex.wire.codec import (
 from authex.wire.messages import CONTROL_REPLIES, StatusResult
 from authex.wire.status import (
     ConnectionCounters,
+    DropSource,
     ModuleStatus,
     NodeStatus,
     PeerStatus,
@@ -49,6 +50,8 @@ def status(**changes: object) -> NodeStatus:
         ),
         timers=(TimerStatus("sensor", 0x3001, 1000, 4, 0),),
         peers=(PeerStatus("127.0.0.1:7002", True, 4, 0, 1, 0, 0),),
+        unrouted=12,
+        unrouted_sources=(DropSource("mallory@10.0.0.9", 11), DropSource("module a", 1)),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -63,7 +66,8 @@ def payload_of(node: NodeStatus) -> bytes:
 def test_minimum_sizes() -> None:
     assert Route.min_size() == 4 and RejectedCount.min_size() == 9
     assert ModuleStatus.min_size() == 2 + 2 + 8 + 4 + 4 + 1 + 2 + 1 + 8
-    assert NodeStatus.min_size() == 2 + 2 + 2 + 1 + 2 + 8 + 5 * 4
+    assert DropSource.min_size() == 2 + 8
+    assert NodeStatus.min_size() == 2 + 2 + 2 + 1 + 2 + 8 + 5 * 4 + 8 + 4
     assert StatusResult.min_size() == NodeStatus.min_size()
     assert codec._layout(StatusResult) is None  # the general path (the event path is untouched)
 
@@ -122,6 +126,10 @@ def test_flags_read_back_as_bools() -> None:
         (
             {"peers": (PeerStatus("h:1", 0, 0, 0, 0, 0, 0), PeerStatus("h:1", 1, 0, 0, 0, 0, 0))},
             r"NodeStatus\.peers: 'h:1' is listed twice",
+        ),
+        (
+            {"unrouted_sources": (DropSource("m@h", 1), DropSource("m@h", 2))},
+            r"NodeStatus\.unrouted_sources: 'm@h' is listed twice",
         ),
     ],
 )
