@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from authex.cli.main import main
+from authex.crypto.channel import MAX_COUNTER
 from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
 from authex.deployer.deploy import deploy
+from authex.deployer.plan import REKEY_AFTER
 from authex.deployer.roles import EndRole
 from authex.deployer.state import NO_KEY, StateStore
 from authex.descriptor import load_descriptor
@@ -139,3 +141,31 @@ def test_plan_shows_what_deploy_would_do_and_changes_nothing(
         app.deploy()
         assert main(["plan", descriptor, "--allow-emulated"]) == 0
         assert "nothing to do: everything is deployed" in capsys.readouterr().out
+
+
+def test_a_connection_whose_counters_run_out_is_rekeyed_by_deploy(irrigation_dir: Path) -> None:
+    """The operator used (almost) every counter of a connection: sending says what to run, and
+    `deploy` re-keys it — also when only the module's side, as its agent reports, passed half the
+    counter space."""
+    with running_app(irrigation_dir) as app:
+        app.deploy()
+        store = StateStore.of(app.descriptor)
+        state = store.load()
+        state.connections["threshold"].operator_send = MAX_COUNTER - 1  # the last one was used
+        store.save(state)
+        with pytest.raises(StateError, match=r"counter exhausted.*run `authex deploy` to re-key"):
+            app.send("threshold", b"41")
+        assert app.deploy().plan.key == ["threshold"]
+        assert app.send("threshold", b"41") == 1  # a fresh key, counters from 1
+        assert app.watch("alerts", count=1) == [b"threshold set to 41.0%"]
+
+        state = store.load()  # past half the space on the module's side (what its agent saw)
+        state.connections["threshold"].operator_send = REKEY_AFTER
+        store.save(state)
+        app.send("threshold", b"42")  # the controller accepts counter 2^63 + 1
+        app.wait_for("the controller took it", lambda: app.connection("threshold")["delivered"] > 0)
+        state = store.load()
+        state.connections["threshold"].operator_send = 1  # only the agent's report says so now
+        store.save(state)
+        assert app.deploy().plan.key == ["threshold"]
+        assert app.deploy().plan.empty

@@ -39,6 +39,7 @@ def counters(
     duplicates: int = 0,
     rejected: Mapping[str, int] | None = None,
     pending: int = 0,
+    accepted_upto: int = 0,
 ) -> ConnectionCounters:
     """``rejected`` by reason name, as ``authex status`` shows them."""
     by_code = sorted((reject_reason_code(k), v) for k, v in (rejected or {}).items())
@@ -51,6 +52,7 @@ def counters(
         duplicates,
         tuple(RejectedCount(code, n) for code, n in by_code),
         pending,
+        accepted_upto,
     )
 
 

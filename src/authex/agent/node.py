@@ -138,7 +138,10 @@ class NodeAgent:
             held=self.ledger.held,
             routes=self.ledger.routes.routes,
             connections=connection_counters(
-                self.ledger.stats, self.outbox.per_connection(), self.ledger.inflight
+                self.ledger.stats,
+                self.outbox.per_connection(),
+                self.ledger.inflight,
+                self.ledger.delivered_upto,
             ),
             timers=self.modules.timers.values(),
             peers=self.forwarder.peers,

@@ -18,7 +18,7 @@ class ConnectionStats:
     duplicates: int = 0  # resends of events the module had already taken (acknowledged again)
     rejected: Counter[str] = field(default_factory=Counter)  # reported by the receiving module
 
-    def counters(self, conn_id: int, pending: int) -> ConnectionCounters:
+    def counters(self, conn_id: int, pending: int, accepted_upto: int = 0) -> ConnectionCounters:
         """These counts as the status record of connection ``conn_id``."""
         rejected = sorted((reject_reason_code(name), n) for name, n in self.rejected.items() if n)
         return ConnectionCounters(
@@ -30,6 +30,7 @@ class ConnectionStats:
             duplicates=self.duplicates,
             rejected=tuple(RejectedCount(code, n) for code, n in rejected),
             pending=pending,
+            accepted_upto=accepted_upto,
         )
 
 

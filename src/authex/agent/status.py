@@ -85,14 +85,18 @@ def connection_counters(
     stats: Mapping[int, ConnectionStats],
     stored: Mapping[int, int],
     inflight: Mapping[int, int],
+    accepted: Mapping[tuple[int, int], int] | None = None,
 ) -> tuple[ConnectionCounters, ...]:
     """Counts per connection, by ascending id, with ``pending``: events of it still in the
     outbox (``stored``) or handed to (or held for) a local module and not yet taken
     (``inflight``).  Connections with neither counts nor pending events are left out."""
     pending = pending_counts(stored, inflight)
+    upto: dict[int, int] = {}
+    for (conn_id, _), counter in (accepted or {}).items():  # (connection, direction) -> counter
+        upto[conn_id] = max(upto.get(conn_id, 0), counter)
     ids = sorted(set(stats) | set(pending))
     empty = ConnectionStats()
-    return tuple(stats.get(c, empty).counters(c, pending[c]) for c in ids)
+    return tuple(stats.get(c, empty).counters(c, pending[c], upto.get(c, 0)) for c in ids)
 
 
 def node_status(

@@ -118,7 +118,12 @@ def _seal_from_operator(session: Session, connection: str, data: bytes) -> _Outg
     if conn.source.module is not None or conn.target.module is None:
         raise StateError(f"connection {connection!r} does not start at the operator")
     end = _operator_end(cs)
-    counter, sealed = end.seal(Direction.FORWARD, data)
+    try:
+        counter, sealed = end.seal(Direction.FORWARD, data)
+    except CryptoError as exc:  # every counter of the key used up
+        raise StateError(
+            f"connection {connection!r}: {exc.message}; run `authex deploy` to re-key it"
+        ) from exc
     cs.operator_send = counter
     session.save()  # before sending: a counter is never used twice, even after a crash
     node = session.descriptor.module(conn.target.module).node

@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from authex.deployer.roles import EndRole
-from authex.deployer.state import DeploymentState
+from authex.deployer.state import ConnectionState, DeploymentState
 from authex.descriptor import Connection, Descriptor, suites_for_connection
 from authex.manifest import IoKind, Manifest
 from authex.wire.status import NodeStatus
 
 SUITE_PREFERENCE = ("aes-gcm-128", "ascon-aead128", "spongewrap-128")
+# A connection is keyed afresh once a counter of it passed half the 64-bit space: a sender that
+# used every counter up could seal nothing more until then (spec/crypto.md §3.1).
+REKEY_AFTER = 1 << 63
 SENDER_KINDS = (IoKind.OUTPUT, IoKind.REQUEST)
 RECEIVER_KINDS = (IoKind.INPUT, IoKind.HANDLER)
 
@@ -123,6 +126,21 @@ def node_modules(observed: NodeStatus | None) -> dict[str, int]:
     return {m.name: m.instance for m in observed.modules if m.running}
 
 
+def accepted_counters(observed: Mapping[str, NodeStatus | None]) -> dict[int, int]:
+    """Connection id -> the highest counter a module accepted on it, as the agents report it."""
+    upto: dict[int, int] = {}
+    for status in observed.values():
+        for counters in status.connections if status is not None else ():
+            upto[counters.conn_id] = max(upto.get(counters.conn_id, 0), counters.accepted_upto)
+    return upto
+
+
+def counters_used_up(cs: ConnectionState, accepted: Mapping[int, int]) -> bool:
+    """Whether connection ``cs`` must be keyed afresh before its counters run out."""
+    known = (cs.operator_send, cs.operator_receive, accepted.get(cs.id, 0))
+    return bool(cs.key) and max(known) > REKEY_AFTER
+
+
 def make_plan(
     descriptor: Descriptor,
     manifests: Mapping[str, Manifest],
@@ -149,12 +167,14 @@ def make_plan(
         elif ms is not None and not ms.module_key:
             plan.attest.append(spec.name)
     fresh = set(plan.attest)
+    accepted = accepted_counters(observed)
     for conn in descriptor.connections:
         cs = state.connections.get(conn.name)
         ends = connection_ends(conn, manifests)
         needs_key = (
             cs is None
             or not cs.key
+            or counters_used_up(cs, accepted)
             or any(e.module in fresh for e in ends)
             or any(cs.keyed.get(e.role) != cs.epoch for e in ends)
             or any(cs.keyed_instance.get(e.role) != state.modules[e.module].instance for e in ends)

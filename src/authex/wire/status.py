@@ -117,6 +117,9 @@ class ConnectionCounters(_Checked):
     duplicates: U64  # resends of events a module had already taken (acknowledged again)
     rejected: Records[RejectedCount]  # reported by the receiving module, by reason
     pending: U64  # still here: in the outbox, or handed to (or held for) a module, not yet taken
+    # the highest counter a module on this node accepted on it (0: none); the deployer re-keys a
+    # connection whose counters near the end of their space (spec/crypto.md §2)
+    accepted_upto: U64 = 0
 
     def rejected_by_name(self) -> dict[str, int]:
         """``{reason name: count}`` by name, as ``authex status`` shows them."""

@@ -18,6 +18,7 @@ import pytest
 
 from authex.crypto.secret import Secret
 from authex.deployer.plan import (
+    REKEY_AFTER,
     SUITE_PREFERENCE,
     End,
     Plan,
@@ -329,6 +330,26 @@ def test_end_keyed_on_another_instance_rekeys(deployed: World) -> None:
 def test_connection_without_key_is_keyed(deployed: World) -> None:
     deployed.state.connections["op-in"].key = NO_KEY
     assert deployed.plan().key == ["op-in"]
+
+
+@pytest.mark.parametrize("counter", ["operator_send", "operator_receive"])
+def test_an_operator_counter_past_half_its_space_rekeys(deployed: World, counter: str) -> None:
+    cs = deployed.state.connections["op-in"]
+    setattr(cs, counter, REKEY_AFTER)
+    assert deployed.plan().empty  # at 2^63 there is still room
+    setattr(cs, counter, REKEY_AFTER + 1)
+    plan = deployed.plan()
+    assert plan.key == ["op-in"]
+    assert plan.load == plan.attest == plan.timers == []
+    assert plan.route == []
+
+
+def test_a_module_counter_past_half_its_space_rekeys(deployed: World) -> None:
+    ab = deployed.conn_id("ab")
+    deployed.change("n2", connections=(fake_status.counters(ab, accepted_upto=REKEY_AFTER),))
+    assert deployed.plan().empty
+    deployed.change("n2", connections=(fake_status.counters(ab, accepted_upto=REKEY_AFTER + 1),))
+    assert deployed.plan().key == ["ab"]
 
 
 def test_route_missing_on_one_node_installs_only_that_route(deployed: World) -> None:
