@@ -26,7 +26,7 @@ demo: $(STAMP) deps
 	$(BIN)/python examples/smart-irrigation/demo.py
 
 test: $(STAMP) deps test-rust test-c
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # The C module SDK: its tests and vectors under AddressSanitizer and UBSan ("N passed, N failed").
 test-c: deps
