@@ -20,25 +20,10 @@ from authex.deployer.cluster import LocalCluster
 from authex.descriptor import Node, load_descriptor
 from authex.errors import AuthexError, AuthexTimeoutError
 from support.net import free_ports
+from support.procs import session_members
 from support.stream_app import copy_modules, stream_descriptor
 
 Agents = dict[str, subprocess.Popen[bytes]]
-
-
-def session_members(session: int) -> list[int]:
-    """Live (not zombie) processes whose process group is ``session`` (an agent's pid)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == session and state != "Z":
-            members.append(int(entry.name))
-    return members
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:

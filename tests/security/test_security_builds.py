@@ -29,6 +29,7 @@ from authex.scrub import build_env, node_env
 from authex.sdk.build import build_python_module
 from support.harness import App
 from support.net import free_ports
+from support.procs import session_members
 from support.stream_app import copy_modules, stream_descriptor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,22 +185,6 @@ def test_the_environments_are_allow_and_deny_lists() -> None:
     assert node_env(deployer) == {
         n: v for n, v in deployer.items() if n not in ("AUTHEX_STATE_PASSPHRASE",)
     }
-
-
-def session_members(session: int) -> list[int]:
-    """Live processes whose process group is ``session`` (an agent's pid)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == session and state != "Z":
-            members.append(int(entry.name))
-    return members
 
 
 def environ_of(pid: int) -> dict[str, str] | None:

@@ -236,6 +236,20 @@ def _file_digest(path: Path) -> str | None:
         return None
 
 
+def _run_compiler(command: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run the compiler as every build-time child runs: scrubbed environment, in ``folder``."""
+    return subprocess.run(
+        command,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+        env=build_env(),
+        cwd=folder,
+    )
+
+
 def dependencies(
     command: list[str], output: Path, source: Path, sdk: Path, folder: Path
 ) -> list[str] | None:
@@ -247,16 +261,7 @@ def dependencies(
     if command[at + 1] != str(output):
         return None
     try:
-        result = subprocess.run(
-            [*command[:at], *command[at + 2 :], "-M"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT,
-            check=False,
-            env=build_env(),
-            cwd=folder,
-        )
+        result = _run_compiler([*command[:at], *command[at + 2 :], "-M"], folder)
     except (OSError, subprocess.TimeoutExpired):
         return None
     found = parse_dependencies(result.stdout) if result.returncode == 0 else []
@@ -368,16 +373,7 @@ def build_c_binary(
                 return cached
         labels = dependencies(command, output, source, sdk, folder)
         try:
-            result = subprocess.run(
-                command,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=BUILD_TIMEOUT,
-                check=False,
-                env=build_env(),
-                cwd=folder,
-            )
+            result = _run_compiler(command, folder)
         except subprocess.TimeoutExpired as exc:
             raise BuildError(f"cc did not finish in {BUILD_TIMEOUT:.0f}s", where=where) from exc
         except OSError as exc:
