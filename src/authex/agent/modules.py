@@ -182,8 +182,7 @@ class ModuleSupervisor:
         return module
 
     async def reset(self) -> None:
-        for module in list(self.modules.values()):
-            await self._stop(module)
+        await self._stop_all()
         self.modules.clear()
         self.registry = Registry()
         self.save()
@@ -196,8 +195,7 @@ class ModuleSupervisor:
         for timer in list(self.timers.values()):
             await timer.stop()
         self.timers.clear()
-        for module in list(self.modules.values()):
-            await self._stop(module)
+        await self._stop_all()
         self.modules.clear()
 
     # --- routes and timers, as kept in the registry ---------------------------------------
@@ -320,6 +318,10 @@ class ModuleSupervisor:
         if mine and record and process.persistent and not record.persistent:
             record.persistent = True
             self.save()
+
+    async def _stop_all(self) -> None:
+        """Stop every module at once: each stop may wait for its deadline (agent/process.py)."""
+        await asyncio.gather(*(self._stop(module) for module in list(self.modules.values())))
 
     async def _stop(self, module: LoadedModule) -> None:
         for key in [k for k in self.timers if k[0] == module.name]:

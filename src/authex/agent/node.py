@@ -173,6 +173,9 @@ class NodeAgent:
                 self._waiting_for[source.name] = name
                 try:
                     await module.process.drain()
+                    # always yield: frames sent outside a batch are written at the next turn
+                    # of the loop, and until then its link is not paused, nor drain a wait
+                    await asyncio.sleep(0)
                 finally:
                     self._waiting_for.pop(source.name, None)
 
