@@ -113,7 +113,10 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
     "Hello": (1, {"link": 1, "version": PROTOCOL_VERSION, "peer": "deployer@ops-laptop"}),
     "Ok": (1, {"body": b""}),
     "Error": (7, {"code": 3, "message": "unknown connection 0x00000009 (répertoire)"}),
-    "Load": (2, {"module": "sensor", "tee": "native", "artifact": bytes(range(40))}),
+    "Load": (
+        2,
+        {"module": "sensor", "tee": "native", "artifact": bytes(range(40)), "memory": 64 << 20},
+    ),
     "Loaded": (2, {"instance": 0x0102030405060708, "measurement": fixed("measurement", 32)}),
     "Attest": (3, {"module": "sensor", "challenge": fixed("challenge", 16)}),
     "Attested": (3, {"evidence": fixed("evidence", 32)}),

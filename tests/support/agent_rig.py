@@ -44,6 +44,7 @@ class FakeProcess:
         self.exit_reason = ""
         self.on_send: Callable[[Message], None] | None = None
         self.persistent = False
+        self.over_high_water = False  # the agent gives it nothing more while True
 
     def send(self, message: Message, request_id: int = 0) -> None:
         self.sent.append(message)
@@ -54,9 +55,10 @@ class FakeProcess:
         self.requests.append(message)
         return HostCallResult(0, b"")
 
-    async def stop(self) -> None:
+    async def stop(self) -> bool:
         self.running = False
         self.exit_reason = "stopped"
+        return False
 
 
 class StubPlatform:
@@ -66,8 +68,9 @@ class StubPlatform:
         self.stopped: list[str] = []
         self.closed = False
 
-    async def stop(self, name: str) -> None:
+    async def stop(self, name: str) -> bool:
         self.stopped.append(name)
+        return False
 
     async def close(self) -> None:
         self.closed = True

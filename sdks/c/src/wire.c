@@ -19,7 +19,7 @@ static const ax_message_schema SCHEMAS[] = {
     {0x03, "Error", 2, {U16, STR}, {"code", "message"}},
 #ifndef AUTHEX_COMPACT
     {0x01, "Hello", 3, {U8, U8, STR}, {"link", "version", "peer"}},
-    {0x10, "Load", 3, {STR, STR, BYTES}, {"module", "tee", "artifact"}},
+    {0x10, "Load", 4, {STR, STR, BYTES, U64}, {"module", "tee", "artifact", "memory"}},
     {0x11, "Loaded", 2, {U64, BYTES}, {"instance", "measurement"}},
     {0x12, "Attest", 2, {STR, BYTES}, {"module", "challenge"}},
     {0x13, "Attested", 1, {BYTES}, {"evidence"}},
@@ -64,7 +64,7 @@ static const ax_message_schema SCHEMAS[] = {
      {"conn_id", "replaces", "io_id", "role", "suite", "counter", "wrapped"}},
 #ifndef AUTHEX_COMPACT
     {0xa0, "PlatformInfo", 3, {STR, U8, STR}, {"tee", "emulated", "description"}},
-    {0xa1, "PlatformLoad", 2, {STR, BYTES}, {"name", "artifact"}},
+    {0xa1, "PlatformLoad", 3, {STR, BYTES, U64}, {"name", "artifact", "memory"}},
     {0xa2, "PlatformLoaded", 2, {BYTES, U32}, {"measurement", "pid"}},
     {0xa3, "PlatformStop", 1, {STR}, {"name"}},
 #endif

@@ -17,6 +17,7 @@ from authex.agent.ledger import Action, DeliveryLedger
 from authex.agent.modules import ModuleSupervisor
 from authex.agent.operator import OperatorChannel
 from authex.agent.outbox import Outbox
+from authex.agent.process import HIGH_WATER
 from authex.agent.router import LocalModule, UnknownRoute
 from authex.wire.codec import Message
 from authex.wire.messages import (
@@ -199,6 +200,7 @@ class Commands:
 
     async def send(self, msg: Send) -> Message:
         module = self._operator_target(msg.conn_id, "operator events enter at the target")
+        self._not_busy(module)
         self.apply(
             self.ledger.deliver(module, HostDeliver(msg.conn_id, 0, msg.counter, msg.ciphertext))
         )
@@ -206,6 +208,7 @@ class Commands:
 
     async def request(self, msg: Request) -> Message:
         module = self._operator_target(msg.conn_id, "operator requests enter at the target")
+        self._not_busy(module)
         delivery = HostDeliver(msg.conn_id, 0, msg.counter, msg.ciphertext)
         future = self.operator.expect(msg.conn_id, msg.counter)
         try:
@@ -216,6 +219,17 @@ class Commands:
         finally:
             self.operator.forget(msg.conn_id, msg.counter)
         return Response(reply.conn_id, reply.counter, reply.ciphertext)
+
+    def _not_busy(self, module: str) -> None:
+        """The operator's events are not queued without bound for a module that does not read
+        what it is sent: refused while it is over its high water (agent/process.py)."""
+        if self.modules.busy(module):
+            raise CommandError(
+                ErrorCode.REJECTED,
+                f"module {module!r} on node {self.node} is not reading what it is sent "
+                f"(more than {HIGH_WATER >> 20} MiB waits for it): refused; send again once it "
+                "catches up, or remove it if it is stuck",
+            )
 
     def _operator_target(self, conn_id: int, elsewhere: str) -> str:
         try:

@@ -27,6 +27,12 @@ reaches the data port can send events for any connection id, so what comes for a
 route is counted node-wide in ``unrouted`` (a total, and at most ``UNROUTED_SOURCES`` sources),
 never per id.
 
+Back-pressure is per module: an event from a peer for a module that is ``busy`` (more than the
+high water of what it was sent is still unread, agent/process.py) is not handed to it — so not
+acknowledged, and its sender offers it again later — while events for every other module go
+on.  Deliveries nobody would offer again (a module's own emissions, the operator's) are never
+refused for that: the agent bounds them at their source instead (agent/node.py).
+
 A copy of an event whose bytes differ from one already with the module (a forgery, or the
 genuine one after a forgery) is delivered too: only the module can tell which is authentic.
 """
@@ -123,10 +129,12 @@ class _Copy:
 @dataclass
 class DeliveryLedger:
     """Routing and exactly-once bookkeeping of one node.  ``running`` tells whether a local
-    module can take deliveries now (asked, never remembered: the module supervisor knows)."""
+    module can take deliveries now, ``busy`` whether it is over its high water (both asked,
+    never remembered: the module supervisor knows)."""
 
     node: str
     running: Callable[[str], bool]
+    busy: Callable[[str], bool] = lambda name: False
     routes: RouteTable = field(init=False)
     stats: defaultdict[int, ConnectionStats] = field(
         init=False, default_factory=lambda: defaultdict(ConnectionStats)
@@ -241,7 +249,7 @@ class DeliveryLedger:
                 copy.sinks.append(sink)
                 return []
         message = HostDeliver(event.conn_id, event.direction, event.counter, event.ciphertext)
-        handed, actions = self.try_deliver(target.module, message)
+        handed, actions = self.try_deliver(target.module, message, offered_again=True)
         if handed:
             copies.append(_Copy(event.ciphertext, [sink]))
         elif not copies:
@@ -269,13 +277,21 @@ class DeliveryLedger:
         """Hand a delivery to a local module (or hold it for a staged one)."""
         return self.try_deliver(module, message)[1]
 
-    def try_deliver(self, module: str, message: HostDeliver) -> tuple[bool, list[Action]]:
-        """Deliver or hold: whether the module has it now (it owes an answer), and the actions."""
+    def try_deliver(
+        self, module: str, message: HostDeliver, *, offered_again: bool = False
+    ) -> tuple[bool, list[Action]]:
+        """Deliver or hold: whether the module has it now (it owes an answer), and the actions.
+
+        ``offered_again``: the sender keeps the message until it is acknowledged (a peer's
+        event), so it is refused while the module is busy — not counted, not logged: that is
+        back-pressure, and it costs the sender a resend, not the event."""
         stats = self.stats[message.conn_id]
         if not self.running(module):
             stats.dropped += 1
             text = f"module {module} not running; dropped connection {message.conn_id}"
             return False, [Warn(message.conn_id, text)]
+        if offered_again and self.busy(module):
+            return False, []
         held = self.held.get(module)
         if held is not None and not self._state_transfer(module, message.conn_id):
             if not held.add(message):

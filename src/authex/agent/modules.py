@@ -5,7 +5,11 @@ Loads a module through the platform (which starts its process and hands over its
 stops and removes it, promotes a staged one, restores everything after an agent restart, and
 restarts a persistent module that exited on its own (with a backoff and a limit), which resumes
 from its sealed state.  Module processes' frames go to ``on_message``; ``on_gone`` is told when a
-module's undelivered copies must be forgotten (it stopped or exited).
+module's undelivered copies must be forgotten (it stopped or exited); ``hold`` is awaited after
+each chunk a module process sent, before its next one is read (agent/node.py pauses a module
+there while one it feeds does not read).  A module is started with the memory limit its
+``Load`` named (the platform enforces it); stopping one that does not read ends in a SIGKILL
+(agent/process.py ``STOP_DEADLINE``), which is logged.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from authex.agent.batch import Batcher
@@ -60,6 +64,7 @@ class ModuleSupervisor:
         batch: Batcher,
         on_message: Callable[[ModuleProcess, Message], None],
         on_gone: Callable[[str], None],
+        hold: Callable[[ModuleProcess], Awaitable[None]] | None = None,
     ) -> None:
         self.node = node
         self.tee = tee
@@ -69,6 +74,7 @@ class ModuleSupervisor:
         self.batch = batch
         self.on_message = on_message
         self.on_gone = on_gone
+        self.hold = hold
         self.modules: dict[str, LoadedModule] = {}
         self.timers: dict[tuple[str, int], PeriodicTimer] = {}
         self.registry = Registry()
@@ -81,6 +87,11 @@ class ModuleSupervisor:
     def running(self, name: str) -> bool:
         module = self.modules.get(name)
         return module is not None and module.process.running
+
+    def busy(self, name: str) -> bool:
+        """The module holds more than the high water of what it was sent and did not read."""
+        module = self.modules.get(name)
+        return module is not None and module.process.over_high_water
 
     def get(self, name: str) -> LoadedModule:
         """A module that runs, or the command's error."""
@@ -116,14 +127,20 @@ class ModuleSupervisor:
         old = self.modules.pop(msg.module, None)
         if old is not None:
             await self._stop(old)
-        process = await self._start_process(msg.module, msg.artifact)
+        process = await self._start_process(msg.module, msg.artifact, msg.memory)
         instance = secrets.randbits(63)
         digest = self.store.store_artifact(msg.artifact)
         self.modules[msg.module] = LoadedModule(
             msg.module, msg.tee, instance, process, time.time(), digest
         )
         self.registry.modules[msg.module] = ModuleRecord(
-            msg.module, msg.tee, instance, process.measurement.hex(), digest, process.persistent
+            msg.module,
+            msg.tee,
+            instance,
+            process.measurement.hex(),
+            digest,
+            process.persistent,
+            msg.memory,
         )
         self.save()
         log.info("loaded module %s (instance %x, pid %s)", msg.module, instance, process.pid)
@@ -165,8 +182,7 @@ class ModuleSupervisor:
         return module
 
     async def reset(self) -> None:
-        for module in list(self.modules.values()):
-            await self._stop(module)
+        await self._stop_all()
         self.modules.clear()
         self.registry = Registry()
         self.save()
@@ -179,8 +195,7 @@ class ModuleSupervisor:
         for timer in list(self.timers.values()):
             await timer.stop()
         self.timers.clear()
-        for module in list(self.modules.values()):
-            await self._stop(module)
+        await self._stop_all()
         self.modules.clear()
 
     # --- routes and timers, as kept in the registry ---------------------------------------
@@ -268,17 +283,20 @@ class ModuleSupervisor:
 
     # --- processes ------------------------------------------------------------------------
 
-    async def _start_process(self, name: str, artifact: bytes) -> ModuleProcess:
-        """Have the platform start a module process and wait until it is ready."""
+    async def _start_process(self, name: str, artifact: bytes, memory: int) -> ModuleProcess:
+        """Have the platform start a module process (``memory``: its limit in bytes, 0 for the
+        platform's default) and wait until it is ready."""
 
-        async def stop_hook() -> None:
-            await self.platform.stop(name)
+        async def stop_hook() -> bool:
+            return await self.platform.stop(name)
 
         process = ModuleProcess(
             name, self.on_message, stop_hook, self.tasks, self.batch, self._on_exit
         )
+        if self.hold is not None:
+            process.hold = self.hold
         try:
-            loaded, link = await self.platform.load(name, artifact)
+            loaded, link = await self.platform.load(name, artifact, memory)
         except AuthexError as exc:
             raise CommandError(ErrorCode.BACKEND, f"platform refused the module: {exc}") from exc
         try:
@@ -301,10 +319,15 @@ class ModuleSupervisor:
             record.persistent = True
             self.save()
 
+    async def _stop_all(self) -> None:
+        """Stop every module at once: each stop may wait for its deadline (agent/process.py)."""
+        await asyncio.gather(*(self._stop(module) for module in list(self.modules.values())))
+
     async def _stop(self, module: LoadedModule) -> None:
         for key in [k for k in self.timers if k[0] == module.name]:
             await self.timers.pop(key).stop()
-        await module.process.stop()
+        if await module.process.stop():
+            log.warning("module %s %s", module.name, module.process.exit_reason)
         self.on_gone(module.name)
         log.info("stopped module %s", module.name)
 
@@ -312,7 +335,8 @@ class ModuleSupervisor:
         """Start a recorded module again from its stored artifact: its process and the
         sealed-state version it resumed from; when 0 (not persistent, or nothing to resume)
         the record gets a new instance, so the next deploy attests and keys it again."""
-        process = await self._start_process(record.name, self.store.artifact(record.artifact))
+        artifact = self.store.artifact(record.artifact)
+        process = await self._start_process(record.name, artifact, record.memory)
         version = await self._resumed_version(process) if record.persistent else 0
         if version == 0:
             record.instance = secrets.randbits(63)

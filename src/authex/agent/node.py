@@ -10,6 +10,26 @@
 The agent is untrusted by design: it sees only ciphertext, connection ids and counters.  This
 class wires the parts together and carries out the ledger's actions; sockets are in
 agent/server.py, agent/peers.py and agent/process.py.
+
+Back-pressure is per module, never node-wide.  A module whose host link holds more than
+``HIGH_WATER`` unsent bytes is *busy*:
+
+- events for it from other agents are not handed to it (the ledger refuses them, so they are not
+  acknowledged and their senders offer them again later); data links keep being read, and events
+  for every other module go on;
+- a local module that emits towards it is not read any more (``_hold``: its reader waits after the
+  chunk it was reading) until it drains — only that module, only until then.  What one chunk
+  carried is delivered first, so a busy module's link holds at most ``HIGH_WATER`` plus a chunk
+  per module that feeds it; nothing an emitting module sent is dropped for lack of room;
+- the operator's ``Send`` and ``Request`` to it are refused with an error saying why
+  (agent/commands.py), and calls wait for it within their reply timeout (agent/process.py).
+
+Deadlock: a module waits for the modules it fed (recorded in ``_waiting_for``), and a wait that
+would close a cycle (A waits for B, which waits for A, directly or through others) is not
+started: the last module of the cycle goes on being read and its deliveries go beyond the high
+water.  So modules that feed each other (requests and their responses, say) always make
+progress; only in such a cycle can a link hold more than the bound above — what the modules of
+the cycle emit while the others wait.
 """
 
 from __future__ import annotations
@@ -38,7 +58,7 @@ from authex.agent.modules import ModuleSupervisor
 from authex.agent.operator import OperatorChannel
 from authex.agent.outbox import Outbox
 from authex.agent.platform_client import PlatformClient
-from authex.agent.process import ModuleProcess
+from authex.agent.process import HIGH_WATER, ModuleProcess
 from authex.agent.registry import RegistryStore
 from authex.agent.status import connection_counters, node_status
 from authex.agent.tasks import TaskSupervisor
@@ -47,7 +67,7 @@ from authex.wire.messages import Event, HostAccepted, HostEmit, HostRejected, St
 from authex.wire.status import NodeStatus
 
 log = logging.getLogger("authex.agent")
-HIGH_WATER = 1 << 20  # unsent bytes towards one module before data links pause
+__all__ = ["HIGH_WATER", "NodeAgent"]
 
 
 class NodeAgent:
@@ -60,7 +80,15 @@ class NodeAgent:
         self.batch = Batcher()
         # log lines that peers (or modules) can cause in bulk: at most two per kind and interval
         self.throttled = ThrottledLog()
-        self.ledger = DeliveryLedger(config.name, running=lambda name: self.modules.running(name))
+        self.ledger = DeliveryLedger(
+            config.name,
+            running=lambda name: self.modules.running(name),
+            busy=lambda name: self.modules.busy(name),
+        )
+        # per module process, the local modules it delivered to in the chunk being read
+        self._fed: dict[ModuleProcess, set[str]] = {}
+        # a module whose reader waits, and the module it waits for (see the docstring)
+        self._waiting_for: dict[str, str] = {}
         self.modules = ModuleSupervisor(
             config.name,
             config.tee,
@@ -70,6 +98,7 @@ class NodeAgent:
             self.batch,
             self._from_module,
             self.ledger.module_gone,
+            self._hold,
         )
         self.outbox = Outbox(directory / "outbox.sqlite")
         self.forwarder = Forwarder(config.name, self.outbox, self.tasks, self.batch)
@@ -97,7 +126,11 @@ class NodeAgent:
 
     def _from_module(self, process: ModuleProcess, message: Message) -> None:
         if isinstance(message, HostEmit | HostAccepted | HostRejected):
-            self.apply(self.ledger.from_module(process.name, message))
+            actions = self.ledger.from_module(process.name, message)
+            for action in actions:
+                if isinstance(action, Deliver):
+                    self._fed.setdefault(process, set()).add(action.module)
+            self.apply(actions)
         else:
             self.throttled.warning(
                 log,
@@ -124,11 +157,40 @@ class NodeAgent:
             elif isinstance(action, Warn):  # peers can cause these in bulk: rate-limited
                 self.throttled.warning(log, action.kind, action.text, action.source)
 
-    async def backpressure(self) -> None:
-        """Wait while any module's host link holds more than HIGH_WATER unsent bytes."""
-        for module in self.modules.modules.values():
-            if module.process.buffered > HIGH_WATER:
-                await module.process.drain()
+    async def _hold(self, source: ModuleProcess) -> None:
+        """After a chunk from ``source``: wait, before reading it again, while a local module it
+        delivered to is busy — unless that module (directly or through others) waits for
+        ``source``, which would be a deadlock (see the docstring)."""
+        for name in sorted(self._fed.pop(source, ())):
+            while True:
+                module = self.modules.modules.get(name)
+                if module is None or not module.process.over_high_water:
+                    break
+                if self._waits_for(name, source.name):
+                    log.debug(
+                        "module %s feeds busy module %s, which waits for it: not paused",
+                        source.name,
+                        name,
+                    )
+                    break
+                self._waiting_for[source.name] = name
+                try:
+                    await module.process.drain()
+                    # always yield: frames sent outside a batch are written at the next turn
+                    # of the loop, and until then its link is not paused, nor drain a wait
+                    await asyncio.sleep(0)
+                finally:
+                    self._waiting_for.pop(source.name, None)
+
+    def _waits_for(self, name: str, other: str) -> bool:
+        """Does module ``name`` wait, directly or through others, for module ``other``?"""
+        seen: set[str] = set()
+        while name in self._waiting_for and name not in seen:
+            seen.add(name)
+            name = self._waiting_for[name]
+            if name == other:
+                return True
+        return name == other
 
     def status(self) -> NodeStatus:
         return node_status(

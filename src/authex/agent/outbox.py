@@ -109,6 +109,11 @@ class Outbox:
                 counts[conn_id] = counts.get(conn_id, 0) + 1
         return counts
 
+    def oldest(self, peer: str) -> int | None:
+        """The row id of the oldest event still stored for ``peer``; None if there is none."""
+        keys = self._keys.get(peer)
+        return min(keys.values()) if keys else None
+
     def full(self, peer: str) -> bool:
         return self.size(peer) >= self.limit
 

@@ -4,8 +4,11 @@ One link per peer address.  A sender task writes every stored event for the peer
 (the transport coalesces them into few syscalls and ``drain`` applies TCP back-pressure), and
 reads the peer's EventAcks, which delete events from the outbox.  After a reconnection
 (exponential backoff with jitter) everything not yet acknowledged is sent again; so is it when
-acknowledgements stall (the destination module was not running), and the receiver drops what
-it already delivered.
+the oldest event written stays unacknowledged for RESEND_AFTER — the destination module was not
+running, or was busy and the receiver refused it (agent/ledger.py) while it took events for
+other modules — and the receiver drops what it already delivered.  Each resend that finds the
+same oldest event still there waits twice as long before the next (at most RESEND_MAX), so a
+module that stays stuck costs its senders a resend now and then, not a loop.
 
 The receiving agent closes a data link that stays idle (agent/server.py, ``DATA_IDLE_TIMEOUT``);
 a link that ends with nothing left to send is opened again only when there is something to
@@ -36,7 +39,8 @@ log = logging.getLogger("authex.agent.peers")
 CONNECT_TIMEOUT = 5.0
 BACKOFF_START = 0.05
 BACKOFF_MAX = 2.0
-RESEND_AFTER = 2.0  # seconds without acknowledgement progress before resending
+RESEND_AFTER = 2.0  # seconds the oldest written event may wait for its acknowledgement
+RESEND_MAX = 8.0  # the longest wait between resends while that event stays unacknowledged
 PENDING_BATCH = 1000  # outbox rows written per read
 WRITE_HIGH_WATER = 1 << 20  # unsent bytes on a link above which only the sender task writes
 
@@ -69,7 +73,10 @@ class PeerLink:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._last_progress = time.monotonic()
+        self._head: int | None = None  # the oldest written, unacknowledged row (outbox id)
+        self._head_since = 0.0  # when it was first seen the oldest
+        self._resend_wait = RESEND_AFTER
+        self._next_check = 0.0
         self._cursor = 0  # the last outbox row written to the current link
         self._idle: asyncio.StreamWriter | None = None  # the link, while the sender task waits
         self._flush_deferred = False
@@ -109,11 +116,31 @@ class PeerLink:
         writer.write(b"".join([encode(event) for _, event in rows]))
         self._cursor = rows[-1][0]
         self.sent += len(rows)
-        self._last_progress = time.monotonic()
         return len(rows)
 
     def acknowledged(self) -> None:
-        self._last_progress = time.monotonic()
+        """An acknowledgement came: look at the oldest event again at the next check."""
+        self._next_check = 0.0
+
+    def resend_due(self, now: float) -> bool:
+        """Is it time to write every unacknowledged event again: has the oldest one written
+        waited ``_resend_wait`` for its acknowledgement?  (Asked at most every quarter of
+        RESEND_AFTER: finding the oldest event costs a pass over this peer's outbox keys.)"""
+        if now < self._next_check:
+            return False
+        self._next_check = now + RESEND_AFTER / 4
+        oldest = self.outbox.oldest(self.address)
+        if oldest is None or oldest > self._cursor:  # nothing written waits for an answer
+            self._head = None
+            return False
+        if oldest != self._head:  # acknowledged up to a newer one: progress
+            self._head, self._head_since, self._resend_wait = oldest, now, RESEND_AFTER
+            return False
+        if now - self._head_since < self._resend_wait:
+            return False
+        self._head_since = now
+        self._resend_wait = min(self._resend_wait * 2, RESEND_MAX)
+        return True
 
     async def _run(self) -> None:
         delay = BACKOFF_START
@@ -158,6 +185,7 @@ class PeerLink:
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         acks = asyncio.create_task(self._read_acks(reader))
         self._cursor = 0  # a new link sends everything not yet acknowledged
+        self._head = None
         try:
             while not self._closed:
                 self._wake.clear()
@@ -166,12 +194,9 @@ class PeerLink:
                     continue
                 if acks.done():
                     return
-                if self.outbox.size(self.address) and (
-                    time.monotonic() - self._last_progress > RESEND_AFTER
-                ):
+                if self.resend_due(time.monotonic()):
                     self.resent += self.outbox.size(self.address)
-                    self._last_progress = time.monotonic()
-                    self._cursor = 0  # acknowledgements stalled: send the unacknowledged again
+                    self._cursor = 0  # the oldest waits too long: send the unacknowledged again
                     continue
                 wake = asyncio.create_task(self._wake.wait())
                 self._idle = writer  # meanwhile, new events are written by _flush

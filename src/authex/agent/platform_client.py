@@ -21,6 +21,7 @@ from authex.scrub import node_env
 from authex.wire.codec import FrameDecoder, Message, encode
 from authex.wire.messages import Error, Ok
 from authex.wire.platform import (
+    KILLED,
     PLATFORM_TO_AGENT,
     PlatformInfo,
     PlatformLoad,
@@ -108,16 +109,21 @@ class PlatformClient:
             raise RemoteError(reply.message, code=reply.code, where="platform")
         return reply, fds
 
-    async def load(self, name: str, artifact: bytes) -> tuple[PlatformLoaded, socket.socket]:
-        reply, fds = await asyncio.to_thread(self._call, PlatformLoad(name, artifact))
+    async def load(
+        self, name: str, artifact: bytes, memory: int = 0
+    ) -> tuple[PlatformLoaded, socket.socket]:
+        """Start module ``name``, its process limited to ``memory`` bytes (0: the default)."""
+        reply, fds = await asyncio.to_thread(self._call, PlatformLoad(name, artifact, memory))
         if not isinstance(reply, PlatformLoaded) or len(fds) != 1:
             raise ProtocolError("platform answered load without a module link")
         return reply, socket.socket(fileno=fds[0])
 
-    async def stop(self, name: str) -> None:
+    async def stop(self, name: str) -> bool:
+        """Have the platform stop a module (SIGTERM, SIGKILL after 5 s); whether it was killed."""
         with contextlib.suppress(AuthexError):
             reply, _ = await asyncio.to_thread(self._call, PlatformStop(name))
-            assert isinstance(reply, Ok)
+            return isinstance(reply, Ok) and reply.body == KILLED
+        return False
 
     async def close(self) -> None:
         if self._sock is not None:

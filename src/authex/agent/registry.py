@@ -27,6 +27,7 @@ class ModuleRecord:
     measurement: str  # hex
     artifact: str  # sha256 hex of the artifact file
     persistent: bool = False
+    memory: int = 0  # the process's memory limit (bytes) its Load named; 0: the platform's
 
 
 @dataclass

@@ -362,11 +362,10 @@ class AgentServer:
                 batch.end()
             if frames:
                 last_frame = loop.time()
-            paused = loop.time()
-            await self.agent.backpressure()  # a slow module slows its senders, not our memory
-            last_frame += loop.time() - paused  # time this agent did not read is not idleness
-            # reading buffered data does not wait: let control links and other data links in
-            # after every chunk, so a flood on one link cannot starve them
+            # back-pressure is per module (events for a busy module were refused, their senders
+            # offer them again), never by pausing a link; reading buffered data does not wait:
+            # let control links and other data links in after every chunk, so a flood on one
+            # link cannot starve them
             await asyncio.sleep(0)
             try:
                 async with asyncio.timeout_at(last_frame + idle):

@@ -220,7 +220,7 @@ async def load_and_attest(
     # refuses unenrolled or (without opt-in) emulated nodes before loading
     context = attest_context(session, spec, node, packaged, client, slot)
     if load:
-        reply = await client.request(Load(name, node.tee, packaged.image))
+        reply = await client.request(Load(name, node.tee, packaged.image, spec.memory))
         if not isinstance(reply, Loaded):
             raise ProtocolError("agent answered load without an instance", where=client.where)
         if reply.measurement != packaged.measurement:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from authex import kinds
 from authex.errors import DescriptorError
+from authex.wire.platform import DEFAULT_MEMORY
 
 # The TEE kinds, their suites and their module fields come from the registry (authex/kinds.py).
 TEES: tuple[str, ...] = kinds.names()
@@ -24,6 +25,12 @@ SUITES: tuple[str, ...] = kinds.SUITES  # preference order
 TEE_SUITES: dict[str, tuple[str, ...]] = {k.name: k.suites for k in kinds.KINDS}
 DEFAULT_VENDOR_ID = 4660  # 0x1234
 OPERATOR = "operator"  # the word for the operator in connection endpoints; a reserved module name
+# A module's ``memory``: what its process may allocate (docs/descriptor.md, "Memory").  A Python
+# module needs some 16 MiB to start.  Sancus modules take no ``memory``: the device's is fixed.
+DEFAULT_MODULE_MEMORY = DEFAULT_MEMORY  # 256 MiB
+MIN_MODULE_MEMORY = 16 << 20
+MAX_MODULE_MEMORY = 1 << 40
+NO_MEMORY_FIELD = ("sancus",)  # kinds whose modules' memory is the device's, not the descriptor's
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ class ModuleSpec:
     isv_svn: int = 0  # SGX enclave security version number, 0..65535
     debug: bool = False  # SGX: build and launch the enclave in debug mode
     cflags: tuple[str, ...] = ()  # language c: extra compiler flags (docs/sdk-c.md)
+    memory: int = DEFAULT_MODULE_MEMORY  # bytes its process may allocate (RLIMIT_DATA)
 
     def where(self, name: str) -> Location | None:
         """The location of sub-field ``name`` if known, else of the whole entry."""

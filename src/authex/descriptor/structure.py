@@ -17,8 +17,12 @@ from typing import Literal
 
 from authex import kinds
 from authex.descriptor.model import (
+    DEFAULT_MODULE_MEMORY,
     DEFAULT_VENDOR_ID,
     LANGUAGES,
+    MAX_MODULE_MEMORY,
+    MIN_MODULE_MEMORY,
+    NO_MEMORY_FIELD,
     OPERATOR,
     SUITES,
     TEE_SUITES,
@@ -42,6 +46,7 @@ from authex.descriptor.values import (
     is_identifier,
     parse_endpoint,
     parse_interval,
+    parse_size,
 )
 from authex.descriptor.yamltree import FieldPath, Tree, format_path
 
@@ -55,7 +60,7 @@ POLICY_FIELDS = {"allow_emulated": False, "allow_debug": False, "min_isv_svn": F
 NODE_FIELDS = {"name": True, "tee": True, "host": True, "port": True}
 MODULE_FIELDS = {"name": True, "node": True, "language": True, "source": True}
 MODULE_FIELDS |= {"vendor_id": False, "isv_prod_id": False, "isv_svn": False, "debug": False}
-MODULE_FIELDS |= {"cflags": False}
+MODULE_FIELDS |= {"cflags": False, "memory": False}
 # C compiler flags the deployer sets itself (the build contract, docs/sdk-c.md).
 RESERVED_CFLAGS = (
     "-o",
@@ -298,6 +303,7 @@ class _Checker:
                 )
             attributes = self.tee_attributes(path, entry, node, tees.get(node or ""))
             cflags = self.cflags(path, entry, language)
+            memory = self.memory(path, entry, node, tees.get(node or ""))
             if (
                 name is not None
                 and node is not None
@@ -305,6 +311,7 @@ class _Checker:
                 and source is not None
                 and attributes is not None
                 and cflags is not None
+                and memory is not None
             ):
                 numbers, flags = attributes
                 spots = self.sub_locations(path, entry)
@@ -321,6 +328,7 @@ class _Checker:
                         isv_svn=numbers.get("isv_svn", 0),
                         debug=flags.get("debug", False),
                         cflags=cflags,
+                        memory=memory,
                     )
                 )
         return modules, mentioned
@@ -354,6 +362,27 @@ class _Checker:
                 self.report((*field_path, index), f"cflags entry {flag!r} is not allowed: {why}")
                 return None
         return tuple(value)
+
+    def memory(
+        self, path: FieldPath, entry: dict[str, object], node: str | None, tee: str | None
+    ) -> int | None:
+        """A module's memory limit in bytes (the default if not written); None if it is wrong."""
+        if "memory" not in entry:
+            return DEFAULT_MODULE_MEMORY
+        field_path = (*path, "memory")
+        if tee in NO_MEMORY_FIELD:
+            self.report(
+                field_path,
+                f"memory does not apply to modules on {tee} nodes (node {node}): a {tee} "
+                "module's memory is the device's (48 KiB for Sancus; its emulation gives the "
+                "module process the default limit); remove the field",
+            )
+            return None
+        try:
+            return parse_size(entry["memory"], MIN_MODULE_MEMORY, MAX_MODULE_MEMORY)
+        except ValueError as exc:
+            self.report(field_path, str(exc))
+            return None
 
     def tee_attributes(
         self, path: FieldPath, entry: dict[str, object], node: str | None, tee: str | None

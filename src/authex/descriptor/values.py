@@ -1,4 +1,5 @@
-"""Small, pure parsers for the descriptor's scalar syntaxes: names, intervals and endpoints.
+"""Small, pure parsers for the descriptor's scalar syntaxes: names, intervals, sizes and
+endpoints.
 
 Each parser either returns a value or raises ``ValueError`` whose message is written for the
 operator (it becomes the text of a :class:`Problem`).
@@ -20,6 +21,10 @@ MIN_INTERVAL_MS = 10
 MAX_INTERVAL_MS = 24 * 60 * 60 * 1_000
 _INTERVAL = re.compile(r"([0-9]+)(ms|s|m)")
 _MAX_DIGITS = 12  # far above 24h in ms; keeps int() away from huge inputs
+
+UNIT_BYTES = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+_SIZE = re.compile(r"([0-9]+)(KiB|MiB|GiB)")
+SIZE_EXAMPLES = "64MiB, 512MiB or 2GiB"
 
 
 def is_identifier(text: str) -> bool:
@@ -85,6 +90,46 @@ def format_interval(milliseconds: int) -> str:
         if milliseconds % factor == 0:
             return f"{milliseconds // factor}{unit}"
     return f"{milliseconds}ms"
+
+
+def parse_size(text: object, minimum: int, maximum: int) -> int:
+    """Parse ``64MiB``, ``512KiB`` or ``2GiB`` into bytes, ``minimum`` .. ``maximum`` inclusive.
+
+    >>> parse_size("64MiB", 1, 1 << 40)
+    67108864
+    """
+    if not isinstance(text, str):
+        raise ValueError(
+            f"expected a size such as {SIZE_EXAMPLES}, got {describe(text)}"
+            " (write a whole number followed by a unit: KiB, MiB or GiB)"
+        )
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"invalid size {describe(text)}: expected a whole number followed by a unit "
+            f"KiB, MiB or GiB, such as {SIZE_EXAMPLES}"
+        )
+    digits, unit = match.groups()
+    if len(digits.lstrip("0")) > _MAX_DIGITS:
+        raise ValueError(
+            f"size {describe(text)} is larger than the maximum of {format_size(maximum)}"
+        )
+    size = int(digits) * UNIT_BYTES[unit]
+    if size < minimum:
+        raise ValueError(f"size {describe(text)} is below the minimum of {format_size(minimum)}")
+    if size > maximum:
+        raise ValueError(
+            f"size {describe(text)} is larger than the maximum of {format_size(maximum)}"
+        )
+    return size
+
+
+def format_size(size: int) -> str:
+    """The shortest text that :func:`parse_size` reads back as ``size`` (a multiple of 1 KiB)."""
+    for unit in ("GiB", "MiB"):
+        if size % UNIT_BYTES[unit] == 0:
+            return f"{size // UNIT_BYTES[unit]}{unit}"
+    return f"{size // UNIT_BYTES['KiB']}KiB"
 
 
 def parse_endpoint(text: str) -> Endpoint:

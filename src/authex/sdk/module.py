@@ -18,7 +18,7 @@ import inspect
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
 from authex.crypto.suites import TAG_SIZE
@@ -42,13 +42,16 @@ class RequestError(AuthexError):
     """``ctx.request`` could not get a reply: the request is not connected or the reply is bad."""
 
 
+Callback = Callable[["Context", bytes], object]
+
+
 @dataclass(frozen=True)
 class Registered:
     """A callback registered for an input, entry or handler."""
 
     kind: IoKind
     name: str
-    function: Callable[[Context, bytes], object]
+    function: Callback
     public: bool = False
 
 
@@ -206,6 +209,14 @@ class Module:
     def callback(self, kind: IoKind, name: str) -> Registered | None:
         """The registered callback for an input, entry or handler, or None."""
         return self._declared[kind].get(name)
+
+    def wrap_callbacks(self, wrap: Callable[[Callback], Callback]) -> None:
+        """Replace every registered callback ``fn`` by ``wrap(fn)`` (the module runner's guards,
+        such as ending the process on ``MemoryError``)."""
+        for names in self._declared.values():
+            for name, registered in names.items():
+                if registered is not None:
+                    names[name] = replace(registered, function=wrap(registered.function))
 
     def is_declared(self, kind: IoKind, name: str) -> bool:
         return name in self._declared[kind]

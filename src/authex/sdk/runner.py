@@ -2,6 +2,8 @@
 
 The agent (or an emulated platform) starts this with the host link on stdin/stdout.  It:
 
+0. turns core dumps off for itself (``RLIMIT_CORE`` 0, not dumpable: tee/hardening.py), before it
+   gets any key;
 1. keeps the real stdin/stdout for frames and points fd 0 at /dev/null and fd 1 at stderr, so
    stray ``print`` calls or ``input()`` in user code cannot corrupt or steal protocol bytes;
 2. reads the artifact, measures it (SHA-256), extracts ``src/`` into a private temporary folder
@@ -16,8 +18,12 @@ emit), so a crash at any point neither loses an accepted event nor reuses a coun
 While a callback waits in ``ctx.request``, frames that are not the awaited response are queued
 and handled after the callback returns; handlers are never re-entered.
 
+A ``MemoryError`` — the module allocated beyond the memory limit its platform set (the
+descriptor's ``memory``) — ends the process even when it is raised in a callback, whose other
+exceptions are only logged: what failed to allocate may have left the module's state half-changed.
+
 Exit status: 0 on HostStop or end of input, 2 when the artifact cannot be loaded, 3 on malformed
-input from the agent, 1 when the host link breaks while writing.
+input from the agent, 1 when the host link breaks while writing, 4 when out of memory.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import select
 import shutil
 import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -43,9 +51,10 @@ from authex.sdk.attesters import CONTROL_SUITES, attester_for
 from authex.sdk.build import unpack_artifact
 from authex.sdk.inspect import claim_stdio
 from authex.sdk.loader import ImportFailed, check_matches, find_module, load_main
-from authex.sdk.module import Module
+from authex.sdk.module import Callback, Context, Module
 from authex.sdk.platform_link import PlatformLink
 from authex.sdk.runtime import ModuleRuntime
+from authex.tee.hardening import no_core_dumps
 from authex.wire.codec import FrameDecoder, Message, encode
 from authex.wire.messages import HOST_TO_MODULE, HostDeliver, HostReady, HostResumed
 
@@ -53,6 +62,7 @@ EXIT_OK = 0
 EXIT_LINK = 1
 EXIT_LOAD = 2
 EXIT_MALFORMED = 3
+EXIT_MEMORY = 4
 READ_SIZE = 1 << 16
 
 
@@ -63,6 +73,26 @@ class LinkClosed(BaseException):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class OutOfMemory(BaseException):
+    """A callback ran out of memory: ends the process (not an ``Exception``, so neither the
+    runtime nor module code that catches ``Exception`` keeps it alive)."""
+
+
+def _fatal_memory_errors(function: Callback) -> Callback:
+    def guarded(ctx: Context, data: bytes) -> object:
+        try:
+            return function(ctx, data)
+        except MemoryError as exc:
+            raise OutOfMemory(str(exc)) from exc
+
+    return guarded
+
+
+def _memory_limit() -> str:
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    return "no limit" if soft == resource.RLIM_INFINITY else f"a limit of {soft >> 20} MiB"
 
 
 class HostLink:
@@ -184,6 +214,7 @@ def _prepare(
     loaded = load_main(src, module_name="main")
     module = find_module(vars(loaded), where=f"module {manifest.name}")
     check_matches(module, manifest, where=f"module {manifest.name}")
+    module.wrap_callbacks(_fatal_memory_errors)
     return manifest, module, sha256(artifact)
 
 
@@ -233,6 +264,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     in_fd, out = claim_stdio()  # before anything else, user code included
+    no_core_dumps()  # before any key reaches this process
     parser = argparse.ArgumentParser(prog="python -m authex.sdk.runner")
     parser.add_argument("artifact", type=Path, help="module artifact (.zip) built by authex")
     parser.add_argument("--name", help="deployed module name (must match the artifact's)")
@@ -295,6 +327,14 @@ def main(argv: list[str] | None = None) -> int:
     except LinkClosed as exc:
         sys.stderr.write(f"{label}: {exc.reason}\n")
         return exc.status
+    except (OutOfMemory, MemoryError) as exc:
+        cause = exc.__cause__ or exc
+        sys.stderr.write("".join(traceback.format_exception(cause)))
+        sys.stderr.write(
+            f"{label}: out of memory (MemoryError) with {_memory_limit()} (RLIMIT_DATA); "
+            "raise the module's `memory` in the descriptor if it needs more\n"
+        )
+        return EXIT_MEMORY
     finally:
         if link is not None:  # frames answered just before a stop or the end of input
             with contextlib.suppress(LinkClosed):

@@ -12,6 +12,11 @@ starts each module process with two private links:
 
 The agent link is the inherited socket ``--fd``.  Blocking I/O with one thread per module link:
 loads are rare, and quoting is CPU-bound anyway.  When the agent goes away, modules are stopped.
+
+The platform writes no core file and cannot be traced by the agent's user (tee/hardening.py);
+each module process runs in its own folder ``DIR/modules/NAME`` (its working directory and its
+``module.log``), without core dumps and with the memory limit its load named (``RLIMIT_DATA``),
+both set before it is sent its identity.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 
 from authex.errors import AuthexError, BackendError, ProtocolError
 from authex.scrub import node_env
+from authex.tee.hardening import limit_module, no_core_dumps
 from authex.tee.platform_base import Admission, Platform
 from authex.tee.platforms import open_platform, read_secrets
 from authex.tee.sealing import SealStore
@@ -44,6 +50,8 @@ from authex.wire.messages import Error, ErrorCode, Ok
 from authex.wire.names import base_name, valid_name
 from authex.wire.platform import (
     AGENT_TO_PLATFORM,
+    DEFAULT_MEMORY,
+    KILLED,
     MODULE_TO_PLATFORM,
     ModuleIdentity,
     PlatformInfo,
@@ -90,7 +98,7 @@ class RunningModule:
 
 class PlatformServer:
     def __init__(self, directory: Path, platform: Platform, agent: socket.socket) -> None:
-        self.directory = directory
+        self.directory = directory.resolve()  # modules run in their own folders below it
         self.platform = platform
         self.agent = agent
         self.modules: dict[str, RunningModule] = {}
@@ -127,8 +135,8 @@ class PlatformServer:
             if isinstance(message, PlatformLoad):
                 self.load(message, request_id)
             elif isinstance(message, PlatformStop):
-                self.stop(message.name)
-                self.reply(Ok(), request_id)
+                killed = self.stop(message.name)
+                self.reply(Ok(KILLED if killed else b""), request_id)
         except AuthexError as exc:
             log.warning("refused %s: %s", type(message).__name__, exc)
             self.reply(Error(ErrorCode.BACKEND, str(exc)), request_id)
@@ -159,11 +167,17 @@ class PlatformServer:
                 stderr=log_file,
                 pass_fds=(plat_module.fileno(),),
                 env=node_env(),  # no deployer-only variable reaches a module
+                cwd=folder,  # not wherever the agent was started: a file it writes stays here
             )
         host_module.close()
         plat_module.close()
         module = RunningModule(message.name, process, plat_ours, admission)
         self.modules[message.name] = module
+        memory = message.memory or DEFAULT_MEMORY
+        try:  # before it gets its identity (and, on Sancus and TrustZone, its key)
+            limit_module(process.pid, memory)
+        except OSError as exc:  # it already exited: the agent learns that from its host link
+            log.warning("module %s: cannot set its limits: %s", message.name, exc)
         plat_ours.sendall(
             encode(
                 ModuleIdentity(
@@ -180,7 +194,13 @@ class PlatformServer:
             PlatformLoaded(admission.measurement, process.pid), request_id, [host_agent.fileno()]
         )
         host_agent.close()
-        log.info("admitted %s (%s, pid %d)", message.name, self.platform.tee, process.pid)
+        log.info(
+            "admitted %s (%s, pid %d, memory limit %d MiB)",
+            message.name,
+            self.platform.tee,
+            process.pid,
+            memory >> 20,
+        )
 
     def _program(self, name: str, payload: bytes) -> list[str]:
         """How to start the module: its own executable (Rust, C) or the Python runner."""
@@ -222,23 +242,30 @@ class PlatformServer:
             version, state = self.sealed.unseal(module.identity, measurement)
             return UnsealReply(version, state)
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str) -> bool:
+        """Stop a module: SIGTERM, then SIGKILL after STOP_TIMEOUT; whether it was killed."""
         module = self.modules.pop(name, None)
         if module is None:
-            return
+            return False
         with contextlib.suppress(OSError):
             module.link.close()
-        if module.process.poll() is None:
-            module.process.terminate()
-            try:
-                module.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                module.process.kill()
-                module.process.wait()
+        if module.process.poll() is not None:
+            return False
+        module.process.terminate()
+        try:
+            module.process.wait(STOP_TIMEOUT)
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+        module.process.kill()
+        module.process.wait()
+        log.warning("module %s (pid %d) killed", name, module.process.pid)
+        return True
 
 
 def run_platform(directory: Path, tee: str, agent_fd: int) -> None:
     """Serve the agent on ``agent_fd`` as the ``tee`` platform of the node in ``directory``."""
+    no_core_dumps()  # before the root secrets are read
     platform = open_platform(tee, read_secrets(directory))
     agent = socket.socket(fileno=agent_fd)
     PlatformServer(directory, platform, agent).serve()

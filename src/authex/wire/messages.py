@@ -82,10 +82,14 @@ class Error(Message):
 
 @dataclass(frozen=True)
 class Load(Message):
+    """``memory``: the bytes of data the module's process may allocate (the descriptor's
+    ``memory``); 0 leaves it to the platform's default (since protocol version 3)."""
+
     TYPE = 0x10
     module: Str
     tee: Str
     artifact: Bytes
+    memory: U64 = 0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from authex.wire.codec import U8, U32, U64, Bytes, Message, Registry, Str
 from authex.wire.messages import Error, Ok
 
+# What a module process may allocate when its load names no limit (PlatformLoad.memory 0): the
+# descriptor's default for a module's ``memory`` (docs/descriptor.md).
+DEFAULT_MEMORY = 256 << 20
+
 
 @dataclass(frozen=True)
 class PlatformInfo(Message):
@@ -29,9 +33,13 @@ class PlatformInfo(Message):
 
 @dataclass(frozen=True)
 class PlatformLoad(Message):
+    """Agent -> platform: admit ``artifact`` and start it as module ``name``, its process limited
+    to ``memory`` bytes of data (0: the platform's default; spec/protocol.md §7.2)."""
+
     TYPE = 0xA1
     name: Str
     artifact: Bytes
+    memory: U64 = 0
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,14 @@ class PlatformLoaded(Message):
 
 @dataclass(frozen=True)
 class PlatformStop(Message):
+    """Agent -> platform: stop module ``name`` (SIGTERM, SIGKILL after 5 s).  Answered ``Ok``
+    whose body is ``KILLED`` if the process had to be killed, empty otherwise."""
+
     TYPE = 0xA3
     name: Str
+
+
+KILLED = b"\x01"  # the body of the Ok answering a PlatformStop whose module was killed
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,7 @@ def test_unknown_module_field_lists_the_new_ones(expect: Expect) -> None:
     problem = expect(with_fields("sensor1", "vendor: 1"), "modules[2].vendor", 20, "unknown field")
     assert problem.message == (
         "unknown field 'vendor', expected one of: "
-        "name, node, language, source, vendor_id, isv_prod_id, isv_svn, debug, cflags"
+        "name, node, language, source, vendor_id, isv_prod_id, isv_svn, debug, cflags, memory"
     )
 
 

@@ -402,7 +402,7 @@ messages! {
     Ok = 0x02 { body: bytes }
     Error = 0x03 { code: u16, message: str }
     // --- control
-    Load = 0x10 { module: str, tee: str, artifact: bytes }
+    Load = 0x10 { module: str, tee: str, artifact: bytes, memory: u64 }
     Loaded = 0x11 { instance: u64, measurement: bytes }
     Attest = 0x12 { module: str, challenge: bytes }
     Attested = 0x13 { evidence: bytes }
@@ -447,7 +447,7 @@ messages! {
     HostSwapKey = 0x8c { conn_id: u32, replaces: u32, io_id: u16, role: u8, suite: u8, counter: u64, wrapped: bytes }
     // --- platform links
     PlatformInfo = 0xa0 { tee: str, emulated: u8, description: str }
-    PlatformLoad = 0xa1 { name: str, artifact: bytes }
+    PlatformLoad = 0xa1 { name: str, artifact: bytes, memory: u64 }
     PlatformLoaded = 0xa2 { measurement: bytes, pid: u32 }
     PlatformStop = 0xa3 { name: str }
     ModuleIdentity = 0xa8 { tee: str, emulated: u8, measurement: bytes, module_key: bytes, payload: bytes }

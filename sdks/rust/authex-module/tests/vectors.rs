@@ -188,7 +188,11 @@ fn frames_platform_messages() {
             "Error",
         ),
         (Link::PlatformReply, frame(0xa0, 0, &[&[0, 6][..], b"native", &[0], &[0, 2], b"ok"].concat()), "PlatformInfo"),
-        (Link::Platform, frame(0xa1, 7, &[&[0, 1][..], b"m", &[0, 0, 0, 1], b"z"].concat()), "PlatformLoad"),
+        (
+            Link::Platform,
+            frame(0xa1, 7, &[&[0, 1][..], b"m", &[0, 0, 0, 1], b"z", &(64u64 << 20).to_be_bytes()].concat()),
+            "PlatformLoad",
+        ),
         (
             Link::PlatformReply,
             frame(0xa2, 7, &[&[0, 0, 0, 1][..], &[9], &1234u32.to_be_bytes()].concat()),
