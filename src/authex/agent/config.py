@@ -16,8 +16,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from authex import kinds
+from authex.agent.operators import ADMIN, Roster
 from authex.agent.tls import IDENTITY_CERT, IDENTITY_KEY, OPERATORS
-from authex.crypto.identity import certificate_key, make_certificate, private_key_pem
+from authex.crypto.identity import make_certificate, private_key_pem
 from authex.errors import AuthexError
 from authex.tee.platforms import create_secrets, open_platform, read_secrets, write_secrets
 
@@ -43,6 +44,7 @@ def init_node_dir(
     force: bool = False,
     ta_vendor_public_pem: str = "",
     operator_certs: list[str] | None = None,
+    admin_cert: str | None = None,
 ) -> Path:
     """Create the node directory: configuration, TLS identity, enrolled operators and the
     platform's root secrets."""
@@ -66,21 +68,22 @@ def init_node_dir(
     _write_private(directory / IDENTITY_KEY, private_key_pem(key))
     (directory / IDENTITY_CERT).write_bytes(make_certificate(key, f"authex node {config.name}"))
     (directory / OPERATORS).write_text("")
+    (directory / ADMIN).unlink(missing_ok=True)
+    roster = Roster(directory)
+    if admin_cert is not None:
+        roster.add(admin_cert, admin=True)
     for cert in operator_certs or []:
-        enrol_operator(directory, cert)
+        roster.add(cert)  # the first one enrolled is the administrator unless one was named
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(config), indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
 
-def enrol_operator(directory: Path, cert_pem: str) -> None:
-    """Accept control commands from the operator holding this certificate's key."""
-    certificate_key(cert_pem, where="operator certificate")  # must be an Ed25519 certificate
-    path = directory / OPERATORS
-    current = path.read_text() if path.exists() else ""
-    if cert_pem.strip() not in current:
-        path.write_text(current + cert_pem.strip() + "\n")
+def enrol_operator(directory: Path, cert_pem: str) -> str:
+    """Accept control commands from the operator holding this certificate's key (the first
+    operator enrolled on a node becomes its administrator); its key id."""
+    return Roster(directory).add(cert_pem)
 
 
 def enrolment(directory: Path, vendor_ids: list[int]) -> dict[str, Any]:

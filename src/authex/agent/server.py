@@ -36,6 +36,7 @@ import ssl
 from collections import Counter
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from authex import PROTOCOL_VERSION
 from authex.agent.batch import Batcher
@@ -43,6 +44,7 @@ from authex.agent.config import NodeConfig, load_node_dir
 from authex.agent.errors import CommandError
 from authex.agent.lograte import ThrottledLog
 from authex.agent.node import NodeAgent
+from authex.agent.operators import Roster, certificate_key_id
 from authex.agent.platform_client import PlatformClient
 from authex.agent.tls import operators_enrolled, server_context
 from authex.errors import AuthexError, ProtocolError
@@ -57,6 +59,7 @@ from authex.wire.codec import (
 from authex.wire.messages import (
     CONTROL_REQUESTS,
     DATA,
+    AddOperator,
     Error,
     ErrorCode,
     Event,
@@ -64,6 +67,7 @@ from authex.wire.messages import (
     Hello,
     LinkKind,
     Ok,
+    RemoveOperator,
     Shutdown,
     Watch,
 )
@@ -80,6 +84,13 @@ MAX_CONTROL_LINKS = 64  # open links of enrolled operators (their own budget)
 DATA_IDLE_TIMEOUT = 120.0  # seconds without a complete frame after which a data link is closed
 IDLE_TIMEOUT_ENV = "AUTHEX_DATA_IDLE_TIMEOUT"
 _READ_CHUNK = 1 << 16
+
+
+def operator_of(writer: asyncio.StreamWriter) -> str:
+    """The key id of the enrolled operator a control link's TLS client certificate names."""
+    ssl_object = writer.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return certificate_key_id(der, where="control link") if der else ""
 
 
 def data_idle_timeout(environ: dict[str, str] | os._Environ[str] = os.environ) -> float:
@@ -149,6 +160,8 @@ class AgentServer:
         self._handshaking: dict[asyncio.Task[None], None] = {}
         self._evicted: set[asyncio.Task[None]] = set()
         self._writers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        # open control links: the operator (key id) each belongs to
+        self._operators: dict[asyncio.Task[Any] | None, tuple[str, asyncio.StreamWriter]] = {}
 
     @property
     def throttled(self) -> ThrottledLog:
@@ -329,7 +342,12 @@ class AgentServer:
                 )
                 return
             writer.write(encode(Ok()))
-            await self._control_link(reader, writer, decoder, leftover, peer)
+            operator = operator_of(writer)
+            self._operators[asyncio.current_task()] = (operator, writer)
+            try:
+                await self._control_link(reader, writer, decoder, leftover, peer, operator)
+            finally:
+                self._operators.pop(asyncio.current_task(), None)
         else:
             raise ProtocolError(f"unknown link kind {hello.link}")
 
@@ -391,6 +409,7 @@ class AgentServer:
         decoder: FrameDecoder,
         frames: list[Frame],
         peer: str,
+        operator: str,
     ) -> None:
         decoder.max_payload = CONTROL_MAX_FRAME
         tasks: set[asyncio.Task[None]] = set()
@@ -400,7 +419,7 @@ class AgentServer:
                     message = CONTROL_REQUESTS.decode(frame)
                     task = self.agent.tasks.spawn(
                         f"command-{type(message).__name__}",
-                        partial(self._command, message, frame.request_id, writer),
+                        partial(self._command, message, frame.request_id, writer, operator),
                     )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -413,8 +432,11 @@ class AgentServer:
                 task.cancel()
 
     async def _command(
-        self, message: Message, request_id: int, writer: asyncio.StreamWriter
+        self, message: Message, request_id: int, writer: asyncio.StreamWriter, operator: str
     ) -> None:
+        if isinstance(message, AddOperator | RemoveOperator):
+            writer.write(encode(await self._administer(message, operator), request_id))
+            return
         if isinstance(message, Watch):
             await self._watch(message, request_id, writer)
             return
@@ -430,6 +452,39 @@ class AgentServer:
             log.exception("command %s failed", type(message).__name__)
             reply = Error(ErrorCode.INTERNAL, f"internal error: {exc}")
         writer.write(encode(reply, request_id))
+
+    async def _administer(self, message: AddOperator | RemoveOperator, operator: str) -> Message:
+        """Enrol or withdraw an operator: the administrator only.  New TLS handshakes use the
+        new list at once; a withdrawn operator's open control links are closed."""
+        roster = Roster(self.agent.directory)
+        name = self.agent.config.name
+        admin = await asyncio.to_thread(roster.admin)
+        if operator != admin:
+            return Error(
+                ErrorCode.REJECTED,
+                f"only the administrator of node {name} (operator {admin}) enrols or removes "
+                f"operators; this link is operator {operator}",
+            )
+        try:
+            if isinstance(message, AddOperator):
+                ident = await asyncio.to_thread(
+                    roster.add, message.certificate, admin=bool(message.admin)
+                )
+            else:
+                ident = message.key_id
+                await asyncio.to_thread(roster.remove, ident)
+            self.tls = await asyncio.to_thread(server_context, self.agent.directory)
+        except AuthexError as exc:
+            return Error(ErrorCode.BAD_REQUEST, exc.message)
+        if isinstance(message, RemoveOperator):
+            for task, (who, writer) in list(self._operators.items()):
+                if who == ident and task is not asyncio.current_task():
+                    writer.transport.abort()
+            log.info("node %s: operator %s withdrawn by %s", name, ident, operator)
+        else:
+            role = " as administrator" if message.admin else ""
+            log.info("node %s: operator %s enrolled%s by %s", name, ident, role, operator)
+        return Ok(ident.encode())
 
     async def _watch(self, message: Watch, request_id: int, writer: asyncio.StreamWriter) -> None:
         retained, queue = self.agent.operator.subscribe(message.conn_id)

@@ -31,7 +31,7 @@ from authex.deployer.toolchains import build_all
 from authex.deployer.update import update
 from authex.descriptor import Descriptor, DescriptorProblems, check_interfaces, load_descriptor
 from authex.errors import AuthexError
-from authex.wire.messages import CallStatus
+from authex.wire.messages import AddOperator, CallStatus, RemoveOperator
 
 FindDescriptor = Callable[[str | None], Path]
 DEFAULT_VENDOR_ID = 4660
@@ -93,6 +93,8 @@ async def dispatch(args: argparse.Namespace, find: FindDescriptor) -> int:
         "remove": remove,
         "reset": reset,
         "operator-cert": operator_cert,
+        "operator-add": operator_add,
+        "operator-remove": operator_remove,
     }
     result: int = await handlers[args.command](args, descriptor)
     return result
@@ -113,6 +115,7 @@ async def _node(args: argparse.Namespace) -> int:
                 force=args.force,
                 ta_vendor_public_pem=ta_key,
                 operator_certs=[_read_text(c) for c in args.operator_cert or []],
+                admin_cert=_read_text(args.admin_operator) if args.admin_operator else None,
             )
             say(f"initialised node {args.name} ({args.tee}) at {path}")
             say(f"  listen address: {args.host}:{args.port}")
@@ -308,3 +311,27 @@ async def operator_cert(args: argparse.Namespace, descriptor: Descriptor) -> int
     cert, _ = StateStore.of(descriptor).operator_tls()
     sys.stdout.write(cert.read_text())
     return 0
+
+
+async def operator_add(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    message = AddOperator(_read_text(args.cert), int(args.admin))
+    return await _administer(descriptor, message, args.node, "enrolled")
+
+
+async def operator_remove(args: argparse.Namespace, descriptor: Descriptor) -> int:
+    return await _administer(descriptor, RemoveOperator(args.key_id), args.node, "withdrew")
+
+
+async def _administer(
+    descriptor: Descriptor, message: AddOperator | RemoveOperator, nodes: list[str], done: str
+) -> int:
+    async with _session(descriptor, exclusive=False) as session:
+        outcome = await operations.administer_operators(session, message, nodes)
+    failed = 0
+    for node, text in outcome.items():
+        if text.startswith("error: "):
+            failed += 1
+            print(f"node {node}: {text}", file=sys.stderr)
+        else:
+            say(f"node {node}: {done} operator {text}")
+    return 1 if failed else 0

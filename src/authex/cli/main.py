@@ -126,6 +126,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_descriptor(p)
 
+    p = sub.add_parser(
+        "operator-add",
+        help="enrol another operator's certificate on the nodes (you must be their administrator)",
+    )
+    with_descriptor(p)
+    p.add_argument("cert", help="the operator's certificate PEM file (its `authex operator-cert`)")
+    p.add_argument("--node", action="append", default=[], help="only this node (repeatable)")
+    p.add_argument(
+        "--admin",
+        action="store_true",
+        help="hand it the administrator role (to rotate your own key: enrol the new one so)",
+    )
+    p = sub.add_parser(
+        "operator-remove",
+        help="withdraw an operator from the nodes by key id (you must be their administrator)",
+    )
+    with_descriptor(p)
+    p.add_argument("key_id", help="the operator's key id (16 hex digits, as operator-add printed)")
+    p.add_argument("--node", action="append", default=[], help="only this node (repeatable)")
+
     node = sub.add_parser("node", help="set up or run a node agent")
     node_sub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
     p = node_sub.add_parser("init", help="create a node directory")
@@ -150,6 +170,11 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="operator certificate (PEM file, from `authex operator-cert`) whose control "
         "commands this node accepts (repeatable)",
+    )
+    p.add_argument(
+        "--admin-operator",
+        help="the node's administrator (PEM file): the operator who alone enrols or removes "
+        "operators over the network (default: the first --operator-cert)",
     )
     p = node_sub.add_parser("enrol-operator", help="accept control commands from an operator")
     p.add_argument("dir")

@@ -21,11 +21,14 @@ from authex.errors import AuthexError, CryptoError, RemoteError, StateError
 from authex.manifest import IoKind, Manifest
 from authex.tee.base import get_backend
 from authex.wire.messages import (
+    AddOperator,
     Call,
     CallResult,
     CallStatus,
     Direction,
+    Ok,
     Remove,
+    RemoveOperator,
     Request,
     Reset,
     Response,
@@ -223,6 +226,28 @@ def forget_reset_nodes(session: Session, unreached: set[str]) -> None:
     for name in list(state.updates):
         if state.updates[name].module not in kept:
             del state.updates[name]
+
+
+async def administer_operators(
+    session: Session, message: AddOperator | RemoveOperator, nodes: list[str]
+) -> dict[str, str]:
+    """Enrol (``AddOperator``) or withdraw (``RemoveOperator``) an operator on ``nodes`` (all of
+    the descriptor's when empty); this operator must be their administrator.  Node -> the
+    operator's key id, or why that node refused."""
+    names = nodes or [n.name for n in session.descriptor.nodes]
+    for name in names:
+        session.descriptor.node(name)  # KeyError for a node the descriptor does not have
+    outcome: dict[str, str] = {}
+
+    async def one(node: str) -> None:
+        try:
+            reply = await (await session.client(node)).request(message)
+            outcome[node] = reply.body.decode() if isinstance(reply, Ok) else ""
+        except AuthexError as exc:
+            outcome[node] = f"error: {exc}"
+
+    await asyncio.gather(*(one(n) for n in names))
+    return dict(sorted(outcome.items()))
 
 
 class NodeRow(TypedDict):

@@ -270,6 +270,25 @@ class Shutdown(Message):
     TYPE = 0x28
 
 
+@dataclass(frozen=True)
+class AddOperator(Message):
+    """Enrol an operator's certificate (PEM) on the node — the node's administrator only; with
+    ``admin`` 1 the new operator becomes the administrator.  Answered by Ok with its key id."""
+
+    TYPE = 0x30
+    certificate: Str
+    admin: U8
+
+
+@dataclass(frozen=True)
+class RemoveOperator(Message):
+    """Withdraw an operator (by key id) — the node's administrator only; its open control links
+    are closed."""
+
+    TYPE = 0x32
+    key_id: Str
+
+
 # --- data: agent <-> agent ------------------------------------------------------------------
 
 
@@ -435,6 +454,8 @@ CONTROL_REQUESTS = Registry(
     SwapKey,
     Promote,
     RemoveRoute,
+    AddOperator,
+    RemoveOperator,
 )
 CONTROL_REPLIES = Registry(
     "control reply",

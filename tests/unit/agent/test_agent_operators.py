@@ -9,14 +9,17 @@ import datetime
 import ssl
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from authex.agent.config import NodeConfig, init_node_dir
+from authex.agent.operators import ADMIN, Roster
 from authex.agent.tls import IDENTITY_CERT, duplicate_subjects, server_context
 from authex.crypto.identity import key_id, make_certificate, private_key_pem
+from authex.errors import AuthexError
 
 
 def old_style_certificate(key: Ed25519PrivateKey) -> bytes:
@@ -107,3 +110,32 @@ def test_old_certificates_sharing_one_subject_are_named(tmp_path: Path) -> None:
     node_cert = (directory / IDENTITY_CERT).read_text()
     assert handshake(server, node_cert, certs[0], keys[0], tmp_path)
     assert not handshake(server, node_cert, certs[1], keys[1], tmp_path)  # why it is named
+
+
+def test_the_administrator_is_named_or_the_first_enrolled(tmp_path: Path) -> None:
+    keys = [Ed25519PrivateKey.generate() for _ in range(3)]
+    certs = [make_certificate(k, "authex operator").decode() for k in keys]
+    ids = [key_id(k.public_key()) for k in keys]
+    directory = tmp_path / "node"
+    config = NodeConfig("edge", "native", "127.0.0.1", 7000)
+    init_node_dir(directory, config, operator_certs=certs[:2])
+    roster = Roster(directory)
+    assert [o.key_id for o in roster.operators()] == ids[:2]
+    assert roster.admin() == ids[0]
+    init_node_dir(directory, config, force=True, operator_certs=certs[:2], admin_cert=certs[2])
+    assert Roster(directory).admin() == ids[2]
+    (directory / ADMIN).unlink()  # a node folder of an earlier version: the first enrolled
+    assert Roster(directory).admin() == ids[2]
+
+
+def test_the_administrator_cannot_be_withdrawn_and_strangers_are_named(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    directory = node_with(tmp_path, [make_certificate(key, "authex operator")])
+    roster = Roster(directory)
+    with pytest.raises(AuthexError, match="is the node's administrator: hand the role"):
+        roster.remove(key_id(key.public_key()))
+    with pytest.raises(AuthexError, match="no operator with key id 0123456789abcdef"):
+        roster.remove("0123456789abcdef")
+    with pytest.raises(AuthexError, match=r"not an X\.509 certificate"):
+        roster.add("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    assert len(roster.operators()) == 1
