@@ -147,6 +147,15 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
     ),
     "Promote": (16, {"staged": "sensor~u1"}),
     "RemoveRoute": (17, {"conn_id": 9}),
+    "Bind": (18, {"deployment": "smart-irrigation"}),
+    "AddOperator": (
+        19,
+        {
+            "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            "admin": 1,
+        },
+    ),
+    "RemoveOperator": (20, {"key_id": "0123456789abcdef"}),
     "AddRoute": (
         5,
         {
@@ -514,6 +523,7 @@ def busy_status() -> st.NodeStatus:
                 "running",
                 1,
                 0,
+                "smart-irrigation",
             ),
             st.ModuleStatus(
                 "sensor~u1",
@@ -525,6 +535,7 @@ def busy_status() -> st.NodeStatus:
                 "running",
                 1,
                 3,
+                "smart-irrigation",
             ),
             st.ModuleStatus("capteur-é", "sgx", 9, b"", 0, 0, "exited", 0, 0),
         ),

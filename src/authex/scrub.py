@@ -68,7 +68,7 @@ BUILD_KEEP_PREFIXES = ("LC_", "RUSTUP_")
 # AUTHEX_* variables a build may see when the deployer has them (configuration, no secret).
 BUILD_AUTHEX = frozenset({"AUTHEX_PURE_PYTHON"})
 # AUTHEX_* variables the node side (agent, platform, modules) reads.
-NODE_AUTHEX = frozenset({"AUTHEX_PURE_PYTHON", "AUTHEX_UVLOOP"})
+NODE_AUTHEX = frozenset({"AUTHEX_PURE_PYTHON", "AUTHEX_UVLOOP", "AUTHEX_DATA_IDLE_TIMEOUT"})
 OPERATOR_FOLDER = ".authex"
 
 

@@ -14,7 +14,7 @@ from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
 from authex.deployer.state import DeploymentState, StateStore
 from authex.descriptor import load_descriptor
-from support.harness import App
+from support.harness import App, deployed_cluster
 
 
 def kill_agent(cluster: LocalCluster, node: str) -> None:
@@ -29,11 +29,7 @@ def state_of(app: App) -> DeploymentState:
 
 def test_reset_keeps_what_runs_on_an_unreachable_node(irrigation_dir: Path) -> None:
     descriptor = load_descriptor(irrigation_dir / "descriptor.yaml")
-    cluster = LocalCluster(descriptor)
-    try:
-        cluster.start(lambda _: None)
-        app = App(descriptor)
-        app.deploy()
+    with deployed_cluster(descriptor) as (cluster, app):
         kill_agent(cluster, "field2")
 
         unreached = app.with_session(operations.reset)
@@ -56,5 +52,3 @@ def test_reset_keeps_what_runs_on_an_unreachable_node(irrigation_dir: Path) -> N
         assert not any(m["running"] for m in app.status()["modules"])
         report = app.deploy()  # a fresh start works
         assert sorted(report.plan.load) == sorted(m.name for m in descriptor.modules)
-    finally:
-        cluster.stop()

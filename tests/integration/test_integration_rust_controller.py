@@ -14,6 +14,7 @@ from authex.wire.messages import CallStatus
 from support.harness import App, running_app
 
 CONTROLLER = Path(__file__).resolve().parents[2] / "sdks/rust/examples/irrigation-controller"
+OPERATOR_SEED = bytes(range(32))  # a test operator's Ed25519 private key
 
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 
@@ -27,6 +28,12 @@ def app(irrigation_dir: Path) -> Iterator[App]:
     )
     assert "language: rust" in text
     descriptor.write_text(text)
+    # One operator key for both tests: the crate (which compiles the key in) is built once, not
+    # once per test, in the suite's shared cargo target folder.
+    root = irrigation_dir / ".authex"
+    root.mkdir(mode=0o700)
+    (root / "operator.key").write_text(OPERATOR_SEED.hex() + "\n")
+    (root / "operator.key").chmod(0o600)
     with running_app(irrigation_dir) as app:
         app.deploy()
         yield app

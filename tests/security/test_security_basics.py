@@ -103,7 +103,9 @@ def test_captured_operator_event_replayed_is_rejected(
     app.send("threshold", b"44")
     assert app.watch("alerts", count=1) == [b"threshold set to 44.0%"]
     node, send = next((n, m) for n, m in captured if isinstance(m, Send))
-    link = RawLink(port(app, node), LinkKind.CONTROL, tls=app.operator_tls(node))
+    link = RawLink(
+        port(app, node), LinkKind.CONTROL, tls=app.operator_tls(node), bind=app.descriptor.name
+    )
     assert isinstance(link.request(send), Ok)  # the agent cannot tell; the module can
     app.wait_for("rejection", lambda: app.connection("threshold")["rejected"] != {})
     assert app.connection("threshold")["rejected"] == {"replay": 1}
@@ -112,7 +114,9 @@ def test_captured_operator_event_replayed_is_rejected(
 
 def test_replayed_set_key_is_refused(app: App, captured: list[tuple[str, Message]]) -> None:
     node, set_key = next((n, m) for n, m in captured if isinstance(m, SetKey))
-    link = RawLink(port(app, node), LinkKind.CONTROL, tls=app.operator_tls(node))
+    link = RawLink(
+        port(app, node), LinkKind.CONTROL, tls=app.operator_tls(node), bind=app.descriptor.name
+    )
     reply = link.request(set_key)
     assert isinstance(reply, Error) and reply.code == ErrorCode.REJECTED
     assert "counter" in reply.message
@@ -136,7 +140,9 @@ def test_call_with_wrong_key_or_replayed_counter_is_refused(
 ) -> None:
     assert app.call("controller", "get_threshold").payload == b"30.0"
     node, genuine = next((n, m) for n, m in captured if isinstance(m, Call))
-    link = RawLink(port(app, node), LinkKind.CONTROL, tls=app.operator_tls(node))
+    link = RawLink(
+        port(app, node), LinkKind.CONTROL, tls=app.operator_tls(node), bind=app.descriptor.name
+    )
     replayed = link.request(genuine)
     assert isinstance(replayed, CallResult) and replayed.status == CallStatus.AUTH_FAILED
     wrong = seal_call(

@@ -27,7 +27,7 @@ from authex.descriptor import load_descriptor
 from authex.errors import BuildError
 from authex.scrub import build_env, node_env
 from authex.sdk.build import build_python_module
-from support.harness import App
+from support.harness import App, deployed_cluster
 from support.net import free_ports
 from support.procs import session_members
 from support.stream_app import copy_modules, stream_descriptor
@@ -203,15 +203,8 @@ def stream_app(tmp_path: Path, deployer_secrets: None) -> Iterator[tuple[LocalCl
     whose environment holds the state passphrase."""
     copy_modules(tmp_path)
     (tmp_path / "descriptor.yaml").write_text(stream_descriptor(*free_ports(2)))
-    descriptor = load_descriptor(tmp_path / "descriptor.yaml")
-    cluster = LocalCluster(descriptor)
-    try:
-        cluster.start(lambda _: None)
-        app = App(descriptor)
-        app.deploy()
-        yield cluster, app
-    finally:
-        cluster.stop()
+    with deployed_cluster(load_descriptor(tmp_path / "descriptor.yaml")) as running:
+        yield running
 
 
 def test_agents_platforms_and_modules_never_get_the_state_passphrase(

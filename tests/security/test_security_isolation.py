@@ -12,6 +12,7 @@ from pathlib import Path
 from authex.deployer import operations
 from authex.deployer.cluster import LocalCluster
 from authex.deployer.state import StateStore
+from authex.deployer.update import update
 from authex.descriptor import load_descriptor
 from support.harness import App
 from support.net import free_ports
@@ -80,3 +81,49 @@ def test_two_applications_in_one_folder_never_touch_each_other(irrigation_dir: P
     finally:
         second.stop()
         first.stop()
+
+
+def test_two_applications_share_the_same_nodes_safely(irrigation_dir: Path) -> None:
+    """Nodes namespace deployments: the same modules (same names) of two applications run side
+    by side on the same agents; each sees, uses, resets and redeploys only its own."""
+    one = load_descriptor(irrigation_dir / "descriptor.yaml")
+    cluster = LocalCluster(one)
+    try:
+        cluster.start(lambda _: None)
+        trust = StateStore.of(one).folder / "trust.yaml"
+        text = (irrigation_dir / "descriptor.yaml").read_text()
+        text = text.replace("name: smart-irrigation", "name: smart-irrigation-b", 1)
+        (irrigation_dir / "shared.yaml").write_text(text + f"trust: {trust}\n")
+        two = load_descriptor(irrigation_dir / "shared.yaml")
+        app1, app2 = App(one), App(two)
+        app1.deploy()
+        app2.deploy()
+        everything = sorted(m.name for m in one.modules)
+        assert running(app1) == running(app2) == everything
+        ids1 = {c.id for c in StateStore.of(one).load().connections.values()}
+        ids2 = {c.id for c in StateStore.of(two).load().connections.values()}
+        assert not ids1 & ids2  # fresh random ids: no collision on the shared nodes
+
+        app1.send("threshold", b"45")
+        app2.send("threshold", b"46")
+        assert app1.watch("alerts", count=1) == [b"threshold set to 45.0%"]
+        assert app2.watch("alerts", count=1) == [b"threshold set to 46.0%"]
+
+        assert app2.with_session(operations.reset) == {}
+        assert running(app2) == []
+        assert running(app1) == everything  # the other deployment's reset left it alone
+        assert app1.deploy().plan.empty
+        assert app1.call("sensor1", "sample").status == 0
+        assert sorted(app2.deploy().plan.load) == everything  # and it comes back on its own
+        assert running(app2) == everything
+
+        pids = {m["name"]: m["pid"] for m in app1.status()["modules"]}
+        with open(irrigation_dir / "modules/weather/main.py", "a") as source:
+            source.write('\nVERSION = "2"\n')  # the other application's update, same module
+        report = app2.with_session(lambda session: update(session, "weather"))
+        assert report.connections == 2
+        assert {m["name"]: m["pid"] for m in app1.status()["modules"]} == pids  # untouched
+        assert json.loads(app1.request("forecast-query", b"x"))["rain_probability"] == 10
+        assert json.loads(app2.request("forecast-query", b"x"))["rain_probability"] == 10
+    finally:
+        cluster.stop()

@@ -21,7 +21,7 @@ import pytest
 from authex.deployer.cluster import LocalCluster
 from authex.descriptor import DescriptorProblems, load_descriptor, parse_descriptor
 from authex.errors import AuthexError
-from support.harness import App
+from support.harness import App, deployed_cluster
 from support.net import free_ports
 
 APP = Path(__file__).resolve().parents[1] / "faults" / "apps" / "limits"
@@ -49,15 +49,8 @@ def folder(tmp_path: Path) -> Path:
 @contextmanager
 def running(folder: Path, text: str) -> Iterator[tuple[LocalCluster, App]]:
     (folder / "descriptor.yaml").write_text(text)
-    loaded = load_descriptor(folder / "descriptor.yaml")
-    cluster = LocalCluster(loaded)
-    try:
-        cluster.start(lambda _: None)
-        app = App(loaded)
-        app.deploy()
-        yield cluster, app
-    finally:
-        cluster.stop()
+    with deployed_cluster(load_descriptor(folder / "descriptor.yaml")) as running:
+        yield running
 
 
 def module_row(app: App, name: str) -> dict[str, object]:
@@ -99,7 +92,7 @@ def test_a_module_beyond_its_memory_limit_dies_with_memory_error(folder: Path) -
             app.call("hog", "hog", b"128")  # beyond: the process ends
         app.wait_for("the hog to be reported down", lambda: not module_row(app, "hog")["running"])
         assert module_row(app, "probe")["running"]  # its neighbour goes on
-        logs = list(folder.rglob("modules/hog/module.log"))
+        logs = list(folder.rglob("modules/*/hog/module.log"))  # modules/DEPLOYMENT/NAME
         assert len(logs) == 1
         text = logs[0].read_text()
         assert "MemoryError" in text
@@ -113,7 +106,7 @@ def test_module_and_platform_processes_dump_no_core(folder: Path) -> None:
         assert seen["dumpable"] == 0
         assert seen["data"] == [256 * MIB, 256 * MIB]  # the default memory limit
         node_dir = next(folder.rglob("nodes/n"))
-        assert Path(seen["cwd"]) == (node_dir / "modules" / "probe").resolve()
+        assert Path(seen["cwd"]) == (node_dir / "modules" / app.descriptor.name / "probe").resolve()
         assert core_limit(seen["pid"]) == ["0", "0"]
         agent = json.loads(cluster.record.read_text())["n"]
         platforms = [p for p in children(agent) if b"platform" in cmdline(p)]

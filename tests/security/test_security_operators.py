@@ -17,12 +17,14 @@ from authex.wire.messages import AddOperator, RemoveOperator
 from support.harness import App, running_app
 
 
-def other_operator(irrigation_dir: Path, folder: Path) -> App:
-    """The same application seen from another operator's machine: its own `.authex/` (so its
-    own operator key), pinning the same node identities (the first operator's trust file)."""
+def other_operator(irrigation_dir: Path, folder: Path, name: str) -> App:
+    """The application deployed by another operator (its own `.authex/`, so its own operator
+    key) under deployment ``name``, on the same nodes (pinned in the first operator's trust
+    file)."""
     shutil.copytree(irrigation_dir / "modules", folder / "modules")
     trust = StateStore.of(load_descriptor(irrigation_dir / "descriptor.yaml")).folder
     text = (irrigation_dir / "descriptor.yaml").read_text()
+    text = text.replace("name: smart-irrigation", f"name: {name}", 1)
     (folder / "descriptor.yaml").write_text(text + f"trust: {trust / 'trust.yaml'}\n")
     return App(load_descriptor(folder / "descriptor.yaml"))
 
@@ -51,7 +53,7 @@ def test_an_administrator_enrols_withdraws_and_rotates_operators(
 ) -> None:
     with running_app(irrigation_dir) as alice:
         nodes = sorted(n.name for n in alice.descriptor.nodes)
-        bob = other_operator(irrigation_dir, tmp_path / "bob")
+        bob = other_operator(irrigation_dir, tmp_path / "bob", "bob-app")
         assert reachable(bob) == []  # not enrolled: every handshake fails
 
         assert administer(alice, AddOperator(certificate(bob.descriptor), 0)) == {
@@ -59,7 +61,17 @@ def test_an_administrator_enrols_withdraws_and_rotates_operators(
         }
         assert reachable(bob) == nodes  # a second operator works beside the first
 
-        carol = other_operator(irrigation_dir, tmp_path / "carol")
+        # bob cannot act for alice's deployment (same name, bob's key)
+        intruder = other_operator(irrigation_dir, tmp_path / "intruder", "smart-irrigation")
+        root = StateStore.of(intruder.descriptor).root
+        root.mkdir(parents=True, exist_ok=True)
+        for name in ("operator.key", "operator.pem", "operator-key.pem"):
+            shutil.copy(StateStore.of(bob.descriptor).root / name, root / name)
+        cloud = next(n for n in intruder.status()["nodes"] if n["name"] == "cloud")
+        assert not cloud["reachable"]
+        assert f"belongs to operator {ident(alice.descriptor)}" in cloud["error"]
+
+        carol = other_operator(irrigation_dir, tmp_path / "carol", "carol-app")
         refused = administer(bob, AddOperator(certificate(carol.descriptor), 0))
         for text in refused.values():  # only the administrator enrols
             assert "only the administrator of node" in text
@@ -75,7 +87,7 @@ def test_an_administrator_enrols_withdraws_and_rotates_operators(
         assert reachable(bob) == []  # withdrawn: refused from the next handshake on
 
         # rotation: the administrator's new key is enrolled as administrator, the old withdrawn
-        new_alice = other_operator(irrigation_dir, tmp_path / "alice2")
+        new_alice = other_operator(irrigation_dir, tmp_path / "alice2", "smart-irrigation")
         administer(alice, AddOperator(certificate(new_alice.descriptor), 1))
         assert administer(new_alice, RemoveOperator(ident(alice.descriptor))) == {
             n: ident(alice.descriptor) for n in nodes

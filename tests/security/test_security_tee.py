@@ -433,7 +433,9 @@ def test_set_key_replayed_after_sancus_reattestation_is_refused(app: App, mitm: 
     assert len(fresh) == 2 and max(m.counter for m in fresh) < old.counter  # counters alone
     # would let the old set-key in: only the session key from the fresh challenge refuses it
     field2 = app.descriptor.node("field2").port  # the agent (holding a control link) replays
-    link = RawLink(field2, LinkKind.CONTROL, tls=app.operator_tls("field2"))
+    link = RawLink(
+        field2, LinkKind.CONTROL, tls=app.operator_tls("field2"), bind=app.descriptor.name
+    )
     reply = link.request(old)
     link.close()
     assert isinstance(reply, Error) and reply.code == ErrorCode.REJECTED

@@ -17,8 +17,9 @@ from authex.agent.node import NodeAgent
 from authex.agent.peers import PeerLink
 from authex.agent.platform_client import PlatformClient
 from authex.agent.process import ModuleProcess
+from authex.agent.tenancy import Scope
 from authex.wire.codec import Message
-from authex.wire.messages import AddRoute, Direction, Event, HostCallResult
+from authex.wire.messages import AddRoute, Direction, Event, HostCallResult, Status
 
 FWD, RSP = Direction.FORWARD, Direction.RESPONSE
 N2_ADDRESS = "127.0.0.1:7002"
@@ -76,11 +77,30 @@ class StubPlatform:
         self.closed = True
 
 
+RIG = "app"  # the deployment the rig's routes belong to
+
+
+class RigScope(Scope):
+    """The rig's modules are named without their deployment ("a", "b"): commands act on those
+    names as they are (a real control link names them DEPLOYMENT/NAME on the node)."""
+
+    def module(self, name: str) -> str:
+        return name
+
+
+async def command(agent: NodeAgent, message: Message) -> Message:
+    """A control command of the node's administrator, bound to the rig's deployment (a Status
+    unbound: it shows every module)."""
+    bound = "" if isinstance(message, Status) else RIG
+    return await agent.command(message, RigScope("operator", admin=True, deployment=bound))
+
+
 def add_route(agent: NodeAgent, conn_id: int, src: tuple[str, str], dst: tuple[str, str]) -> None:
     addresses = {"n1": "127.0.0.1:7001", "n2": N2_ADDRESS}
     agent.ledger.add_route(
         AddRoute(conn_id, src[0], src[1], addresses[src[0]], dst[0], dst[1], addresses[dst[0]])
     )
+    agent.tenancy.claim(RIG, conn_id, agent.config.name)
 
 
 @pytest.fixture

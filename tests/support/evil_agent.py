@@ -51,6 +51,7 @@ from authex.agent.process import ModuleProcess
 from authex.agent.router import LocalModule, RemoteNode
 from authex.agent.server import AgentServer
 from authex.agent.stats import reason_name
+from authex.agent.tenancy import Scope
 from authex.agent.tls import data_client_context, server_context
 from authex.deployer.state import StateStore
 from authex.errors import ProtocolError
@@ -326,19 +327,19 @@ class EvilAgent(NodeAgent):
 
     # --- control ----------------------------------------------------------------------------
 
-    async def command(self, message: Message) -> Message:
+    async def command(self, message: Message, scope: Scope) -> Message:
         self.record.commands.append(message)
         self.record.blobs.append(encode(message))
         if isinstance(message, Load) and message.module in self.substitute:
-            reply = await self._substitute(message)
+            reply = await self._substitute(message, scope)
         else:
-            reply = await super().command(message)
+            reply = await super().command(message, scope)
         self.record.blobs.append(encode(reply))
         return reply
 
-    async def _substitute(self, msg: Load) -> Message:
-        altered = Load(msg.module, msg.tee, TAMPER[msg.tee](msg.artifact))
-        reply = await super().command(altered)  # a CommandError if the platform refuses it
+    async def _substitute(self, msg: Load, scope: Scope) -> Message:
+        altered = Load(msg.module, msg.tee, TAMPER[msg.tee](msg.artifact), msg.memory)
+        reply = await super().command(altered, scope)  # a CommandError if the platform refuses it
         assert isinstance(reply, Loaded)
         claimed = measure(msg.tee, msg.artifact)
         self.record.substituted.append((msg.module, reply.measurement, claimed))

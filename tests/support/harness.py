@@ -113,3 +113,17 @@ def running_app(folder: Path) -> Iterator[App]:
         yield App(descriptor)
     finally:
         cluster.stop()
+
+
+@contextmanager
+def deployed_cluster(descriptor: Descriptor) -> Iterator[tuple[LocalCluster, App]]:
+    """Local agents for ``descriptor``, started and deployed; every agent stopped afterwards
+    (also when starting or deploying fails)."""
+    cluster = LocalCluster(descriptor)
+    try:
+        cluster.start(lambda _: None)
+        app = App(descriptor)
+        app.deploy()
+        yield cluster, app
+    finally:
+        cluster.stop()

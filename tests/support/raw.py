@@ -9,7 +9,7 @@ import ssl
 from authex import PROTOCOL_VERSION
 from authex.agent.tls import data_client_context
 from authex.wire.codec import CONTROL_MAX_FRAME, Frame, FrameDecoder, Message, encode
-from authex.wire.messages import CONTROL_REPLIES, Hello, LinkKind, Ok
+from authex.wire.messages import CONTROL_REPLIES, Bind, Hello, LinkKind, Ok
 
 
 def data_tls() -> ssl.SSLContext:
@@ -29,6 +29,7 @@ class RawLink:
         peer: str = "mallory",
         tls: ssl.SSLContext | None = None,
         expect_ok: bool = True,
+        bind: str = "",
     ) -> None:
         plain = socket.create_connection(("127.0.0.1", port), timeout=10)
         context = tls if tls is not None else data_tls()
@@ -39,6 +40,8 @@ class RawLink:
         self.hello_reply = self.read()
         if expect_ok:
             assert isinstance(self.hello_reply, Ok), self.hello_reply
+        if bind:  # act for that deployment, as the deployer does (spec/protocol.md §5.2.2)
+            assert isinstance(self.request(Bind(bind), 0xB1D), Ok)
 
     def send(self, message: Message, request_id: int = 0) -> None:
         self.sock.sendall(encode(message, request_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from authex.agent.errors import CommandError
@@ -19,11 +20,13 @@ from authex.agent.operator import OperatorChannel
 from authex.agent.outbox import Outbox
 from authex.agent.process import HIGH_WATER
 from authex.agent.router import LocalModule, UnknownRoute
+from authex.agent.tenancy import Scope, Tenancy, scoped_status
 from authex.wire.codec import Message
 from authex.wire.messages import (
     AddRoute,
     Attest,
     Attested,
+    Bind,
     Call,
     CallResult,
     Direction,
@@ -46,14 +49,16 @@ from authex.wire.messages import (
     Send,
     SetKey,
     Status,
+    StatusResult,
     SwapKey,
     Timer,
 )
+from authex.wire.status import NodeStatus
 
 log = logging.getLogger("authex.agent")
 OPERATOR_REQUEST_TIMEOUT = 30.0
 
-Handler = Callable[[Any], Awaitable[Message]]
+Handler = Callable[[Any, Scope], Awaitable[Message]]
 
 
 class Commands:
@@ -65,7 +70,9 @@ class Commands:
         operator: OperatorChannel,
         outbox: Outbox,
         apply: Callable[[list[Action]], None],
-        status: Callable[[], Message],
+        status: Callable[[], NodeStatus],
+        tenancy: Tenancy,
+        save_tenancy: Callable[[], None],
     ) -> None:
         self.node = node
         self.modules = modules
@@ -74,7 +81,10 @@ class Commands:
         self.outbox = outbox
         self.apply = apply
         self.status = status
+        self.tenancy = tenancy
+        self.save_tenancy = save_tenancy
         self.handlers: dict[type[Message], Handler] = {
+            Bind: self.bind,
             Load: self.load,
             Attest: self.attest,
             SetKey: self.set_key,
@@ -91,90 +101,137 @@ class Commands:
             Request: self.request,
         }
 
-    async def __call__(self, message: Message) -> Message:
+    async def __call__(self, message: Message, scope: Scope) -> Message:
         handler = self.handlers.get(type(message))
         if handler is None:
             raise CommandError(ErrorCode.BAD_REQUEST, f"{type(message).__name__} is not a command")
-        return await handler(message)
+        return await handler(message, scope)
+
+    # --- deployments ----------------------------------------------------------------------
+
+    async def bind(self, msg: Bind, scope: Scope) -> Message:
+        if self.tenancy.bind(scope, msg.deployment, self.node):
+            self.save_tenancy()
+            log.info("deployment %s created by operator %s", msg.deployment, scope.operator)
+        return Ok()
+
+    def _claim(self, scope: Scope, conn_id: int) -> None:
+        if self.tenancy.claim(scope.bound(), conn_id, self.node):
+            self.save_tenancy()
+
+    def own(self, scope: Scope, conn_id: int) -> None:
+        """``conn_id`` must be the bound deployment's."""
+        deployment = scope.bound()
+        holder = self.tenancy.connections.get(conn_id)
+        if holder is None:
+            raise CommandError(
+                ErrorCode.UNKNOWN_CONNECTION, f"no route for connection {conn_id} on {self.node}"
+            )
+        if holder != deployment:
+            raise CommandError(
+                ErrorCode.UNKNOWN_CONNECTION,
+                f"connection {conn_id} on node {self.node} is not deployment {deployment!r}'s",
+            )
 
     # --- modules --------------------------------------------------------------------------
 
-    async def load(self, msg: Load) -> Message:
+    async def load(self, msg: Load, scope: Scope) -> Message:
+        msg = replace(msg, module=scope.module(msg.module))
         loaded = await self.modules.load(msg)
         self.ledger.stage(msg.module)
         return loaded
 
-    async def attest(self, msg: Attest) -> Message:
-        reply = await self.modules.request(msg.module, HostAttest(msg.challenge))
+    async def attest(self, msg: Attest, scope: Scope) -> Message:
+        reply = await self.modules.request(scope.module(msg.module), HostAttest(msg.challenge))
         if not isinstance(reply, HostAttested):
             raise CommandError(ErrorCode.MODULE_FAILED, "module answered attest with no evidence")
         return Attested(reply.evidence)
 
-    async def call(self, msg: Call) -> Message:
+    async def call(self, msg: Call, scope: Scope) -> Message:
         host = HostCall(msg.entry_id, msg.authenticated, msg.counter, msg.payload)
-        reply = await self.modules.request(msg.module, host)
+        reply = await self.modules.request(scope.module(msg.module), host)
         if not isinstance(reply, HostCallResult):
             raise CommandError(ErrorCode.MODULE_FAILED, "module answered call with no result")
         return CallResult(reply.status, reply.payload)
 
-    async def timer(self, msg: Timer) -> Message:
-        await self.modules.set_timer(msg.module, msg.entry_id, msg.period_ms)
+    async def timer(self, msg: Timer, scope: Scope) -> Message:
+        await self.modules.set_timer(scope.module(msg.module), msg.entry_id, msg.period_ms)
         return Ok()
 
-    async def remove(self, msg: Remove) -> Message:
-        await self.modules.remove(msg.module)
+    async def remove(self, msg: Remove, scope: Scope) -> Message:
+        await self.modules.remove(scope.module(msg.module))
         return Ok()
 
-    async def promote(self, msg: Promote) -> Message:
+    async def promote(self, msg: Promote, scope: Scope) -> Message:
         """A staged module becomes the module it replaces (spec/protocol.md §7.6): the old
         instance stops first (what it still owed is forgotten under the old routes), then the
         routes are renamed and what was held for the staged one is released, in order."""
-        module = await self.modules.promote(msg.staged)
-        renamed, released = self.ledger.promote(msg.staged)
+        staged = scope.module(msg.staged)
+        module = await self.modules.promote(staged)
+        renamed, released = self.ledger.promote(staged)
         self.modules.remember_routes(renamed)
         self.apply(released)
         log.info(
-            "promoted %s to %s; released %d held deliveries", msg.staged, module.name, len(released)
+            "promoted %s to %s; released %d held deliveries", staged, module.name, len(released)
         )
         return Ok()
 
-    async def reset(self, msg: Reset) -> Message:
-        await self.modules.reset()
-        self.ledger.reset()
-        self.operator.clear()
-        self.outbox.clear()  # their connections are gone: never resend those events
+    async def reset(self, msg: Reset, scope: Scope) -> Message:
+        """Stop the bound deployment's modules and forget its routes, timers, counts, retained
+        events and stored events; other deployments on the node go on."""
+        deployment = scope.bound()
+        conn_ids = self.tenancy.release(deployment)
+        self.save_tenancy()
+        await self.modules.reset(deployment, conn_ids)
+        self.ledger.reset_deployment(deployment, conn_ids)
+        self.operator.forget_connections(conn_ids)
+        for conn_id in conn_ids:  # gone: never resend those events
+            self.outbox.forget_connection(conn_id)
+        log.info("deployment %s reset by operator %s", deployment, scope.operator)
         return Ok()
 
-    async def report(self, msg: Status) -> Message:
-        return self.status()
+    async def report(self, msg: Status, scope: Scope) -> Message:
+        return StatusResult(scoped_status(self.status(), scope, self.tenancy))
 
     # --- keys and routes ------------------------------------------------------------------
 
-    async def set_key(self, msg: SetKey) -> Message:
+    async def set_key(self, msg: SetKey, scope: Scope) -> Message:
+        self._claim(scope, msg.conn_id)
         host = HostSetKey(msg.conn_id, msg.io_id, msg.role, msg.suite, msg.counter, msg.wrapped)
-        await self.modules.request(msg.module, host)
+        await self.modules.request(scope.module(msg.module), host)
         self._rekeyed(msg.conn_id)
         return Ok()
 
-    async def swap_key(self, msg: SwapKey) -> Message:
+    async def swap_key(self, msg: SwapKey, scope: Scope) -> Message:
         """Key a new connection on a module and forget the one it replaces, in one step: what
         the module sent before its answer went on the old connection, what it sends after on
         the new one.  What this agent still has of the old connection stays (it drains)."""
+        if msg.conn_id:
+            self._claim(scope, msg.conn_id)
         host = HostSwapKey(
             msg.conn_id, msg.replaces, msg.io_id, msg.role, msg.suite, msg.counter, msg.wrapped
         )
-        await self.modules.request(msg.module, host)
+        await self.modules.request(scope.module(msg.module), host)
         if msg.conn_id:
             self._rekeyed(msg.conn_id)
         return Ok()
 
-    async def add_route(self, msg: AddRoute) -> Message:
+    async def add_route(self, msg: AddRoute, scope: Scope) -> Message:
+        self._claim(scope, msg.conn_id)
+        msg = replace(
+            msg, from_module=scope.module(msg.from_module), to_module=scope.module(msg.to_module)
+        )
         self.ledger.add_route(msg)
         self.modules.remember_route(msg)
         return Ok()
 
-    async def remove_route(self, msg: RemoveRoute) -> Message:
+    async def remove_route(self, msg: RemoveRoute, scope: Scope) -> Message:
         """Forget a retired connection: its route and whatever is still kept for it."""
+        if self.tenancy.connections.get(msg.conn_id) is None:
+            return Ok()  # nothing here (any more): nothing to do
+        self.own(scope, msg.conn_id)
+        self.tenancy.forget_connection(msg.conn_id)
+        self.save_tenancy()
         self.ledger.remove_route(msg.conn_id)
         self.modules.forget_route(msg.conn_id)
         self._forget_outbox(msg.conn_id)
@@ -198,7 +255,8 @@ class Commands:
 
     # --- the operator's events ------------------------------------------------------------
 
-    async def send(self, msg: Send) -> Message:
+    async def send(self, msg: Send, scope: Scope) -> Message:
+        self.own(scope, msg.conn_id)
         module = self._operator_target(msg.conn_id, "operator events enter at the target")
         self._not_busy(module)
         self.apply(
@@ -206,7 +264,8 @@ class Commands:
         )
         return Ok()
 
-    async def request(self, msg: Request) -> Message:
+    async def request(self, msg: Request, scope: Scope) -> Message:
+        self.own(scope, msg.conn_id)
         module = self._operator_target(msg.conn_id, "operator requests enter at the target")
         self._not_busy(module)
         delivery = HostDeliver(msg.conn_id, 0, msg.counter, msg.ciphertext)

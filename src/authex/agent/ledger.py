@@ -353,6 +353,16 @@ class DeliveryLedger:
         released = self.held.pop(staged, Held()).release()
         return renamed, [Deliver(name, message) for message in released]
 
+    def reset_deployment(self, deployment: str, conn_ids: list[int]) -> None:
+        """A deployment was reset: its connections and what its staged modules held are gone;
+        the node-wide counts stay."""
+        for conn_id in conn_ids:
+            self.remove_route(conn_id)
+            self.stats.pop(conn_id, None)
+        prefix = f"{deployment}/"
+        for name in [n for n in self.held if n.startswith(prefix)]:
+            del self.held[name]
+
     def reset(self) -> None:
         """Every connection is gone."""
         self.routes.clear()

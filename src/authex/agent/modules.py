@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 
 from authex.agent.batch import Batcher
@@ -32,7 +32,7 @@ from authex.agent.timers import PeriodicTimer
 from authex.errors import AuthexError, RemoteError
 from authex.wire.codec import Message
 from authex.wire.messages import AddRoute, ErrorCode, HostCall, HostCallResult, Load, Loaded
-from authex.wire.names import base_name, is_staged, valid_name
+from authex.wire.names import base_name, is_staged, split_qualified, valid_name
 
 log = logging.getLogger("authex.agent")
 MIN_TIMER_MS = 10
@@ -181,10 +181,21 @@ class ModuleSupervisor:
         self.store.prune(self.registry)
         return module
 
-    async def reset(self) -> None:
-        await self._stop_all()
-        self.modules.clear()
-        self.registry = Registry()
+    async def reset(self, deployment: str, conn_ids: list[int]) -> None:
+        """Stop ``deployment``'s modules and forget them, their timers and the routes of its
+        connections ``conn_ids``; other deployments' stay."""
+        mine = [m for m in self.modules.values() if split_qualified(m.name)[0] == deployment]
+        await asyncio.gather(*(self._stop(module) for module in mine))
+        for module in mine:
+            self.modules.pop(module.name, None)
+        self.registry.modules = {
+            n: r for n, r in self.registry.modules.items() if split_qualified(n)[0] != deployment
+        }
+        self.registry.timers = [
+            t for t in self.registry.timers if split_qualified(t.module)[0] != deployment
+        ]
+        for conn_id in conn_ids:
+            self.registry.routes.pop(conn_id, None)
         self.save()
         self.store.prune(self.registry)
 
@@ -246,12 +257,34 @@ class ModuleSupervisor:
 
     # --- restore after an agent restart ---------------------------------------------------
 
-    async def restore(self) -> list[AddRoute]:
+    async def restore(self, routed: Container[int]) -> list[AddRoute]:
         """Bring back what this node hosted before a restart (spec/protocol.md §7.5): every
         module is started again by the platform; one that resumes from its sealed state keeps
         its instance (the deployer has nothing to redo), any other gets a new one (so the next
-        deploy attests and keys it again).  Then its timers.  Returns the kept routes."""
+        deploy attests and keys it again).  Then its timers.  Returns the kept routes: those of
+        the connection ids in ``routed`` (the deployments' own).
+
+        A registry of an earlier version names modules without their deployment: those are not
+        brought back (the next ``authex deploy`` of their application loads them again, under
+        its deployment), nor are routes no deployment owns; a warning says so."""
         self.registry = self.store.load()
+        legacy = sorted(n for n in self.registry.modules if not split_qualified(n)[0])
+        stale = sorted(c for c in self.registry.routes if c not in routed)
+        if legacy or stale:
+            log.warning(
+                "node %s: %d modules (%s) and %d routes of an earlier authex are not restored: "
+                "modules now belong to deployments; run `authex deploy` for their application "
+                "to load them again (persistent ones start without their sealed state)",
+                self.node,
+                len(legacy),
+                ", ".join(legacy[:8]) + (", ..." if len(legacy) > 8 else ""),
+                len(stale),
+            )
+            for name in legacy:
+                del self.registry.modules[name]
+            for conn_id in stale:
+                del self.registry.routes[conn_id]
+            self.registry.timers = [t for t in self.registry.timers if t.module not in legacy]
         for record in list(self.registry.modules.values()):
             try:
                 process, version = await self._revive(record)

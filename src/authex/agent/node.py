@@ -62,8 +62,9 @@ from authex.agent.process import HIGH_WATER, ModuleProcess
 from authex.agent.registry import RegistryStore
 from authex.agent.status import connection_counters, node_status
 from authex.agent.tasks import TaskSupervisor
+from authex.agent.tenancy import Scope, TenancyStore
 from authex.wire.codec import Message
-from authex.wire.messages import Event, HostAccepted, HostEmit, HostRejected, StatusResult
+from authex.wire.messages import Event, HostAccepted, HostEmit, HostRejected
 from authex.wire.status import NodeStatus
 
 log = logging.getLogger("authex.agent")
@@ -103,6 +104,8 @@ class NodeAgent:
         self.outbox = Outbox(directory / "outbox.sqlite")
         self.forwarder = Forwarder(config.name, self.outbox, self.tasks, self.batch)
         self.operator = OperatorChannel()
+        self.tenancy_store = TenancyStore(directory)
+        self.tenancy = self.tenancy_store.load()
         self.commands = Commands(
             config.name,
             self.modules,
@@ -110,15 +113,17 @@ class NodeAgent:
             self.operator,
             self.outbox,
             self.apply,
-            lambda: StatusResult(self.status()),
+            self.status,
+            self.tenancy,
+            lambda: self.tenancy_store.save(self.tenancy),
         )
 
     @property
     def stopping(self) -> asyncio.Event:
         return self.tasks.stopping
 
-    async def command(self, message: Message) -> Message:
-        return await self.commands(message)
+    async def command(self, message: Message, scope: Scope) -> Message:
+        return await self.commands(message, scope)
 
     def on_data_event(self, event: Event, peer: str, sink: AckSink) -> None:
         """An event arrived from another agent; ``sink`` is acknowledged once it is taken."""
@@ -220,7 +225,7 @@ class NodeAgent:
     async def restore(self) -> None:
         """Bring back what this node hosted before a restart: modules (agent/modules.py),
         then their routes."""
-        for route in await self.modules.restore():
+        for route in await self.modules.restore(self.tenancy.connections):
             self.ledger.add_route(route)
         for name in self.modules.modules:
             self.ledger.stage(name)

@@ -62,3 +62,8 @@ class OperatorChannel:
 
     def clear(self) -> None:
         self.retained.clear()
+
+    def forget_connections(self, conn_ids: list[int]) -> None:
+        """Retained events of connections that are gone (their deployment was reset)."""
+        for conn_id in conn_ids:
+            self.retained.pop(conn_id, None)

@@ -46,6 +46,7 @@ from authex.agent.lograte import ThrottledLog
 from authex.agent.node import NodeAgent
 from authex.agent.operators import Roster, certificate_key_id
 from authex.agent.platform_client import PlatformClient
+from authex.agent.tenancy import Scope
 from authex.agent.tls import operators_enrolled, server_context
 from authex.errors import AuthexError, ProtocolError
 from authex.wire.codec import (
@@ -343,9 +344,11 @@ class AgentServer:
                 return
             writer.write(encode(Ok()))
             operator = operator_of(writer)
+            admin = await asyncio.to_thread(Roster(self.agent.directory).admin)
+            scope = Scope(operator, admin=operator == admin)
             self._operators[asyncio.current_task()] = (operator, writer)
             try:
-                await self._control_link(reader, writer, decoder, leftover, peer, operator)
+                await self._control_link(reader, writer, decoder, leftover, peer, scope)
             finally:
                 self._operators.pop(asyncio.current_task(), None)
         else:
@@ -409,7 +412,7 @@ class AgentServer:
         decoder: FrameDecoder,
         frames: list[Frame],
         peer: str,
-        operator: str,
+        scope: Scope,
     ) -> None:
         decoder.max_payload = CONTROL_MAX_FRAME
         tasks: set[asyncio.Task[None]] = set()
@@ -419,7 +422,7 @@ class AgentServer:
                     message = CONTROL_REQUESTS.decode(frame)
                     task = self.agent.tasks.spawn(
                         f"command-{type(message).__name__}",
-                        partial(self._command, message, frame.request_id, writer, operator),
+                        partial(self._command, message, frame.request_id, writer, scope),
                     )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -432,20 +435,29 @@ class AgentServer:
                 task.cancel()
 
     async def _command(
-        self, message: Message, request_id: int, writer: asyncio.StreamWriter, operator: str
+        self, message: Message, request_id: int, writer: asyncio.StreamWriter, scope: Scope
     ) -> None:
         if isinstance(message, AddOperator | RemoveOperator):
-            writer.write(encode(await self._administer(message, operator), request_id))
+            writer.write(encode(await self._administer(message, scope.operator), request_id))
             return
         if isinstance(message, Watch):
+            try:
+                self.agent.commands.own(scope, message.conn_id)
+            except CommandError as exc:
+                writer.write(encode(Error(exc.code, exc.message), request_id))
+                return
             await self._watch(message, request_id, writer)
             return
         if isinstance(message, Shutdown):
+            if not scope.admin:  # it stops every deployment's modules
+                refusal = f"only the administrator of node {self.agent.config.name} shuts it down"
+                writer.write(encode(Error(ErrorCode.REJECTED, refusal), request_id))
+                return
             writer.write(encode(Ok(), request_id))
             self.agent.stopping.set()
             return
         try:
-            reply = await self.agent.command(message)
+            reply = await self.agent.command(message, scope)
         except CommandError as exc:
             reply = Error(exc.code, exc.message)
         except Exception as exc:  # a bug must not take the agent down: reported

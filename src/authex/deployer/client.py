@@ -17,7 +17,16 @@ from types import TracebackType
 from authex import PROTOCOL_VERSION
 from authex.errors import AuthexTimeoutError, ProtocolError, RemoteError
 from authex.wire.codec import CONTROL_MAX_FRAME, FrameDecoder, Message, encode
-from authex.wire.messages import CONTROL_REPLIES, Error, Hello, LinkKind, Ok, Watch, WatchEvent
+from authex.wire.messages import (
+    CONTROL_REPLIES,
+    Bind,
+    Error,
+    Hello,
+    LinkKind,
+    Ok,
+    Watch,
+    WatchEvent,
+)
 from authex.wire.version import mismatch, refused_by
 
 CONNECT_TIMEOUT = 5.0
@@ -35,8 +44,11 @@ def operator_context(node_identity_pem: str, cert: Path, key: Path) -> ssl.SSLCo
 
 
 class AgentClient:
-    def __init__(self, node: str, host: str, port: int, tls: ssl.SSLContext) -> None:
+    def __init__(
+        self, node: str, host: str, port: int, tls: ssl.SSLContext, deployment: str = ""
+    ) -> None:
         self.node = node
+        self.deployment = deployment  # what the link acts for (Bind); "" binds nothing
         self.host = host
         self.port = port
         self.tls = tls
@@ -86,6 +98,12 @@ class AgentClient:
             raise ProtocolError(mismatch(self.node, theirs, PROTOCOL_VERSION)) from exc
         if not isinstance(reply, Ok):
             raise ProtocolError("agent did not accept the control link", where=self.where)
+        if self.deployment:
+            try:
+                await self.request(Bind(self.deployment))
+            except BaseException:
+                await self.close()
+                raise
         return self
 
     async def __aenter__(self) -> AgentClient:

@@ -105,7 +105,8 @@ class Session:
                 )
             cert, key = self.store.operator_tls()
             context = operator_context(identity, cert, key)
-            client = await AgentClient(node, spec.host, spec.port, context).connect()
+            client = AgentClient(node, spec.host, spec.port, context, self.descriptor.name)
+            await client.connect()
             self.clients[node] = client
         return client
 

@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from authex.errors import StateError
 from authex.wire.names import base_name
 
 STATE_VERSION = 1
+CONNECTION_IDS = 1 << 31  # connection ids are picked from 1 .. 2^31 - 1
 APPS = "apps"  # .authex/apps/NAME: one deployment
 # what a deployment owns in the earlier layout, where it lay directly in .authex/
 LEGACY_ENTRIES = ("state.json", "trust.yaml", "cluster.json", "nodes")
@@ -134,9 +136,22 @@ class DeploymentState:
         """The state of a connection, assigning it a fresh id the first time."""
         conn = self.connections.get(name)
         if conn is None:
-            conn = self.connections[name] = ConnectionState(self.next_connection_id)
-            self.next_connection_id += 1
+            conn = self.connections[name] = ConnectionState(self.fresh_connection_id())
         return conn
+
+    def fresh_connection_id(self) -> int:
+        """An id no connection of this deployment has had, picked at random: several
+        deployments share a node, and a node refuses an id another deployment uses there
+        (ids travel between agents without their deployment).  ``next_connection_id`` counts
+        the ids handed out."""
+        used = {c.id for c in self.connections.values()}
+        for update in self.updates.values():
+            used.update(update.retired.values())
+        while True:
+            candidate = secrets.randbelow(CONNECTION_IDS - 1) + 1
+            if candidate not in used:
+                self.next_connection_id += 1
+                return candidate
 
     def to_json(self) -> str:
         """The state file's text: the only place keys leave their :class:`Secret` (as hex)."""

@@ -449,8 +449,7 @@ async def _transfer(
     common = [s for s in SUITE_PREFERENCE if s in old_suites and s in manifests[name].suites]
     if not common:
         raise StateError(f"the old and new {name} share no cipher suite for the state transfer")
-    conn_id = state.next_connection_id
-    state.next_connection_id += 1
+    conn_id = state.fresh_connection_id()
     session.save()
     client = await session.client(node)
     await install_route(session, RouteSpec(conn_id, node, name, node, record.staged))

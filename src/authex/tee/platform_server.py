@@ -47,7 +47,7 @@ from authex.wire.codec import (
     encode,
 )
 from authex.wire.messages import Error, ErrorCode, Ok
-from authex.wire.names import base_name, valid_name
+from authex.wire.names import base_name, run_as, valid_name
 from authex.wire.platform import (
     AGENT_TO_PLATFORM,
     DEFAULT_MEMORY,
@@ -84,15 +84,15 @@ def read_frames(sock: socket.socket, decoder: FrameDecoder) -> list[Frame]:
 
 @dataclass
 class RunningModule:
-    name: str  # the agent's name for it: NAME, or NAME~TAG for a staged update
+    name: str  # the agent's name for it: [DEPLOYMENT/]NAME, or [DEPLOYMENT/]NAME~TAG when staged
     process: subprocess.Popen[bytes]
     link: socket.socket
     admission: Admission
 
     @property
     def identity(self) -> str:
-        """The name it runs as (its --name, sealing identity, log folder): a staged
-        ``NAME~TAG`` (spec/protocol.md §5.2) is ``NAME``."""
+        """Its sealing identity and folder: a staged ``DEP/NAME~TAG`` (spec/protocol.md §5.2)
+        is ``DEP/NAME`` — the same module of another deployment seals apart."""
         return base_name(self.name)
 
 
@@ -149,19 +149,20 @@ class PlatformServer:
         if not valid_name(message.name):
             raise BackendError(
                 f"invalid module name {message.name!r}: letters, digits, '-' and '_', "
-                "optionally ~TAG (letters and digits)"
+                "optionally ~TAG (letters and digits), optionally after DEPLOYMENT/"
             )
         self.stop(message.name)
-        identity = base_name(message.name)
-        admission = self.platform.admit(identity, message.artifact)
+        identity = base_name(message.name)  # DEP/NAME: its folder and sealing identity
+        plain = run_as(message.name)  # NAME: what it runs as (the artifact's own name)
+        admission = self.platform.admit(plain, message.artifact)
         host_agent, host_module = socket.socketpair()
         plat_ours, plat_module = socket.socketpair()
         folder = self.directory / "modules" / identity
         folder.mkdir(parents=True, exist_ok=True)
-        program = self._program(identity, admission.payload)
+        program = self._program(plain, admission.payload)
         with open(folder / "module.log", "ab") as log_file:
             process = subprocess.Popen(
-                [*program, "-", "--name", identity, "--platform-fd", str(plat_module.fileno())],
+                [*program, "-", "--name", plain, "--platform-fd", str(plat_module.fileno())],
                 stdin=host_module.fileno(),
                 stdout=host_module.fileno(),
                 stderr=log_file,

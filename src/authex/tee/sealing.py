@@ -130,7 +130,9 @@ class SealStore:
         _write_durably(self.counters_path, json.dumps(counters, sort_keys=True).encode())
 
     def blob_path(self, name: str, measurement: bytes) -> Path:
-        return self.blobs / f"{self._slot(name, measurement)}.sealed"
+        # a deployment's module is DEPLOYMENT/NAME: one file per slot all the same ('+' is in
+        # neither a deployment's nor a module's name)
+        return self.blobs / f"{self._slot(name, measurement).replace('/', '+')}.sealed"
 
     def seal(self, name: str, measurement: bytes, state: bytes) -> int:
         """Seal ``state`` as the module's next version; returns that version."""

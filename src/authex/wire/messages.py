@@ -271,6 +271,15 @@ class Shutdown(Message):
 
 
 @dataclass(frozen=True)
+class Bind(Message):
+    """Act for one deployment on this control link: the module names, connections, timers and
+    reset of the commands that follow are that deployment's (spec/protocol.md §5.2.2)."""
+
+    TYPE = 0x34
+    deployment: Str
+
+
+@dataclass(frozen=True)
 class AddOperator(Message):
     """Enrol an operator's certificate (PEM) on the node — the node's administrator only; with
     ``admin`` 1 the new operator becomes the administrator.  Answered by Ok with its key id."""
@@ -456,6 +465,7 @@ CONTROL_REQUESTS = Registry(
     RemoveRoute,
     AddOperator,
     RemoveOperator,
+    Bind,
 )
 CONTROL_REPLIES = Registry(
     "control reply",

@@ -85,6 +85,7 @@ class ModuleStatus(_Checked):
     state: Str  # "running", or why it stopped ("exited", "stopped", ...)
     persistent: U8  # flag: it announced sealed state (HostResumed)
     held: U64  # deliveries a staged module holds until its promotion
+    deployment: Str = ""  # the deployment it belongs to (Bind); "" for none
 
 
 @dataclass(frozen=True)

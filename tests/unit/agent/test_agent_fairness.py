@@ -52,6 +52,7 @@ from support.agent_rig import (
     FakeProcess,
     add_route,
     agent,
+    command,
     connect_calls,
     emit,
     fake,
@@ -177,13 +178,13 @@ def test_a_wait_that_would_close_a_cycle_is_not_started(agent: NodeAgent) -> Non
     assert b.waited == 0
 
 
-@pytest.mark.parametrize("command", [Send(OP_IN, 1, b"x"), Request(OP_IN, 1, b"x")])
+@pytest.mark.parametrize("message", [Send(OP_IN, 1, b"x"), Request(OP_IN, 1, b"x")])
 def test_the_operators_events_for_a_busy_module_are_refused(
-    agent: NodeAgent, command: Message
+    agent: NodeAgent, message: Message
 ) -> None:
     slow(agent, "a")
     with pytest.raises(CommandError) as caught:
-        asyncio.run(agent.command(command))
+        asyncio.run(command(agent, message))
     assert caught.value.code == ErrorCode.REJECTED
     assert "module 'a' on node n1 is not reading what it is sent (more than 1 MiB" in str(
         caught.value.message

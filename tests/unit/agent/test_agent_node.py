@@ -50,6 +50,7 @@ from support.agent_rig import (
     StubPlatform,
     add_route,
     agent,
+    command,
     connect_calls,
     counts,
     emit,
@@ -297,7 +298,7 @@ def test_response_nobody_waits_for_is_counted_as_dropped(agent: NodeAgent) -> No
 
 
 def test_operator_send_enters_at_the_target(agent: NodeAgent) -> None:
-    reply = asyncio.run(agent.command(Send(OP_IN, 4, b"sealed")))
+    reply = asyncio.run(command(agent, Send(OP_IN, 4, b"sealed")))
     assert reply == Ok()
     assert fake(agent, "a").sent == [HostDeliver(OP_IN, FWD, 4, b"sealed")]
     assert counts(agent, OP_IN) == (1, 0, 0, 0)
@@ -309,7 +310,7 @@ def test_operator_send_enters_at_the_target(agent: NodeAgent) -> None:
 )
 def test_operator_send_elsewhere_is_refused(agent: NodeAgent, conn_id: int, message: str) -> None:
     with pytest.raises(CommandError, match=message) as caught:
-        asyncio.run(agent.command(Send(conn_id, 1, b"x")))
+        asyncio.run(command(agent, Send(conn_id, 1, b"x")))
     assert caught.value.code == ErrorCode.UNKNOWN_CONNECTION
 
 
@@ -322,7 +323,7 @@ def test_operator_request_gets_the_handlers_response(agent: NodeAgent) -> None:
         asyncio.get_running_loop().call_soon(emit, agent, "a", response)
 
     handler.on_send = answer
-    reply = asyncio.run(agent.command(Request(OP_IN, 12, b"q")))
+    reply = asyncio.run(command(agent, Request(OP_IN, 12, b"q")))
     assert reply == Response(OP_IN, 12, b"re:q")
     assert agent.operator.requests == {}
     assert counts(agent, OP_IN) == (1, 0, 1, 0)
@@ -331,7 +332,7 @@ def test_operator_request_gets_the_handlers_response(agent: NodeAgent) -> None:
 def test_operator_request_times_out(agent: NodeAgent, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(commands_mod, "OPERATOR_REQUEST_TIMEOUT", 0.01)
     with pytest.raises(CommandError, match="did not respond in time") as caught:
-        asyncio.run(agent.command(Request(OP_IN, 1, b"q")))
+        asyncio.run(command(agent, Request(OP_IN, 1, b"q")))
     assert caught.value.code == ErrorCode.TIMEOUT
     assert agent.operator.requests == {}
 
@@ -341,7 +342,7 @@ def test_operator_request_times_out(agent: NodeAgent, monkeypatch: pytest.Monkey
 
 def test_timer_command_fires_the_entry(agent: NodeAgent) -> None:
     async def go() -> None:
-        assert await agent.command(Timer("b", 0x3001, modules_mod.MIN_TIMER_MS)) == Ok()
+        assert await command(agent, Timer("b", 0x3001, modules_mod.MIN_TIMER_MS)) == Ok()
         for _ in range(500):
             if len(fake(agent, "b").requests) >= 2:
                 break
@@ -350,7 +351,7 @@ def test_timer_command_fires_the_entry(agent: NodeAgent) -> None:
         (timer,) = agent.status().timers
         assert timer.module == "b" and timer.entry_id == 0x3001 and timer.fired >= 2
         assert timer.period_ms == modules_mod.MIN_TIMER_MS
-        assert await agent.command(Timer("b", 0x3001, 0)) == Ok()  # period 0 cancels
+        assert await command(agent, Timer("b", 0x3001, 0)) == Ok()  # period 0 cancels
         assert agent.modules.timers == {}
 
     asyncio.run(go())
@@ -358,7 +359,7 @@ def test_timer_command_fires_the_entry(agent: NodeAgent) -> None:
 
 def test_timer_period_below_minimum_is_refused(agent: NodeAgent) -> None:
     with pytest.raises(CommandError, match="below") as caught:
-        asyncio.run(agent.command(Timer("b", 0x3001, modules_mod.MIN_TIMER_MS - 1)))
+        asyncio.run(command(agent, Timer("b", 0x3001, modules_mod.MIN_TIMER_MS - 1)))
     assert caught.value.code == ErrorCode.BAD_REQUEST
     assert agent.modules.timers == {}
 
@@ -366,7 +367,7 @@ def test_timer_period_below_minimum_is_refused(agent: NodeAgent) -> None:
 def test_timer_for_stopped_module_is_refused(agent: NodeAgent) -> None:
     fake(agent, "b").running = False
     with pytest.raises(CommandError) as caught:
-        asyncio.run(agent.command(Timer("b", 0x3001, 100)))
+        asyncio.run(command(agent, Timer("b", 0x3001, 100)))
     assert caught.value.code == ErrorCode.MODULE_FAILED
 
 
@@ -374,7 +375,7 @@ def test_status_reports_modules_routes_counts_and_peers(agent: NodeAgent) -> Non
     route(agent, Event(LOCAL, FWD, 1, b"x"))
     route(agent, Event(OUT, FWD, 1, b"x"))
     route(agent, Event(99, FWD, 1, b"x"))
-    reply = asyncio.run(agent.command(Status()))
+    reply = asyncio.run(command(agent, Status()))
     assert isinstance(reply, StatusResult)
     status = reply.status
     assert decode_payload(StatusResult, encode_payload(reply)) == reply  # it goes on the wire
@@ -408,7 +409,7 @@ def test_close_stops_modules_timers_and_platform(agent: NodeAgent) -> None:
     platform = cast(StubPlatform, agent.platform)
 
     async def go() -> None:
-        await agent.command(Timer("a", 0x3001, 1000))
+        await command(agent, Timer("a", 0x3001, 1000))
         await agent.close()
 
     asyncio.run(go())

@@ -37,6 +37,7 @@ from support.agent_rig import (
     FakeProcess,
     add_route,
     agent,
+    command,
     connect_calls,
     emit,
     fake,
@@ -68,7 +69,8 @@ def pending(agent: NodeAgent, conn_id: int) -> int:
 
 def test_staged_names() -> None:
     assert valid_name("sensor") and valid_name("sensor-1_b") and valid_name("sensor~u1f2e")
-    for bad in ("", "a b", "a~", "~u1", "a~u-1", "a~u~1", "a/b"):
+    assert valid_name("app/sensor") and valid_name("app-2/sensor~u1")
+    for bad in ("", "a b", "a~", "~u1", "a~u-1", "a~u~1", "A/b", "a/b/c", "/b", "../b", "a/"):
         assert not valid_name(bad), bad
     assert base_name("sensor~u1") == "sensor" and base_name("sensor") == "sensor"
     assert is_staged("sensor~u1") and not is_staged("sensor")
@@ -94,7 +96,7 @@ def test_held_remote_events_are_not_acknowledged_until_taken(
     add_route(agent, 13, ("n2", "c"), ("n1", "b~u1"))
     agent.on_data_event(Event(13, FWD, 1, b"x"), "n2", acks.to(1))
     assert acks.got == [] and staged.sent == []
-    asyncio.run(agent.command(Promote("b~u1")))
+    asyncio.run(command(agent, Promote("b~u1")))
     assert staged.sent == [HostDeliver(13, FWD, 1, b"x")] and acks.got == []
     emit(agent, "b", HostAccepted(13, FWD, 1))
     assert acks.got == [1] and pending(agent, 13) == 0
@@ -117,7 +119,7 @@ def test_promote_replaces_the_old_instance_and_releases_in_order(
     route(agent, Event(LOCAL, FWD, 7, b"old"))  # still to the old instance
     for counter in (1, 2):
         route(agent, Event(NEW_IN, FWD, counter, b"n%d" % counter))
-    assert asyncio.run(agent.command(Promote("b~u1"))) == Ok()
+    assert asyncio.run(command(agent, Promote("b~u1"))) == Ok()
     assert not old.running and "b~u1" not in agent.modules.modules
     assert agent.modules.modules["b"].process is cast(ModuleProcess, staged)
     assert staged.name == "b" and agent.ledger.held == {}
@@ -133,7 +135,7 @@ def test_promote_replaces_the_old_instance_and_releases_in_order(
 def test_promote_of_an_unknown_or_unstaged_module_is_refused(agent: NodeAgent) -> None:
     for name in ("b~u9", "b"):
         with pytest.raises(CommandError) as caught:
-            asyncio.run(agent.command(Promote(name)))
+            asyncio.run(command(agent, Promote(name)))
         assert caught.value.code == ErrorCode.UNKNOWN_MODULE
     assert fake(agent, "b").running  # nothing was stopped
 
@@ -156,7 +158,7 @@ def test_a_staged_module_refuses_what_exceeds_its_hold(
 
 def test_swap_key_reaches_the_module_and_the_old_connection_drains(agent: NodeAgent) -> None:
     route(agent, Event(OUT, FWD, 1, b"queued"))  # still in the outbox for n2
-    reply = asyncio.run(agent.command(SwapKey("a", 20, OUT, 0x2001, 0, 1, 5, b"w" * 32)))
+    reply = asyncio.run(command(agent, SwapKey("a", 20, OUT, 0x2001, 0, 1, 5, b"w" * 32)))
     assert reply == Ok()
     assert fake(agent, "a").requests[-1] == HostSwapKey(20, OUT, 0x2001, 0, 1, 5, b"w" * 32)
     assert pending(agent, OUT) == 1  # the old connection's event still goes out
@@ -164,6 +166,6 @@ def test_swap_key_reaches_the_module_and_the_old_connection_drains(agent: NodeAg
 
 def test_remove_route_forgets_a_retired_connection(agent: NodeAgent) -> None:
     route(agent, Event(OUT, FWD, 1, b"queued"))
-    assert asyncio.run(agent.command(RemoveRoute(OUT))) == Ok()
+    assert asyncio.run(command(agent, RemoveRoute(OUT))) == Ok()
     assert OUT not in agent.ledger.routes.routes and pending(agent, OUT) == 0
-    assert asyncio.run(agent.command(RemoveRoute(999))) == Ok()  # unknown: not an error
+    assert asyncio.run(command(agent, RemoveRoute(999))) == Ok()  # unknown: not an error

@@ -473,15 +473,27 @@ def test_ta_vendor_key_is_created_once_and_private(store: StateStore) -> None:
     assert first.private_numbers() == second.private_numbers()
 
 
-def test_connection_id_assigns_increasing_ids_stably() -> None:
+def test_connection_id_assigns_fresh_random_ids_stably(monkeypatch: pytest.MonkeyPatch) -> None:
+    # several deployments share a node: ids are picked at random in 1 .. 2^31 - 1, never one
+    # this deployment has (or retired in an update) already
+    picks = iter([7, 7, 9, 12, 5])
+    monkeypatch.setattr("authex.deployer.state.secrets.randbelow", lambda n: next(picks) - 1)
     state = DeploymentState()
     first = state.connection_id("x")
-    second = state.connection_id("y")
-    assert (first.id, second.id) == (1, 2)
+    second = state.connection_id("y")  # 7 is taken: picked again
+    assert (first.id, second.id) == (7, 9)
     assert state.connection_id("x") is first
-    assert state.next_connection_id == 3
-    assert state.connection_id("z").id == 3
+    state.updates["m"] = UpdateState("m", "m~u1", "00", retired={"old": 12})
+    assert state.connection_id("z").id == 5  # 12 is retired
+    assert state.next_connection_id == 4  # how many were handed out, and one to come
     assert isinstance(first, ConnectionState) and not first.key and first.epoch == 0
+
+
+def test_fresh_connection_ids_spread_over_31_bits() -> None:
+    state = DeploymentState()
+    ids = [state.connection_id(f"c{i}").id for i in range(200)]
+    assert len(set(ids)) == 200 and all(0 < i < 1 << 31 for i in ids)
+    assert max(ids) > 1 << 20  # not 1, 2, 3...: two deployments would collide on a node
 
 
 def test_connection_ids_survive_a_round_trip(store: StateStore) -> None:
@@ -490,8 +502,11 @@ def test_connection_ids_survive_a_round_trip(store: StateStore) -> None:
         state.connection_id(name)
     store.save(state)
     loaded = store.load()
-    assert loaded.connection_id("y").id == 2
-    assert loaded.connection_id("new").id == 3
+    assert loaded.connection_id("y").id == state.connections["y"].id
+    assert loaded.connection_id("new").id not in (
+        state.connections["x"].id,
+        state.connections["y"].id,
+    )
 
 
 # --- the earlier layout (.authex/state.json beside the operator key) ---------------------------

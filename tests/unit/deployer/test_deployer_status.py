@@ -60,8 +60,10 @@ def make_state() -> DeploymentState:
     )
     state.modules["sensor"] = ModuleState(node="field", measurement="cd" * 32, instance=22)
     readings = state.connection_id("readings")
+    readings.id = 1  # (fresh ids are random)
     readings.key, readings.suite = Secret(b"\x22" * 16), "spongewrap-128"
     alerts = state.connection_id("alerts")
+    alerts.id = 2
     alerts.key, alerts.suite = Secret(b"\x33" * 16), "aes-gcm-128"
     return state
 

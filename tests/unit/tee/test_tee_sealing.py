@@ -59,6 +59,16 @@ def test_another_module_cannot_unseal(store: SealStore) -> None:
         store.unseal("valve", M1)
 
 
+def test_the_same_module_of_two_deployments_seals_apart(store: SealStore) -> None:
+    assert store.seal("shop/sensor", M1, b"shop's") == 1
+    assert store.seal("blog/sensor", M1, b"blog's") == 1
+    assert store.unseal("shop/sensor", M1) == (1, b"shop's")
+    assert store.blob_path("shop/sensor", M1).parent == store.blob_path("sensor", M1).parent
+    shutil.copy(store.blob_path("blog/sensor", M1), store.blob_path("shop/sensor", M1))
+    with pytest.raises(SealError, match="does not authenticate"):  # an agent swapping them
+        store.unseal("shop/sensor", M1)
+
+
 def test_rollback_to_an_older_blob_is_refused(store: SealStore) -> None:
     store.seal("sensor", M1, b"v1")
     old = (store.blob_path("sensor", M1)).read_bytes()

@@ -65,7 +65,7 @@ def payload_of(node: NodeStatus) -> bytes:
 
 def test_minimum_sizes() -> None:
     assert Route.min_size() == 4 and RejectedCount.min_size() == 9
-    assert ModuleStatus.min_size() == 2 + 2 + 8 + 4 + 4 + 1 + 2 + 1 + 8
+    assert ModuleStatus.min_size() == 2 + 2 + 8 + 4 + 4 + 1 + 2 + 1 + 8 + 2
     assert DropSource.min_size() == 2 + 8
     assert NodeStatus.min_size() == 2 + 2 + 2 + 1 + 2 + 8 + 5 * 4 + 8 + 4
     assert StatusResult.min_size() == NodeStatus.min_size()
