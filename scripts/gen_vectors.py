@@ -151,7 +151,8 @@ EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
     "AddOperator": (
         19,
         {
-            "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            # a PEM certificate (the flat vector format of the C tests holds one line per value)
+            "certificate": "-----BEGIN CERTIFICATE----- MIIB -----END CERTIFICATE-----",
             "admin": 1,
         },
     ),

@@ -44,6 +44,9 @@ static const ax_message_schema SCHEMAS[] = {
      {"module", "conn_id", "replaces", "io_id", "role", "suite", "counter", "wrapped"}},
     {0x2c, "Promote", 1, {STR}, {"staged"}},
     {0x2e, "RemoveRoute", 1, {U32}, {"conn_id"}},
+    {0x30, "AddOperator", 2, {STR, U8}, {"certificate", "admin"}},
+    {0x32, "RemoveOperator", 1, {STR}, {"key_id"}},
+    {0x34, "Bind", 1, {STR}, {"deployment"}},
     {0x40, "Event", 4, {U32, U8, U64, BYTES}, {"conn_id", "direction", "counter", "ciphertext"}},
     {0x41, "EventAck", 3, {U32, U8, U64}, {"conn_id", "direction", "counter"}},
 #endif

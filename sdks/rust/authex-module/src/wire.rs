@@ -424,6 +424,11 @@ messages! {
     SwapKey = 0x2a { module: str, conn_id: u32, replaces: u32, io_id: u16, role: u8, suite: u8, counter: u64, wrapped: bytes }
     Promote = 0x2c { staged: str }
     RemoveRoute = 0x2e { conn_id: u32 }
+    /// Enrol an operator (the node's administrator only, `spec/protocol.md` §5.2).
+    AddOperator = 0x30 { certificate: str, admin: u8 }
+    RemoveOperator = 0x32 { key_id: str }
+    /// Act for one deployment on this control link (`spec/protocol.md` §5.2.2).
+    Bind = 0x34 { deployment: str }
     // --- data
     Event = 0x40 { conn_id: u32, direction: u8, counter: u64, ciphertext: bytes }
     EventAck = 0x41 { conn_id: u32, direction: u8, counter: u64 }
@@ -509,7 +514,7 @@ impl Link {
     pub fn accepted_types(self) -> &'static [u8] {
         match self {
             Link::Control => {
-                &[0x01, 0x10, 0x12, 0x14, 0x16, 0x18, 0x1a, 0x1c, 0x1e, 0x20, 0x22, 0x24, 0x26, 0x28, 0x2a, 0x2c, 0x2e]
+                &[0x01, 0x10, 0x12, 0x14, 0x16, 0x18, 0x1a, 0x1c, 0x1e, 0x20, 0x22, 0x24, 0x26, 0x28, 0x2a, 0x2c, 0x2e, 0x30, 0x32, 0x34]
             }
             Link::ControlReply => &[0x02, 0x03, 0x11, 0x13, 0x19, 0x25, 0x27],
             Link::Data => &[0x01, 0x02, 0x03, 0x40, 0x41],
