@@ -12,6 +12,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from authex import PROTOCOL_VERSION, __version__
 from authex.cli import attest, commands, sancus
 from authex.errors import AuthexError, DescriptorError
 
@@ -40,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Build, deploy, attest and connect event-driven modules across TEEs.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"authex {__version__} (wire protocol {PROTOCOL_VERSION})",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_descriptor(p: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -188,7 +194,8 @@ def _parser() -> argparse.ArgumentParser:
     attest.add_parser(sub)
     sancus.add_parser(sub)
 
-    platform = sub.add_parser("platform", help=argparse.SUPPRESS)
+    # internal (an agent starts its platform with it): no help, so `authex --help` omits it
+    platform = sub.add_parser("platform")
     platform_sub = platform.add_subparsers(dest="platform_command", required=True)
     p = platform_sub.add_parser("run")
     p.add_argument("dir")
