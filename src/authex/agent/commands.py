@@ -185,8 +185,7 @@ class Commands:
         await self.modules.reset(deployment, conn_ids)
         self.ledger.reset_deployment(deployment, conn_ids)
         self.operator.forget_connections(conn_ids)
-        for conn_id in conn_ids:  # gone: never resend those events
-            self.outbox.forget_connection(conn_id)
+        self.outbox.forget_connections(conn_ids)  # gone: never resend those events
         log.info("deployment %s reset by operator %s", deployment, scope.operator)
         return Ok()
 

@@ -185,7 +185,7 @@ class ModuleSupervisor:
         """Stop ``deployment``'s modules and forget them, their timers and the routes of its
         connections ``conn_ids``; other deployments' stay."""
         mine = [m for m in self.modules.values() if split_qualified(m.name)[0] == deployment]
-        await asyncio.gather(*(self._stop(module) for module in mine))
+        await self._stop_all(mine)
         for module in mine:
             self.modules.pop(module.name, None)
         self.registry.modules = {
@@ -206,7 +206,7 @@ class ModuleSupervisor:
         for timer in list(self.timers.values()):
             await timer.stop()
         self.timers.clear()
-        await self._stop_all()
+        await self._stop_all(list(self.modules.values()))
         self.modules.clear()
 
     # --- routes and timers, as kept in the registry ---------------------------------------
@@ -352,9 +352,9 @@ class ModuleSupervisor:
             record.persistent = True
             self.save()
 
-    async def _stop_all(self) -> None:
-        """Stop every module at once: each stop may wait for its deadline (agent/process.py)."""
-        await asyncio.gather(*(self._stop(module) for module in list(self.modules.values())))
+    async def _stop_all(self, modules: list[LoadedModule]) -> None:
+        """Stop these modules at once: each stop may wait for its deadline (agent/process.py)."""
+        await asyncio.gather(*(self._stop(module) for module in modules))
 
     async def _stop(self, module: LoadedModule) -> None:
         for key in [k for k in self.timers if k[0] == module.name]:

@@ -60,9 +60,6 @@ class OperatorChannel:
     def forget(self, conn_id: int, counter: int) -> None:
         self.requests.pop((conn_id, counter), None)
 
-    def clear(self) -> None:
-        self.retained.clear()
-
     def forget_connections(self, conn_ids: list[int]) -> None:
         """Retained events of connections that are gone (their deployment was reset)."""
         for conn_id in conn_ids:

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from authex.agent.tls import OPERATORS
-from authex.crypto.identity import key_id
+from authex.crypto.identity import certificate_key_id
 from authex.errors import AuthexError
 
 ADMIN = "admin"
@@ -30,21 +29,6 @@ MAX_OPERATORS = 64  # certificates a node enrols (each is a TLS trust anchor)
 class Operator:
     key_id: str
     pem: str
-
-
-def certificate_key_id(data: bytes, *, where: str) -> str:
-    """The key id of a certificate (PEM or DER) that carries an Ed25519 key."""
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            cert = x509.load_pem_x509_certificate(data)
-        else:
-            cert = x509.load_der_x509_certificate(data)
-    except ValueError as exc:
-        raise AuthexError("not an X.509 certificate", where=where) from exc
-    public = cert.public_key()
-    if not isinstance(public, Ed25519PublicKey):
-        raise AuthexError("operator certificates must carry an Ed25519 key", where=where)
-    return key_id(public)
 
 
 class Roster:

@@ -224,24 +224,21 @@ class Outbox:
     def forget_connection(self, conn_id: int) -> int:
         """Drop every stored event of a connection (it was re-keyed: no module can open them
         any more); how many were dropped."""
+        return self.forget_connections([conn_id])
+
+    def forget_connections(self, conn_ids: list[int]) -> int:
+        """Drop every stored event of these connections (re-keyed, or their deployment was
+        reset), in one transaction; how many were dropped."""
         self._tails.clear()
         self._delete_acknowledged()
         self._begin()
-        dropped = self.db.execute("DELETE FROM events WHERE conn_id = ?", (conn_id,)).rowcount
+        dropped = sum(
+            self.db.execute("DELETE FROM events WHERE conn_id = ?", (c,)).rowcount for c in conn_ids
+        )
         self.commit()
         if dropped:
             self._load_keys()
         return int(dropped)
-
-    def clear(self) -> None:
-        """Forget every stored event (the deployment was reset: their connections are gone)."""
-        self._tails.clear()
-        self._deleting = []
-        self._begin()
-        self.db.execute("DELETE FROM events")
-        self.commit()
-        self._keys.clear()
-        self.sizes.clear()
 
     def close(self) -> None:
         self.commit()

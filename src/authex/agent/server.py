@@ -44,10 +44,11 @@ from authex.agent.config import NodeConfig, load_node_dir
 from authex.agent.errors import CommandError
 from authex.agent.lograte import ThrottledLog
 from authex.agent.node import NodeAgent
-from authex.agent.operators import Roster, certificate_key_id
+from authex.agent.operators import Roster
 from authex.agent.platform_client import PlatformClient
 from authex.agent.tenancy import Scope
 from authex.agent.tls import operators_enrolled, server_context
+from authex.crypto.identity import certificate_key_id
 from authex.errors import AuthexError, ProtocolError
 from authex.wire.codec import (
     CONTROL_MAX_FRAME,

@@ -101,9 +101,6 @@ class Tenancy:
         self.connections[conn_id] = deployment
         return True
 
-    def owns(self, deployment: str, conn_id: int) -> bool:
-        return self.connections.get(conn_id) == deployment
-
     def release(self, deployment: str) -> list[int]:
         """Forget ``deployment``'s connection ids (it was reset); which they were."""
         mine = sorted(c for c, d in self.connections.items() if d == deployment)
@@ -113,10 +110,6 @@ class Tenancy:
 
     def forget_connection(self, conn_id: int) -> None:
         self.connections.pop(conn_id, None)
-
-
-def deployment_of(name: str) -> str:
-    return split_qualified(name)[0]
 
 
 def scoped_status(status: NodeStatus, scope: Scope, tenancy: Tenancy) -> NodeStatus:
@@ -131,19 +124,22 @@ def scoped_status(status: NodeStatus, scope: Scope, tenancy: Tenancy) -> NodeSta
             return deployment == scope.deployment
         return scope.sees(deployment, tenancy.owners)
 
+    def sees_holder(deployment: str | None) -> bool:
+        """Of no deployment (``None`` or ""): only the administrator's unbound link."""
+        return sees(deployment) if deployment else scope.admin and not scope.deployment
+
     def visible_connection(conn_id: int) -> bool:
-        holder = tenancy.connections.get(conn_id)
-        return scope.admin and not scope.deployment if holder is None else sees(holder)
+        return sees_holder(tenancy.connections.get(conn_id))
 
     modules = []
     for module in status.modules:
         deployment, name = split_qualified(module.name)
-        if sees(deployment) if deployment else scope.admin and not scope.deployment:
+        if sees_holder(deployment):
             modules.append(replace(module, name=name, deployment=deployment))
     timers = []
     for timer in status.timers:
         deployment, name = split_qualified(timer.module)
-        if sees(deployment) if deployment else scope.admin and not scope.deployment:
+        if sees_holder(deployment):
             timers.append(replace(timer, module=name))
     return replace(
         status,

@@ -23,7 +23,11 @@ VALIDITY = datetime.timedelta(days=3650)
 
 def key_id(public: Ed25519PublicKey) -> str:
     """A short, stable name of a public key: 16 hex digits of its SHA-256."""
-    return hashlib.sha256(public.public_bytes_raw()).hexdigest()[:16]
+    return _raw_key_id(public.public_bytes_raw())
+
+
+def _raw_key_id(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def make_certificate(key: Ed25519PrivateKey, common_name: str) -> bytes:
@@ -76,12 +80,20 @@ def load_private_key(pem: bytes, *, where: str) -> Ed25519PrivateKey:
 
 
 def certificate_key(pem: str | bytes, *, where: str) -> bytes:
-    """The raw Ed25519 public key of a PEM certificate (what `status` shows as a fingerprint)."""
+    """The raw Ed25519 public key of a certificate, PEM or DER (a TLS peer's certificate)."""
     data = pem.encode() if isinstance(pem, str) else pem
     try:
-        public = x509.load_pem_x509_certificate(data).public_key()
+        if data.lstrip().startswith(b"-----BEGIN"):
+            public = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            public = x509.load_der_x509_certificate(data).public_key()
     except ValueError as exc:
-        raise AuthexError("not a PEM certificate", where=where) from exc
+        raise AuthexError("not an X.509 certificate (PEM or DER)", where=where) from exc
     if not isinstance(public, Ed25519PublicKey):
         raise AuthexError("identity certificates must carry an Ed25519 key", where=where)
     return public.public_bytes_raw()
+
+
+def certificate_key_id(data: str | bytes, *, where: str) -> str:
+    """The key id (:func:`key_id`) of a certificate's Ed25519 key, PEM or DER."""
+    return _raw_key_id(certificate_key(data, where=where))

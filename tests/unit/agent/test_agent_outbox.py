@@ -60,11 +60,11 @@ def test_the_same_event_is_stored_once(tmp_path: Path) -> None:
     assert outbox.size(PEER) == 1
 
 
-def test_clear_forgets_everything(tmp_path: Path) -> None:
+def test_forgetting_every_connection_forgets_everything(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite")
     outbox.add(PEER, Event(5, 0, 1, b"x"))
     outbox.add(OTHER, Event(6, 0, 1, b"y"))
-    outbox.clear()
+    assert outbox.forget_connections([5, 6]) == 2
     assert outbox.peers() == [] and events(outbox, PEER) == []
     assert Outbox(tmp_path / "outbox.sqlite").peers() == []  # durable too
 
